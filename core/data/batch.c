@@ -1,0 +1,266 @@
+/*
+ * batch.c -- columnar batches.
+ *
+ * A batch owns its columns; each column owns a validity bitmap (allocated
+ * lazily on the first null), int32 offsets for variable-width types and a
+ * data buffer.  The number of rows is that of the longest column; builders
+ * keep columns the same length.  One thread at a time.
+ */
+#include "batch.h"
+
+#include "util/buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct column {
+    char *name;
+    ember_type type;
+    int64_t length;
+    int64_t null_count;
+    buf validity; /* empty until the first null */
+    buf offsets;  /* int32, length + 1 entries for var-width */
+    buf data;
+} column;
+
+struct ember_batch {
+    column *cols;
+    int ncols;
+};
+
+static int varwidth(ember_type t)
+{
+    return t == EMBER_TYPE_STRING || t == EMBER_TYPE_BINARY ||
+           t == EMBER_TYPE_LUAVALUE;
+}
+
+static size_t fixed_width(ember_type t)
+{
+    switch (t) {
+    case EMBER_TYPE_BOOL:
+        return 1;
+    case EMBER_TYPE_INT32:
+    case EMBER_TYPE_DATE32:
+        return 4;
+    case EMBER_TYPE_INT64:
+    case EMBER_TYPE_DOUBLE:
+    case EMBER_TYPE_TIMESTAMP:
+        return 8;
+    default:
+        return 0;
+    }
+}
+
+ember_batch *batch_new(void)
+{
+    return calloc(1, sizeof(ember_batch));
+}
+
+void batch_destroy(ember_batch **bp)
+{
+    ember_batch *b = bp ? *bp : NULL;
+    if (!b)
+        return;
+    for (int i = 0; i < b->ncols; i++) {
+        free(b->cols[i].name);
+        buf_free(&b->cols[i].validity);
+        buf_free(&b->cols[i].offsets);
+        buf_free(&b->cols[i].data);
+    }
+    free(b->cols);
+    free(b);
+    *bp = NULL;
+}
+
+int batch_add_column(ember_batch *b, const char *name, ember_type t)
+{
+    column *nc = realloc(b->cols, (size_t)(b->ncols + 1) * sizeof *nc);
+    column *c;
+    if (!nc)
+        return EMBER_ENOMEM;
+    b->cols = nc;
+    c = &b->cols[b->ncols];
+    memset(c, 0, sizeof *c);
+    c->name = strdup(name ? name : "value");
+    if (!c->name)
+        return EMBER_ENOMEM;
+    c->type = t;
+    buf_init(&c->validity);
+    buf_init(&c->offsets);
+    buf_init(&c->data);
+    if (varwidth(t)) {
+        int32_t zero = 0;
+        if (buf_put(&c->offsets, &zero, 4)) {
+            free(c->name);
+            return EMBER_ENOMEM;
+        }
+    }
+    return b->ncols++;
+}
+
+static column *col_get(ember_batch *b, int i)
+{
+    return (i >= 0 && i < b->ncols) ? &b->cols[i] : NULL;
+}
+
+/* Mark row c->length valid or not; grows the bitmap. */
+static int set_valid(column *c, int valid)
+{
+    int64_t row = c->length;
+    if (valid && c->validity.len == 0)
+        return 0; /* still all valid */
+    if (c->validity.len == 0 && !valid) {
+        /* materialise: all previous rows valid */
+        size_t nbytes = (size_t)(row / 8 + 1);
+        if (buf_reserve(&c->validity, nbytes + 64))
+            return EMBER_ENOMEM;
+        memset(c->validity.data, 0xff, nbytes);
+        c->validity.len = nbytes;
+    }
+    while ((size_t)(row / 8) >= c->validity.len)
+        if (buf_put_u8(&c->validity, 0xff))
+            return EMBER_ENOMEM;
+    if (valid)
+        c->validity.data[row / 8] |= (uint8_t)(1u << (row % 8));
+    else
+        c->validity.data[row / 8] &= (uint8_t)~(1u << (row % 8));
+    return 0;
+}
+
+int batch_append_str(ember_batch *b, int col, const char *s, size_t len)
+{
+    column *c = col_get(b, col);
+    int32_t off;
+    if (!c || !varwidth(c->type))
+        return EMBER_EINVAL;
+    if (c->data.len + len > INT32_MAX)
+        return EMBER_ETOOBIG;
+    if (buf_put(&c->data, s, len))
+        return EMBER_ENOMEM;
+    off = (int32_t)c->data.len;
+    if (buf_put(&c->offsets, &off, 4) || set_valid(c, 1))
+        return EMBER_ENOMEM;
+    c->length++;
+    return 0;
+}
+
+int batch_append_null(ember_batch *b, int col)
+{
+    column *c = col_get(b, col);
+    if (!c)
+        return EMBER_EINVAL;
+    if (set_valid(c, 0))
+        return EMBER_ENOMEM;
+    if (varwidth(c->type)) {
+        int32_t off = (int32_t)c->data.len;
+        if (buf_put(&c->offsets, &off, 4))
+            return EMBER_ENOMEM;
+    } else {
+        uint8_t zero[8] = {0};
+        if (buf_put(&c->data, zero, fixed_width(c->type)))
+            return EMBER_ENOMEM;
+    }
+    c->null_count++;
+    c->length++;
+    return 0;
+}
+
+int batch_append_i64(ember_batch *b, int col, int64_t v)
+{
+    column *c = col_get(b, col);
+    int rc;
+    if (!c)
+        return EMBER_EINVAL;
+    switch (c->type) {
+    case EMBER_TYPE_INT64:
+    case EMBER_TYPE_TIMESTAMP:
+        rc = buf_put(&c->data, &v, 8);
+        break;
+    case EMBER_TYPE_INT32:
+    case EMBER_TYPE_DATE32: {
+        int32_t x = (int32_t)v;
+        rc = buf_put(&c->data, &x, 4);
+        break;
+    }
+    case EMBER_TYPE_BOOL: {
+        uint8_t x = v != 0;
+        rc = buf_put(&c->data, &x, 1);
+        break;
+    }
+    default:
+        return EMBER_EINVAL;
+    }
+    if (rc || set_valid(c, 1))
+        return EMBER_ENOMEM;
+    c->length++;
+    return 0;
+}
+
+int batch_append_f64(ember_batch *b, int col, double v)
+{
+    column *c = col_get(b, col);
+    if (!c || c->type != EMBER_TYPE_DOUBLE)
+        return EMBER_EINVAL;
+    if (buf_put(&c->data, &v, 8) || set_valid(c, 1))
+        return EMBER_ENOMEM;
+    c->length++;
+    return 0;
+}
+
+void batch_clear(ember_batch *b)
+{
+    for (int i = 0; i < b->ncols; i++) {
+        column *c = &b->cols[i];
+        c->length = c->null_count = 0;
+        buf_reset(&c->validity);
+        buf_reset(&c->data);
+        buf_reset(&c->offsets);
+        if (varwidth(c->type)) {
+            int32_t zero = 0;
+            buf_put(&c->offsets, &zero, 4);
+        }
+    }
+}
+
+int64_t batch_num_rows(const ember_batch *b)
+{
+    int64_t n = 0;
+    for (int i = 0; i < b->ncols; i++)
+        if (b->cols[i].length > n)
+            n = b->cols[i].length;
+    return n;
+}
+
+int batch_num_columns(const ember_batch *b)
+{
+    return b->ncols;
+}
+
+int batch_column(const ember_batch *b, int i, ember_column *out)
+{
+    const column *c;
+    if (i < 0 || i >= b->ncols)
+        return EMBER_EINVAL;
+    c = &b->cols[i];
+    out->type = c->type;
+    out->length = c->length;
+    out->null_count = c->null_count;
+    out->validity = c->validity.len ? c->validity.data : NULL;
+    out->offsets = varwidth(c->type) ? (const int32_t *)c->offsets.data : NULL;
+    out->data = c->data.data;
+    return 0;
+}
+
+const char *batch_column_name(const ember_batch *b, int i)
+{
+    return (i >= 0 && i < b->ncols) ? b->cols[i].name : NULL;
+}
+
+size_t batch_bytes(const ember_batch *b)
+{
+    size_t n = 0;
+    for (int i = 0; i < b->ncols; i++)
+        n += b->cols[i].data.cap + b->cols[i].offsets.cap +
+             b->cols[i].validity.cap;
+    return n;
+}

@@ -1,0 +1,24 @@
+/*
+ * batch.h -- columnar batches (Arrow-compatible layout), see plugin.h.
+ */
+#ifndef EMBER_DATA_BATCH_H
+#define EMBER_DATA_BATCH_H
+
+#include <ember/plugin.h>
+
+ember_batch *batch_new(void);
+void batch_destroy(ember_batch **b);
+int batch_add_column(ember_batch *b, const char *name, ember_type t);
+int batch_append_str(ember_batch *b, int col, const char *s, size_t len);
+int batch_append_null(ember_batch *b, int col);
+int batch_append_i64(ember_batch *b, int col, int64_t v);
+int batch_append_f64(ember_batch *b, int col, double v);
+void batch_clear(ember_batch *b);
+int64_t batch_num_rows(const ember_batch *b);
+int batch_num_columns(const ember_batch *b);
+int batch_column(const ember_batch *b, int i, ember_column *out);
+const char *batch_column_name(const ember_batch *b, int i);
+/* Bytes held by the batch's buffers. */
+size_t batch_bytes(const ember_batch *b);
+
+#endif

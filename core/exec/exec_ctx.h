@@ -1,0 +1,24 @@
+/*
+ * exec_ctx.h -- what every task thread of an executor may read.
+ * Filled by the control thread before task threads start; read-only after.
+ */
+#ifndef EMBER_EXEC_CTX_H
+#define EMBER_EXEC_CTX_H
+
+#include <ember/plugin.h>
+#include <stdint.h>
+
+struct conf;
+
+typedef struct exec_ctx {
+    const char *exec_id;
+    const char *app_id;
+    const char *local_dir;
+    const char *block_endpoint; /* our own block server */
+    const ember_transport_desc *tp;
+    void *tctx;
+    const struct conf *conf;
+    int compress;
+} exec_ctx;
+
+#endif

@@ -1,0 +1,580 @@
+/*
+ * executor.c -- the executor process: `ember executor --driver EP ...`.
+ *
+ * Threads:
+ *   control thread (main): registers with the driver, receives LAUNCH and
+ *     STOP, sends status updates queued by task threads (the outbox) and
+ *     heartbeats.  It owns the driver socket.
+ *   task threads (one per core): take tasks from the queue and run each in
+ *     the thread's own lua_State (task_runtime.c).
+ *   block server: serves shuffle blocks of this executor's local directory
+ *     to reducers on a socket of its own, so bulk transfer never delays the
+ *     control messages.
+ *
+ * Lifetime: the executor exits, removing its local directory, when the
+ * driver says STOP, when the driver stops answering heartbeats for
+ * network.timeout, or on SIGTERM/SIGINT (the local cluster manager arranges
+ * SIGTERM when the driver process dies).
+ */
+#include "exec_ctx.h"
+
+#include "codec/blockcodec.h"
+#include "config.h"
+#include "plugin/plugins.h"
+#include "rpc/msg.h"
+#include "shuffle/shuffle_file.h"
+#include "task_runtime.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int executor_main(int argc, char **argv);
+
+typedef struct qtask {
+    msg_launch m;
+    struct qtask *next;
+} qtask;
+
+typedef struct outmsg {
+    buf b;
+    struct outmsg *next;
+} outmsg;
+
+typedef struct stage_bin {
+    int stage_id;
+    uint8_t *bin;
+    size_t len;
+} stage_bin;
+
+static struct {
+    exec_ctx ctx;
+    conf *conf;
+    ember_tsock *drv; /* control thread only */
+    ember_tsock *bsrv;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    qtask *qhead, *qtail;
+    outmsg *ohead, *otail;
+    stage_bin *bins;
+    int nbins;
+    int stop;
+    int running_tasks;
+    int ncores;
+    char local_dir[4096];
+    char block_ep[256];
+    char exec_id[64];
+    char app_id[128];
+} X;
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+    if (X.drv && X.ctx.tp)
+        X.ctx.tp->wake(X.drv);
+}
+
+/* ------------------------------------------------------------ the outbox */
+
+static void outbox_push(buf *b)
+{
+    outmsg *o = malloc(sizeof *o);
+    if (!o) {
+        buf_free(b);
+        return;
+    }
+    o->b = *b;
+    buf_init(b);
+    o->next = NULL;
+    pthread_mutex_lock(&X.mu);
+    if (X.otail)
+        X.otail->next = o;
+    else
+        X.ohead = o;
+    X.otail = o;
+    pthread_mutex_unlock(&X.mu);
+    X.ctx.tp->wake(X.drv);
+}
+
+static void send_buf(buf *b)
+{
+    ember_error err = {0, ""};
+    const void *parts[1] = {b->data};
+    size_t lens[1] = {b->len};
+    if (X.ctx.tp->send(X.drv, NULL, parts, lens, 1, &err))
+        LOG_WARN("send to driver failed: %s", err.msg);
+}
+
+static void outbox_flush(void)
+{
+    outmsg *o;
+    pthread_mutex_lock(&X.mu);
+    o = X.ohead;
+    X.ohead = X.otail = NULL;
+    pthread_mutex_unlock(&X.mu);
+    while (o) {
+        outmsg *next = o->next;
+        send_buf(&o->b);
+        buf_free(&o->b);
+        free(o);
+        o = next;
+    }
+}
+
+/* ---------------------------------------------------------- task threads */
+
+static int stage_lookup(int id, uint8_t **bin, size_t *len)
+{
+    for (int i = 0; i < X.nbins; i++)
+        if (X.bins[i].stage_id == id) {
+            *bin = X.bins[i].bin;
+            *len = X.bins[i].len;
+            return 0;
+        }
+    return EMBER_ENOTFOUND;
+}
+
+static void *task_thread(void *arg)
+{
+    task_env *te;
+    ember_error err = {0, ""};
+    (void)arg;
+    te = task_env_new(&X.ctx, &err);
+    if (!te)
+        LOG_ERROR("cannot create a task environment: %s", err.msg);
+    for (;;) {
+        qtask *q;
+        msg_status st;
+        uint8_t *bin = NULL;
+        size_t len = 0;
+        buf b;
+        pthread_mutex_lock(&X.mu);
+        while (!X.stop && !X.qhead)
+            pthread_cond_wait(&X.cv, &X.mu);
+        if (X.stop) {
+            pthread_mutex_unlock(&X.mu);
+            break;
+        }
+        q = X.qhead;
+        X.qhead = q->next;
+        if (!X.qhead)
+            X.qtail = NULL;
+        X.running_tasks++;
+        stage_lookup(q->m.stage_id, &bin, &len);
+        pthread_mutex_unlock(&X.mu);
+
+        memset(&st, 0, sizeof st);
+        st.task_id = q->m.task_id;
+        if (!te) {
+            st.state = TASK_FAILED;
+            st.fail_kind = FAIL_INTERNAL;
+            st.message = strdup(err.msg);
+        } else if (!bin) {
+            st.state = TASK_FAILED;
+            st.fail_kind = FAIL_INTERNAL;
+            st.message = strdup("executor has no binary for this stage");
+        } else {
+            task_env_run(te, &q->m, bin, len, &st);
+        }
+        buf_init(&b);
+        msg_status_encode(&b, &st);
+        msg_status_free(&st);
+        msg_launch_free(&q->m);
+        free(q);
+        outbox_push(&b);
+        pthread_mutex_lock(&X.mu);
+        X.running_tasks--;
+        pthread_mutex_unlock(&X.mu);
+    }
+    task_env_destroy(&te);
+    return NULL;
+}
+
+static void on_launch(const void *data, size_t len)
+{
+    qtask *q = calloc(1, sizeof *q);
+    ember_error err = {0, ""};
+    if (!q)
+        return;
+    if (msg_launch_decode(data, len, &q->m, &err) != 0) {
+        LOG_WARN("bad launch message: %s", err.msg);
+        free(q);
+        return;
+    }
+    pthread_mutex_lock(&X.mu);
+    if (q->m.stage_bin) {
+        uint8_t *old;
+        size_t ol;
+        if (stage_lookup(q->m.stage_id, &old, &ol) != 0) {
+            stage_bin *nb = realloc(X.bins, (size_t)(X.nbins + 1) * sizeof *nb);
+            if (nb) {
+                X.bins = nb;
+                nb[X.nbins].stage_id = q->m.stage_id;
+                nb[X.nbins].bin = q->m.stage_bin;
+                nb[X.nbins].len = q->m.stage_len;
+                X.nbins++;
+                q->m.stage_bin = NULL;
+            }
+        }
+    }
+    if (X.qtail)
+        X.qtail->next = q;
+    else
+        X.qhead = q;
+    X.qtail = q;
+    pthread_cond_signal(&X.cv);
+    pthread_mutex_unlock(&X.mu);
+}
+
+/* ---------------------------------------------------------- block server */
+
+static void *block_server(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        ember_peer peer;
+        ember_tmsg msg;
+        ember_error err = {0, ""};
+        msg_fetch f;
+        buf out, hdr;
+        int rc, stop;
+        pthread_mutex_lock(&X.mu);
+        stop = X.stop;
+        pthread_mutex_unlock(&X.mu);
+        if (stop)
+            break;
+        rc = X.ctx.tp->recv(X.bsrv, 1000, &peer, &msg, &err);
+        if (rc != 0)
+            continue;
+        rc = msg_fetch_decode(msg.data, msg.len, &f, &err);
+        X.ctx.tp->msg_release(&msg);
+        buf_init(&out);
+        buf_init(&hdr);
+        if (rc == 0)
+            rc = shuffle_read_block(X.local_dir, f.shuffle_id, f.map_task_id,
+                                    f.reduce_id, &out, &err);
+        if (rc) {
+            LOG_WARN("block request failed: %s", err.msg);
+            buf_reset(&out);
+        }
+        msg_block_encode_header(&hdr, rc, rc ? err.msg : "", out.len);
+        {
+            const void *parts[2] = {hdr.data, out.data};
+            size_t lens[2] = {hdr.len, out.len};
+            if (!hdr.oom &&
+                X.ctx.tp->send(X.bsrv, &peer, parts, lens, 2, &err) != 0)
+                LOG_WARN("cannot answer a block request: %s", err.msg);
+        }
+        buf_free(&out);
+        buf_free(&hdr);
+    }
+    return NULL;
+}
+
+/* --------------------------------------------------------------- control */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: ember executor --driver ENDPOINT --executor-id ID "
+            "--cores N --memory SIZE [--app-id ID] [--conf k=v]...\n"
+            "Started by a cluster manager; not meant to be run by hand.\n");
+}
+
+static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
+{
+    msg_register r;
+    char plugins_sig[2048];
+    char host[256] = "127.0.0.1";
+    buf b;
+    int64_t deadline = now_ms() + 30000;
+    extern void driver_plugins_signature(char *out, size_t n);
+
+    driver_plugins_signature(plugins_sig, sizeof plugins_sig);
+    memset(&r, 0, sizeof r);
+    r.exec_id = X.exec_id;
+    r.host = host;
+    r.pid = getpid();
+    r.cores = X.ncores;
+    r.memory_mb = 0;
+    r.data_endpoint = X.block_ep;
+    r.plugins = plugins_sig;
+    buf_init(&b);
+    msg_register_encode(&b, &r);
+    send_buf(&b);
+    buf_free(&b);
+    while (now_ms() < deadline && !got_signal) {
+        ember_tmsg msg;
+        msg_registered rr;
+        int rc = X.ctx.tp->recv(X.drv, 200, NULL, &msg, err);
+        if (rc == EMBER_EAGAIN || rc == EMBER_EWOKEN)
+            continue;
+        if (rc)
+            return rc;
+        rc = msg_registered_decode(msg.data, msg.len, &rr, err);
+        X.ctx.tp->msg_release(&msg);
+        if (rc)
+            return rc;
+        if (!rr.ok) {
+            rc = ember_seterr(err, EMBER_EINVAL, "driver refused: %s",
+                              rr.message);
+            msg_registered_free(&rr);
+            return rc;
+        }
+        *hb_ms = rr.heartbeat_ms;
+        *timeout_ms = rr.timeout_ms;
+        msg_registered_free(&rr);
+        return 0;
+    }
+    return ember_seterr(err, EMBER_ETIMEOUT,
+                        "no answer from the driver within 30 s");
+}
+
+int executor_main(int argc, char **argv)
+{
+    const char *driver_ep = NULL;
+    ember_error err = {0, ""};
+    pthread_t *threads = NULL, bthread;
+    int bstarted = 0, nthreads = 0, rc = 1;
+    int64_t hb_ms = 10000, timeout_ms = 120000, last_hb, last_ack;
+    uint64_t hb_seq = 0;
+    struct sigaction sa;
+    const char *tname;
+    char mod[128];
+
+    X.conf = conf_new();
+    pthread_mutex_init(&X.mu, NULL);
+    pthread_cond_init(&X.cv, NULL);
+    X.ncores = 1;
+    snprintf(X.app_id, sizeof X.app_id, "app");
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--driver") && v)
+            driver_ep = argv[++i];
+        else if (!strcmp(a, "--executor-id") && v)
+            snprintf(X.exec_id, sizeof X.exec_id, "%s", argv[++i]);
+        else if (!strcmp(a, "--cores") && v)
+            X.ncores = atoi(argv[++i]);
+        else if (!strcmp(a, "--memory") && v)
+            conf_set(X.conf, "executor.memory", argv[++i], CONF_SRC_CMDLINE,
+                     "--memory");
+        else if (!strcmp(a, "--app-id") && v)
+            snprintf(X.app_id, sizeof X.app_id, "%s", argv[++i]);
+        else if (!strcmp(a, "--conf") && v) {
+            if (conf_parse_arg(X.conf, argv[++i], CONF_SRC_CMDLINE, &err)) {
+                fprintf(stderr, "ember executor: %s\n", err.msg);
+                goto out;
+            }
+        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage();
+            rc = 0;
+            goto out;
+        } else {
+            fprintf(stderr, "ember executor: unknown argument '%s'\n", a);
+            usage();
+            goto out;
+        }
+    }
+    if (!driver_ep || !X.exec_id[0] || X.ncores < 1) {
+        usage();
+        goto out;
+    }
+    {
+        char who[96];
+        int lvl = log_level_parse(conf_get(X.conf, "log.level"));
+        snprintf(who, sizeof who, "executor %s", X.exec_id);
+        log_set_who(who);
+        if (lvl >= 0)
+            log_set_level(lvl);
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    host_set_conf(X.conf);
+
+    /* local directory */
+    {
+        const char *base = conf_get(X.conf, "local.dir");
+        snprintf(X.local_dir, sizeof X.local_dir, "%s/ember-%s-exec-%s",
+                 base && *base ? base : "/tmp", X.app_id, X.exec_id);
+        if (mkdir_p(X.local_dir, &err)) {
+            LOG_ERROR("%s", err.msg);
+            X.local_dir[0] = '\0';
+            goto out;
+        }
+    }
+
+    /* plugins: the same set as the driver */
+    if (plugins_init(X.conf, &err) ||
+        plugins_load("op_text", &err)) {
+        LOG_ERROR("%s", err.msg);
+        goto out;
+    }
+    {
+        const char *extra = conf_get(X.conf, "plugins.load");
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
+        for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
+             t = strtok_r(NULL, ", ", &s))
+            if (plugins_load(t, &err)) {
+                LOG_ERROR("%s", err.msg);
+                goto out;
+            }
+    }
+    tname = conf_get(X.conf, "transport");
+    if (!tname || !*tname)
+        tname = "zmq";
+    snprintf(mod, sizeof mod, "transport_%s", tname);
+    if (plugins_load(mod, &err)) {
+        LOG_ERROR("%s", err.msg);
+        goto out;
+    }
+    X.ctx.tp = plugins_find_transport(tname);
+    if (!X.ctx.tp) {
+        LOG_ERROR("no transport named '%s'", tname);
+        goto out;
+    }
+    if (X.ctx.tp->open(host_table(), &X.ctx.tctx, &err) ||
+        X.ctx.tp->listen(X.ctx.tctx, "tcp://127.0.0.1:*", &X.bsrv, X.block_ep,
+                         sizeof X.block_ep, &err) ||
+        X.ctx.tp->connect(X.ctx.tctx, driver_ep, &X.drv, &err)) {
+        LOG_ERROR("%s", err.msg);
+        goto out;
+    }
+    X.ctx.exec_id = X.exec_id;
+    X.ctx.app_id = X.app_id;
+    X.ctx.local_dir = X.local_dir;
+    X.ctx.block_endpoint = X.block_ep;
+    X.ctx.conf = X.conf;
+    {
+        int comp = 1;
+        conf_get_bool(X.conf, "shuffle.compress", 1, &comp, NULL);
+        X.ctx.compress = comp;
+    }
+    if (registered(&hb_ms, &timeout_ms, &err)) {
+        LOG_ERROR("registration failed: %s", err.msg);
+        goto out;
+    }
+    if (pthread_create(&bthread, NULL, block_server, NULL) == 0)
+        bstarted = 1;
+    threads = calloc((size_t)X.ncores, sizeof *threads);
+    for (int i = 0; threads && i < X.ncores; i++)
+        if (pthread_create(&threads[i], NULL, task_thread, NULL) == 0)
+            nthreads++;
+    LOG_INFO("running with %d task threads, blocks at %s", nthreads,
+             X.block_ep);
+
+    last_hb = last_ack = now_ms();
+    rc = 0;
+    while (!got_signal) {
+        ember_tmsg msg;
+        int64_t now = now_ms();
+        int wait = (int)(last_hb + hb_ms - now);
+        int r;
+        if (wait < 0)
+            wait = 0;
+        if (wait > 1000)
+            wait = 1000;
+        outbox_flush();
+        r = X.ctx.tp->recv(X.drv, wait, NULL, &msg, &err);
+        if (r == 0) {
+            int type = msg_peek_type(msg.data, msg.len, &err);
+            last_ack = now_ms();
+            if (type == MSG_LAUNCH) {
+                on_launch(msg.data, msg.len);
+            } else if (type == MSG_STOP) {
+                X.ctx.tp->msg_release(&msg);
+                LOG_INFO("driver asked us to stop");
+                break;
+            } else if (type != MSG_HEARTBEAT_ACK) {
+                LOG_WARN("unexpected message from the driver: %s",
+                         type < 0 ? err.msg : msg_type_name(type));
+            }
+            X.ctx.tp->msg_release(&msg);
+        } else if (r != EMBER_EAGAIN && r != EMBER_EWOKEN) {
+            LOG_WARN("receive from driver failed: %s", err.msg);
+        }
+        now = now_ms();
+        if (now - last_hb >= hb_ms) {
+            buf b;
+            buf_init(&b);
+            msg_simple_encode(&b, MSG_HEARTBEAT, X.exec_id, ++hb_seq);
+            send_buf(&b);
+            buf_free(&b);
+            last_hb = now;
+        }
+        if (now - last_ack > timeout_ms) {
+            LOG_ERROR("the driver has not answered for %lld ms "
+                      "(network.timeout); exiting",
+                      (long long)(now - last_ack));
+            rc = 2;
+            break;
+        }
+        if (getppid() == 1 && conf_get(X.conf, "executor.dieWithParent")) {
+            rc = 2;
+            break;
+        }
+    }
+    if (got_signal)
+        LOG_INFO("signal %d: exiting", (int)got_signal);
+    outbox_flush();
+out:
+    pthread_mutex_lock(&X.mu);
+    X.stop = 1;
+    pthread_cond_broadcast(&X.cv);
+    pthread_mutex_unlock(&X.mu);
+    /* a task still running (driver gone) cannot be interrupted: do not wait
+       for it, just clean up and leave */
+    if (X.running_tasks == 0) {
+        for (int i = 0; i < nthreads; i++)
+            pthread_join(threads[i], NULL);
+        if (bstarted) {
+            X.ctx.tp->wake(X.bsrv);
+            pthread_join(bthread, NULL);
+        }
+    } else {
+        if (X.local_dir[0])
+            rm_rf(X.local_dir);
+        _exit(rc);
+    }
+    free(threads);
+    if (X.drv)
+        X.ctx.tp->sock_close(X.drv);
+    if (X.bsrv)
+        X.ctx.tp->sock_close(X.bsrv);
+    if (X.ctx.tctx)
+        X.ctx.tp->close(X.ctx.tctx);
+    if (X.local_dir[0])
+        rm_rf(X.local_dir);
+    while (X.qhead) {
+        qtask *q = X.qhead;
+        X.qhead = q->next;
+        msg_launch_free(&q->m);
+        free(q);
+    }
+    while (X.ohead) {
+        outmsg *o = X.ohead;
+        X.ohead = o->next;
+        buf_free(&o->b);
+        free(o);
+    }
+    for (int i = 0; i < X.nbins; i++)
+        free(X.bins[i].bin);
+    free(X.bins);
+    plugins_shutdown();
+    conf_destroy(&X.conf);
+    return rc;
+}

@@ -1,0 +1,20 @@
+noinst_LIBRARIES += core/libember_core.a
+core_libember_core_a_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS) $(LZ4_CFLAGS) -fPIC
+core_libember_core_a_SOURCES = \
+	core/util/err.c core/util/err.h \
+	core/util/buf.c core/util/buf.h \
+	core/util/log.c core/util/log.h \
+	core/util/fsutil.c core/util/fsutil.h \
+	core/config.c core/config.h \
+	core/data/batch.c core/data/batch.h \
+	core/codec/blockcodec.c core/codec/blockcodec.h \
+	core/shuffle/shuffle_file.c core/shuffle/shuffle_file.h \
+	core/rpc/msg.c core/rpc/msg.h \
+	core/plugin/plugins.c core/plugin/plugins.h \
+	core/sched/driver.c core/sched/driver.h \
+	core/exec/executor.c core/exec/exec_ctx.h \
+	lua/serialize.c lua/serialize.h \
+	lua/task_runtime.c lua/task_runtime.h \
+	lua/lua_ember.c lua/lua_ember.h
+nodist_core_libember_core_a_SOURCES = lua/ember_lua.c lua/ember_exec_lua.c
+EMBER_CORE_LIBS = core/libember_core.a $(LUA_LIBS) $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm

@@ -1,0 +1,70 @@
+/*
+ * driver.h -- the driver: executor registry, DAG scheduler, task
+ * scheduler and map-output tracker, run by one event-loop thread.
+ *
+ * The Lua script (main thread) describes a job as a list of plan nodes and
+ * calls driver_run_job(), which hands the job to the loop thread and waits.
+ * The loop thread owns all scheduling state (no locks in scheduling logic);
+ * the only shared structure is the submission slot guarded by d->mu.
+ */
+#ifndef EMBER_SCHED_DRIVER_H
+#define EMBER_SCHED_DRIVER_H
+
+#include <ember/plugin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf;
+
+enum { NODE_SOURCE = 1, NODE_NARROW = 2, NODE_SHUFFLE = 3, NODE_UNION = 4 };
+
+typedef struct plan_node {
+    int id;
+    int kind;
+    int nparts;
+    int nparents;
+    int *parents;     /* node ids */
+    uint8_t *payload; /* encoded Lua description, opaque to the driver */
+    size_t payload_len;
+} plan_node;
+
+typedef struct job_spec {
+    int nnodes;
+    plan_node *nodes; /* borrowed */
+    int root;         /* node id */
+    const uint8_t *action;
+    size_t action_len;
+    int npartitions; /* result partitions to compute; 0 = all */
+    const int *partitions;
+    const char *description; /* e.g. "collect at job.lua:12" */
+} job_spec;
+
+typedef struct job_result {
+    int job_id;
+    int nparts;
+    uint8_t **blocks; /* per requested partition: encoded result block */
+    size_t *lens;
+    int64_t elapsed_us;
+    int nstages;
+    int ntasks;
+} job_result;
+
+typedef struct driver driver;
+
+/* Start: load the transport, listen, start executors through the cluster
+ * manager chosen by the master URL, start the loop thread. */
+driver *driver_new(const struct conf *c, const char *app_name,
+                   ember_error *err);
+/* Run one job to completion.  On failure returns EMBER_ETASK (or another
+ * code) with err->msg holding the full report. */
+int driver_run_job(driver *d, const job_spec *spec, job_result *res,
+                   ember_error *err);
+void job_result_free(job_result *r);
+/* Stop executors, join the loop thread, free. Accepts NULL. */
+void driver_destroy(driver **d);
+
+int driver_total_cores(driver *d); /* cores registered or expected */
+const char *driver_app_id(const driver *d);
+const char *driver_master(const driver *d);
+
+#endif

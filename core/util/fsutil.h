@@ -1,0 +1,28 @@
+/*
+ * fsutil.h -- small file-system and time helpers.
+ */
+#ifndef EMBER_UTIL_FSUTIL_H
+#define EMBER_UTIL_FSUTIL_H
+
+#include <ember/plugin.h>
+#include <stdint.h>
+#include <stddef.h>
+
+int64_t now_ms(void);         /* monotonic milliseconds */
+int64_t now_us(void);         /* monotonic microseconds */
+int64_t wall_ms(void);        /* wall-clock milliseconds since the epoch */
+int mkdir_p(const char *path, ember_error *err);
+int rm_rf(const char *path);  /* 0, or -1 if something could not go */
+const char *self_exe(void);   /* /proc/self/exe resolved once */
+int path_exists(const char *path);
+int path_is_dir(const char *path);
+/* Expand a path or glob into sorted regular files (directories expand to
+ * their files, hidden files and _-prefixed files skipped like Hadoop).
+ * Returns the count (>= 0) or a negative error; *out is a NULL-terminated
+ * array the caller frees with strv_free. */
+int expand_input(const char *pattern, char ***out, ember_error *err);
+void strv_free(char **v);
+/* Read a whole file into a fresh buffer (NUL-terminated). */
+int read_file(const char *path, char **data, size_t *len, ember_error *err);
+
+#endif

@@ -1,0 +1,416 @@
+-- ember.lua -- the pure-Lua part of the `ember` module (driver side).
+--
+-- Transformations build a lazy plan: every Dataset holds a plan node
+-- {id, kind, nparts, parents, bytes}; `bytes` is the node's description
+-- (operation, functions with their upvalues) encoded once, when the
+-- transformation is called, so a closure that cannot ship is reported at
+-- the line that created it, before any task runs.  An action gathers the
+-- nodes its dataset depends on and hands them to the C driver
+-- (core.run_job), which cuts stages at shuffle nodes and runs tasks on the
+-- executors; the encoded per-partition results come back and are combined
+-- here.
+local core = ...
+
+local SOURCE, NARROW, SHUFFLE, UNION = 1, 2, 3, 4
+
+local ember = {
+  null = core.null,
+  version = core.version,
+  _VERSION = "ember " .. core.version,
+}
+
+local Session = {}
+Session.__index = Session
+Session.__name = "ember.Session"
+
+local Dataset = {}
+Dataset.__index = Dataset
+Dataset.__name = "ember.Dataset"
+
+local next_id = 0
+
+-- where in the user's script we were called from ("job.lua:12")
+local function caller(level)
+  local info = debug.getinfo(level + 1, "Sl")
+  if not info then return "?" end
+  return (info.short_src or "?") .. ":" .. (info.currentline or 0)
+end
+
+local function new_node(kind, nparts, parents, payload, level)
+  local ok, bytes = pcall(core.encode, payload)
+  if not ok then
+    error(tostring(bytes), level + 1)
+  end
+  next_id = next_id + 1
+  return {id = next_id, kind = kind, nparts = nparts, parents = parents,
+          bytes = bytes, op = payload.op or payload.src}
+end
+
+local function check_open(sc)
+  if getmetatable(sc) ~= Session then
+    error("expected an ember.Session (use sc:method, not sc.method)", 3)
+  end
+  if sc._closed then error("ember.Session is closed", 3) end
+end
+
+local function check_ds(ds)
+  if getmetatable(ds) ~= Dataset then
+    error("expected an ember.Dataset (use ds:method, not ds.method)", 3)
+  end
+  check_open(ds.sc)
+end
+
+local function check_fn(f, what)
+  if type(f) ~= "function" then
+    error(what .. " expects a function, got " .. type(f), 3)
+  end
+end
+
+local function check_parts(n, what, level)
+  if n == nil then return nil end
+  if math.type(n) ~= "integer" or n < 1 then
+    error(what .. ": number of partitions must be a positive integer, got " ..
+          tostring(n), level + 1)
+  end
+  return n
+end
+
+local function dataset(sc, node)
+  return setmetatable({sc = sc, node = node}, Dataset)
+end
+
+---------------------------------------------------------------- session
+
+-- ember.session{app = "name", master = "local[2]", conf = {k = v}}
+function ember.session(opts)
+  opts = opts or {}
+  if type(opts) ~= "table" then
+    error("ember.session expects a table of options, got " .. type(opts), 2)
+  end
+  for k in pairs(opts) do
+    if k ~= "app" and k ~= "master" and k ~= "conf" then
+      error("ember.session: unknown option '" .. tostring(k) ..
+            "' (valid: app, master, conf)", 2)
+    end
+  end
+  local ok, s = pcall(core.session_new, opts)
+  if not ok then error(s, 2) end
+  local sc = setmetatable({_s = s, app = opts.app or "ember"}, Session)
+  sc.app_id = s:app_id()
+  sc.master = s:master()
+  return sc
+end
+
+function Session:default_parallelism()
+  check_open(self)
+  return self._s:default_parallelism()
+end
+
+function Session:stop()
+  if getmetatable(self) ~= Session then error("expected an ember.Session", 2) end
+  if not self._closed then
+    self._closed = true
+    self._s:stop()
+  end
+end
+Session.close = Session.stop
+Session.__close = Session.stop
+Session.__gc = Session.stop
+
+function Session:conf(key)
+  check_open(self)
+  return self._s:conf(key)
+end
+
+-- sc:parallelize(array, num_slices)
+function Session:parallelize(data, num_slices)
+  check_open(self)
+  if type(data) ~= "table" then
+    error("parallelize expects an array, got " .. type(data), 2)
+  end
+  local n = #data
+  num_slices = check_parts(num_slices, "parallelize", 2) or
+               self:default_parallelism()
+  local slices = {}
+  for i = 0, num_slices - 1 do
+    local s, e = (i * n) // num_slices, ((i + 1) * n) // num_slices
+    local sl = {}
+    for j = s + 1, e do sl[#sl + 1] = data[j] end
+    slices[i + 1] = sl
+  end
+  return dataset(self, new_node(SOURCE, num_slices, {},
+                                {src = "parallelize", slices = slices}, 2))
+end
+
+-- sc:range(n [, num_slices]) -> 0, 1, ..., n-1
+-- sc:range(start, stop, step [, num_slices])
+function Session:range(a, b, c, d)
+  check_open(self)
+  local start, stop, step, slices
+  if c ~= nil then start, stop, step, slices = a, b, c, d
+  else start, stop, step, slices = 0, a, 1, b end
+  for _, v in ipairs({start, stop, step}) do
+    if math.type(v) ~= "integer" then
+      error("range expects integers, got " .. tostring(v), 2)
+    end
+  end
+  if step == 0 then error("range: step must not be 0", 2) end
+  slices = check_parts(slices, "range", 2) or self:default_parallelism()
+  local count = 0
+  if step > 0 and stop > start then count = (stop - start + step - 1) // step
+  elseif step < 0 and stop < start then count = (start - stop - step - 1) // (-step) end
+  return dataset(self, new_node(SOURCE, slices, {},
+    {src = "range", start = start, step = step, count = count,
+     slices = slices}, 2))
+end
+
+-- sc:text_file(path_or_glob, {min_partitions = n})
+function Session:text_file(path, opts)
+  check_open(self)
+  if type(path) ~= "string" then
+    error("text_file expects a path, got " .. type(path), 2)
+  end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "min_partitions" then
+      error("text_file: unknown option '" .. tostring(k) ..
+            "' (valid: min_partitions)", 2)
+    end
+  end
+  local minp = check_parts(opts.min_partitions, "text_file", 2) or
+               math.min(self:default_parallelism(), 2)
+  local ok, splits = pcall(self._s.plan_source, self._s, "text.scan",
+                           {path = path}, minp)
+  if not ok then error(splits, 2) end
+  return dataset(self, new_node(SOURCE, #splits, {},
+    {src = "op", op = "text.scan", params = {path = path}, splits = splits}, 2))
+end
+
+-- sc:set_log_level("info")
+function Session:set_log_level(level)
+  check_open(self)
+  self._s:set_log_level(level)
+end
+
+---------------------------------------------------------- transformations
+
+local function narrow_op(name)
+  return function(self, f)
+    check_ds(self)
+    check_fn(f, name)
+    local n = self.node
+    return dataset(self.sc, new_node(NARROW, n.nparts, {n},
+                                     {op = name, fn = f}, 2))
+  end
+end
+
+Dataset.map = narrow_op("map")
+Dataset.flat_map = narrow_op("flat_map")
+Dataset.filter = narrow_op("filter")
+Dataset.map_partitions = narrow_op("map_partitions")
+Dataset.key_by = narrow_op("key_by")
+Dataset.map_values = narrow_op("map_values")
+
+-- ds:apply("op.name", {params}): a transform operator from a plugin,
+-- applied to the elements as strings
+function Dataset:apply(name, params)
+  check_ds(self)
+  if type(name) ~= "string" then
+    error("apply expects an operator name, got " .. type(name), 2)
+  end
+  params = params or {}
+  local ok, e = pcall(self.sc._s.check_op, self.sc._s, name, params)
+  if not ok then error(e, 2) end
+  local n = self.node
+  return dataset(self.sc, new_node(NARROW, n.nparts, {n},
+    {op = "apply", name = name, params = params}, 2))
+end
+
+local function shuffle(self, op, nparts, fn, level)
+  local n = self.node
+  nparts = check_parts(nparts, op, level + 1) or n.nparts
+  return dataset(self.sc, new_node(SHUFFLE, nparts, {n},
+                                   {op = op, fn = fn}, level + 1))
+end
+
+function Dataset:reduce_by_key(f, num_partitions)
+  check_ds(self)
+  check_fn(f, "reduce_by_key")
+  return shuffle(self, "reduce_by_key", num_partitions, f, 2)
+end
+
+function Dataset:group_by_key(num_partitions)
+  check_ds(self)
+  return shuffle(self, "group_by_key", num_partitions, nil, 2)
+end
+
+function Dataset:distinct(num_partitions)
+  check_ds(self)
+  return shuffle(self, "distinct", num_partitions, nil, 2)
+end
+
+function Dataset:repartition(n)
+  check_ds(self)
+  if n == nil then error("repartition expects a number of partitions", 2) end
+  return shuffle(self, "repartition", n, nil, 2)
+end
+
+function Dataset:union(other)
+  check_ds(self)
+  if getmetatable(other) ~= Dataset then
+    error("union expects an ember.Dataset, got " .. type(other), 2)
+  end
+  if other.sc ~= self.sc then
+    error("union of datasets from different sessions", 2)
+  end
+  local a, b = self.node, other.node
+  return dataset(self.sc, new_node(UNION, a.nparts + b.nparts, {a, b},
+                                   {op = "union", parts = {a.nparts, b.nparts}}, 2))
+end
+
+function Dataset:num_partitions()
+  check_ds(self)
+  return self.node.nparts
+end
+
+function Dataset:to_debug_string()
+  check_ds(self)
+  local lines = {}
+  local function walk(n, depth)
+    lines[#lines + 1] = string.rep("  ", depth) .. "(" .. n.nparts .. ") " ..
+      tostring(n.op) .. " [" .. n.id .. "]" ..
+      (n.kind == SHUFFLE and " <- shuffle" or "")
+    for _, p in ipairs(n.parents) do walk(p, depth + 1) end
+  end
+  walk(self.node, 0)
+  return table.concat(lines, "\n")
+end
+
+------------------------------------------------------------------ actions
+
+-- run the action on partitions (nil = all); returns decoded results
+local function run(self, action, partitions, what, level)
+  local nodes, seen = {}, {}
+  local function walk(n)
+    if seen[n.id] then return end
+    seen[n.id] = true
+    for _, p in ipairs(n.parents) do walk(p) end
+    local pids = {}
+    for i, p in ipairs(n.parents) do pids[i] = p.id end
+    nodes[#nodes + 1] = {n.id, n.kind, n.nparts, pids, n.bytes}
+  end
+  walk(self.node)
+  local ok, abytes = pcall(core.encode, action)
+  if not ok then error(abytes, level + 1) end
+  local desc = what .. " at " .. caller(level + 1)
+  local ok2, res = pcall(self.sc._s.run_job, self.sc._s, nodes, self.node.id,
+                         abytes, partitions, desc)
+  if not ok2 then error(res, level + 1) end
+  return res
+end
+
+function Dataset:collect()
+  check_ds(self)
+  local out, n = {}, 0
+  for _, part in ipairs(run(self, {op = "collect"}, nil, "collect", 2)) do
+    for i = 1, #part do n = n + 1; out[n] = part[i] end
+  end
+  return out
+end
+
+function Dataset:count()
+  check_ds(self)
+  local total = 0
+  for _, c in ipairs(run(self, {op = "count"}, nil, "count", 2)) do
+    total = total + c
+  end
+  return total
+end
+
+-- like Spark: scan one partition, then more (x4) until n are found
+function Dataset:take(n)
+  check_ds(self)
+  if math.type(n) ~= "integer" or n < 0 then
+    error("take expects a non-negative integer, got " .. tostring(n), 2)
+  end
+  local out = {}
+  local total, scanned, step = self.node.nparts, 0, 1
+  while #out < n and scanned < total do
+    local parts = {}
+    for p = scanned, math.min(total, scanned + step) - 1 do
+      parts[#parts + 1] = p
+    end
+    local res = run(self, {op = "take", n = n - #out}, parts, "take", 2)
+    for _, part in ipairs(res) do
+      for i = 1, #part do
+        if #out < n then out[#out + 1] = part[i] end
+      end
+    end
+    scanned = scanned + #parts
+    step = step * 4
+  end
+  return out
+end
+
+function Dataset:first()
+  check_ds(self)
+  local t = self:take(1)
+  if #t == 0 then error("first: the dataset is empty", 2) end
+  return t[1]
+end
+
+function Dataset:reduce(f)
+  check_ds(self)
+  check_fn(f, "reduce")
+  local acc, have = nil, false
+  for _, part in ipairs(run(self, {op = "reduce", fn = f}, nil, "reduce", 2)) do
+    if #part > 0 then
+      if have then acc = f(acc, part[1]) else acc, have = part[1], true end
+    end
+  end
+  if not have then error("reduce: the dataset is empty", 2) end
+  return acc
+end
+
+function Dataset:foreach(f)
+  check_ds(self)
+  check_fn(f, "foreach")
+  run(self, {op = "foreach", fn = f}, nil, "foreach", 2)
+end
+
+-- returns a table key -> count (keys that are tables come back as tables)
+function Dataset:count_by_key()
+  check_ds(self)
+  local counts = {}
+  local tkeys = {}
+  for _, part in ipairs(run(self, {op = "count_by_key"}, nil, "count_by_key", 2)) do
+    for _, kc in ipairs(part) do
+      local k = kc[1]
+      if type(k) == "table" then
+        local g = core.key(k)
+        if tkeys[g] == nil then tkeys[g] = k end
+        k = tkeys[g]
+      end
+      counts[k] = (counts[k] or 0) + kc[2]
+    end
+  end
+  return counts
+end
+
+function Dataset:save_as_text_file(dir)
+  check_ds(self)
+  if type(dir) ~= "string" then
+    error("save_as_text_file expects a directory path, got " .. type(dir), 2)
+  end
+  local ok, e = pcall(core.prepare_output_dir, dir)
+  if not ok then error(e, 2) end
+  local ok2, e2 = pcall(run, self, {op = "save_text", path = dir}, nil,
+                        "save_as_text_file", 3)
+  if not ok2 then
+    core.remove_dir(dir)
+    error(e2, 2)
+  end
+  core.write_success(dir)
+end
+
+return ember

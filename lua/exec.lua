@@ -1,0 +1,293 @@
+-- exec.lua -- the executor side of ember's RDD engine, loaded once into
+-- every task thread's lua_State.  It evaluates one partition of a stage by
+-- pushing each element through a chain of consumer functions (narrow
+-- transformations are pipelined: no intermediate arrays), then hands the
+-- result to the action (result stage) or to the shuffle writer (map stage).
+--
+-- `rt` holds the C primitives of task_runtime.c: encode/decode, key,
+-- partition, run_source, read_shuffle, writer, sink_open, transform_open,
+-- STOP (the sentinel that ends a partition early, e.g. take(n)).
+local rt = ...
+
+local SOURCE, NARROW, SHUFFLE, UNION = 1, 2, 3, 4
+local STOP = rt.STOP
+local type, error, tostring, select = type, error, tostring, select
+local mtype = math.type
+local concat = table.concat
+
+-- Group by value: strings, numbers and booleans are their own keys (Lua
+-- already equates 1 and 1.0); tables and ember.null use a canonical string.
+local KEYTAG = "\0\1ember-key:"
+local function gkey(k)
+  local t = type(k)
+  if t == "table" or t == "userdata" then return KEYTAG .. rt.key(k) end
+  if k ~= k then return KEYTAG .. "nan" end
+  return k
+end
+
+local function pair_of(x, what)
+  if type(x) ~= "table" or x[1] == nil then
+    error(what .. " expects {key, value} pairs, got " ..
+          (type(x) == "table" and "a table without [1]" or type(x)), 0)
+  end
+  return x[1], x[2]
+end
+
+-- push every element of r (an array, or an iterator function) into down
+local function emit_all(r, down, what)
+  local t = type(r)
+  if t == "table" then
+    for i = 1, #r do down(r[i]) end
+  elseif t == "function" then
+    for x in r do down(x) end
+  elseif r ~= nil then
+    error(what .. " must return an array or an iterator, got " .. t, 0)
+  end
+end
+
+local compute
+
+local narrow = {}
+function narrow.map(op, down)
+  local f = op.fn
+  return function(x)
+    local y = f(x)
+    if y == nil then error("map function returned nil (use ember.null for a missing value)", 0) end
+    down(y)
+  end
+end
+function narrow.filter(op, down)
+  local f = op.fn
+  return function(x) if f(x) then down(x) end end
+end
+function narrow.flat_map(op, down)
+  local f = op.fn
+  return function(x) emit_all(f(x), down, "flat_map function") end
+end
+function narrow.key_by(op, down)
+  local f = op.fn
+  return function(x) down({f(x), x}) end
+end
+function narrow.map_values(op, down)
+  local f = op.fn
+  return function(x)
+    local k, v = pair_of(x, "map_values")
+    down({k, f(v)})
+  end
+end
+function narrow.map_partitions(op, down, fin)
+  local f, items = op.fn, {}
+  fin[#fin + 1] = function()
+    local i = 0
+    emit_all(f(function() i = i + 1; return items[i] end), down,
+             "map_partitions function")
+  end
+  return function(x) items[#items + 1] = x end
+end
+function narrow.apply(op, down, fin, task)
+  local t = rt.transform_open(op.name, op.params, task.partition)
+  fin[#fin + 1] = function() t:finish(down) end
+  return function(x) t:push(x, down) end
+end
+
+-- reduce side of each shuffle kind: read partition p and push results
+local reduce_side = {}
+function reduce_side.reduce_by_key(node, p, down)
+  local f, idx, keys, vals, n = node.payload.fn, {}, {}, {}, 0
+  rt.read_shuffle(node.id, p, function(rec)
+    local k, v = rec[1], rec[2]
+    local g = gkey(k)
+    local i = idx[g]
+    if i then vals[i] = f(vals[i], v)
+    else n = n + 1; idx[g] = n; keys[n] = k; vals[n] = v end
+  end)
+  for i = 1, n do down({keys[i], vals[i]}) end
+end
+function reduce_side.group_by_key(node, p, down)
+  local idx, keys, vals, n = {}, {}, {}, 0
+  rt.read_shuffle(node.id, p, function(rec)
+    local k = rec[1]
+    local g = gkey(k)
+    local i = idx[g]
+    if not i then n = n + 1; i = n; idx[g] = n; keys[n] = k; vals[n] = {} end
+    local vs = vals[i]
+    vs[#vs + 1] = rec[2]
+  end)
+  for i = 1, n do down({keys[i], vals[i]}) end
+end
+function reduce_side.distinct(node, p, down)
+  local seen = {}
+  rt.read_shuffle(node.id, p, function(x)
+    local g = gkey(x)
+    if not seen[g] then seen[g] = true; down(x) end
+  end)
+end
+function reduce_side.repartition(node, p, down)
+  rt.read_shuffle(node.id, p, down)
+end
+
+function compute(stage, id, p, down, fin, task)
+  local n = stage.nodes[id]
+  local k = n.kind
+  if k == SOURCE then
+    local s = n.payload
+    if s.src == "parallelize" then
+      local sl = s.slices[p + 1]
+      for i = 1, #sl do down(sl[i]) end
+    elseif s.src == "range" then
+      local a = s.start + (s.count * p // s.slices) * s.step
+      local b = s.start + (s.count * (p + 1) // s.slices) * s.step
+      for i = a, b - s.step, s.step do down(i) end
+    elseif s.src == "op" then
+      rt.run_source(s.op, s.params, s.splits[p + 1], p, down)
+    else
+      error("unknown source " .. tostring(s.src), 0)
+    end
+  elseif k == NARROW then
+    local op = n.payload
+    local mk = narrow[op.op]
+    if not mk then error("unknown transformation " .. tostring(op.op), 0) end
+    compute(stage, n.parents[1], p, mk(op, down, fin, task), fin, task)
+  elseif k == UNION then
+    local parts = n.payload.parts
+    for i = 1, #parts do
+      if p < parts[i] then return compute(stage, n.parents[i], p, down, fin, task) end
+      p = p - parts[i]
+    end
+    error("union partition out of range", 0)
+  elseif k == SHUFFLE then
+    local r = reduce_side[n.payload.op]
+    if not r then error("unknown shuffle " .. tostring(n.payload.op), 0) end
+    r(n, p, down)
+  else
+    error("unknown plan node kind " .. tostring(k), 0)
+  end
+end
+
+-- Lua text of a value for save_as_text_file: scalars as tostring, arrays
+-- (pairs) like Spark's tuples: (k,v)
+local function to_text(x)
+  if type(x) ~= "table" then return tostring(x) end
+  local parts = {}
+  for i = 1, #x do parts[i] = to_text(x[i]) end
+  return "(" .. concat(parts, ",") .. ")"
+end
+
+-- result-stage actions: each returns (consumer, finish -> result)
+local actions = {}
+function actions.collect()
+  local out, n = {}, 0
+  return function(x) n = n + 1; out[n] = x end, function() return out end
+end
+function actions.count()
+  local n = 0
+  return function() n = n + 1 end, function() return n end
+end
+function actions.take(a)
+  local out, n, limit = {}, 0, a.n
+  return function(x)
+    n = n + 1; out[n] = x
+    if n >= limit then error(STOP, 0) end
+  end, function() return out end
+end
+function actions.reduce(a)
+  local f, acc, have = a.fn, nil, false
+  return function(x)
+    if have then acc = f(acc, x) else acc = x; have = true end
+  end, function() if have then return {acc} end return {} end
+end
+function actions.foreach(a)
+  local f = a.fn
+  return function(x) f(x) end, function() return true end
+end
+function actions.count_by_key()
+  local idx, keys, cnt, n = {}, {}, {}, 0
+  return function(x)
+    local k = pair_of(x, "count_by_key")
+    local g = gkey(k)
+    local i = idx[g]
+    if i then cnt[i] = cnt[i] + 1
+    else n = n + 1; idx[g] = n; keys[n] = k; cnt[n] = 1 end
+  end, function()
+    local out = {}
+    for i = 1, n do out[i] = {keys[i], cnt[i]} end
+    return out
+  end
+end
+function actions.save_text(a, task)
+  local s = rt.sink_open("text.write", {path = a.path}, task.partition)
+  return function(x) s:push(to_text(x)) end,
+         function() s:finish(); return true end
+end
+
+-- map-stage writers: each returns (consumer, finish)
+local writers = {}
+function writers.reduce_by_key(op, w, R)
+  local f, idx, keys, vals, n = op.fn, {}, {}, {}, 0
+  return function(x)
+    local k, v = pair_of(x, "reduce_by_key")
+    local g = gkey(k)
+    local i = idx[g]
+    if i then vals[i] = f(vals[i], v)
+    else n = n + 1; idx[g] = n; keys[n] = k; vals[n] = v end
+  end, function()
+    for i = 1, n do
+      local k = keys[i]
+      w:add(rt.partition(k, R), {k, vals[i]})
+    end
+  end
+end
+function writers.group_by_key(op, w, R)
+  return function(x)
+    local k = pair_of(x, "group_by_key")
+    w:add(rt.partition(k, R), x)
+  end, function() end
+end
+function writers.distinct(op, w, R)
+  local seen = {}
+  return function(x)
+    local g = gkey(x)
+    if not seen[g] then seen[g] = true; w:add(rt.partition(x, R), x) end
+  end, function() end
+end
+function writers.repartition(op, w, R, task)
+  local pos = task.partition % R
+  return function(x)
+    w:add(pos, x)
+    pos = pos + 1
+    if pos == R then pos = 0 end
+  end, function() end
+end
+
+local M = {}
+
+-- Run one task.  stage: {is_map, root, shuffle_id, out_parts, out, nodes};
+-- task: {partition, attempt, task_id, stage_id}.  Returns the encoded
+-- result (result stage) or the array of reduce-partition sizes (map stage).
+function M.run_task(stage, task)
+  local fin = {}
+  local p = task.partition
+  if stage.is_map then
+    local op = stage.out
+    local mk = writers[op.op]
+    if not mk then error("unknown shuffle " .. tostring(op.op), 0) end
+    local w = rt.writer(stage.shuffle_id, task.task_id, stage.out_parts)
+    local consume, finish = mk(op, w, stage.out_parts, task)
+    compute(stage, stage.root, p, consume, fin, task)
+    for i = #fin, 1, -1 do fin[i]() end
+    finish()
+    return w:commit()
+  end
+  local a = stage.out
+  local mk = actions[a.op]
+  if not mk then error("unknown action " .. tostring(a.op), 0) end
+  local consume, finish = mk(a, task)
+  local ok, e = xpcall(function()
+    compute(stage, stage.root, p, consume, fin, task)
+    for i = #fin, 1, -1 do fin[i]() end
+  end, rt.handler)
+  if not ok and e ~= STOP then error(e, 0) end
+  return rt.encode(finish())
+end
+
+return M

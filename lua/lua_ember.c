@@ -1,0 +1,521 @@
+/*
+ * lua_ember.c -- the C half of the `ember` Lua module (driver side).
+ *
+ * Owns the "ember.CoreSession" userdata: a configuration plus a running
+ * driver (driver.c).  The Dataset API itself is pure Lua (ember.lua, embedded
+ * at build time); this file gives it encode/decode of values and closures,
+ * source planning through operator plugins, running jobs, and output
+ * directory handling.  longjmp (lua_error) is used only here and in the
+ * other files of lua/, never across core code.
+ *
+ * Threads: the Lua main thread only.
+ */
+#include "lua_ember.h"
+
+#include "config.h"
+#include "plugin/plugins.h"
+#include "sched/driver.h"
+#include "serialize.h"
+#include "codec/blockcodec.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+extern const char ember_lua[];
+extern const size_t ember_lua_len;
+
+#define SESSION_MT "ember.CoreSession"
+
+static const conf *base_conf;
+
+void ember_lua_set_base_conf(const conf *c)
+{
+    base_conf = c;
+}
+
+typedef struct session {
+    conf *conf;
+    driver *drv;
+} session;
+
+static session *check_session(lua_State *L)
+{
+    session *s = luaL_checkudata(L, 1, SESSION_MT);
+    if (!s->drv)
+        luaL_error(L, "ember.Session is closed");
+    return s;
+}
+
+static int load_plugins(const conf *c, ember_error *err)
+{
+    const char *extra = conf_get(c, "plugins.load");
+    char tmp[4096];
+    if (plugins_init(c, err) || plugins_load("op_text", err))
+        return err->code ? err->code : EMBER_EIO;
+    snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
+    for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
+         t = strtok_r(NULL, ", ", &s))
+        if (plugins_load(t, err))
+            return err->code;
+    return 0;
+}
+
+/* conf values from Lua: strings, numbers, booleans */
+static const char *conf_value(lua_State *L, int idx)
+{
+    if (lua_isboolean(L, idx))
+        return lua_toboolean(L, idx) ? "true" : "false";
+    return lua_tostring(L, idx);
+}
+
+static void warn_unknown(void *ud, const char *key, const char *origin,
+                         const char *suggestion)
+{
+    (void)ud;
+    LOG_WARN("unknown configuration key '%s'%s%s%s%s%s", key,
+             origin ? " (" : "", origin ? origin : "", origin ? ")" : "",
+             suggestion ? "; did you mean " : "", suggestion ? suggestion : "");
+}
+
+/* core.session_new{app=, master=, conf={}} */
+static int l_session_new(lua_State *L)
+{
+    session *s;
+    ember_error err = {0, ""};
+    const char *app;
+    int lvl;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    s = lua_newuserdatauv(L, sizeof *s, 0);
+    memset(s, 0, sizeof *s);
+    luaL_setmetatable(L, SESSION_MT);
+    s->conf = base_conf ? conf_dup(base_conf) : conf_new();
+    if (!s->conf)
+        return luaL_error(L, "out of memory");
+    lua_getfield(L, 1, "master");
+    if (!lua_isnil(L, -1))
+        conf_set(s->conf, "master", luaL_checkstring(L, -1), CONF_SRC_SCRIPT,
+                 "ember.session{master=}");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "app");
+    app = lua_tostring(L, -1);
+    if (app)
+        conf_set(s->conf, "app.name", app, CONF_SRC_SCRIPT,
+                 "ember.session{app=}");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "conf");
+    if (lua_istable(L, -1)) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            const char *k = lua_tostring(L, -2), *v = conf_value(L, -1);
+            if (!k || !v || conf_set(s->conf, k, v, CONF_SRC_SCRIPT,
+                                     "ember.session{conf=}"))
+                return luaL_error(L, "ember.session: bad conf entry '%s'",
+                                  k ? k : "?");
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+    conf_check_unknown(s->conf, warn_unknown, NULL);
+    lvl = log_level_parse(conf_get(s->conf, "log.level"));
+    if (lvl >= 0)
+        log_set_level(lvl);
+    host_set_conf(s->conf);
+    if (load_plugins(s->conf, &err))
+        return luaL_error(L, "%s", err.msg);
+    s->drv = driver_new(s->conf, conf_get(s->conf, "app.name"), &err);
+    if (!s->drv)
+        return luaL_error(L, "cannot start ember: %s", err.msg);
+    return 1;
+}
+
+static int l_session_stop(lua_State *L)
+{
+    session *s = luaL_checkudata(L, 1, SESSION_MT);
+    driver_destroy(&s->drv);
+    if (s->conf) {
+        host_set_conf(base_conf);
+        conf_destroy(&s->conf);
+    }
+    return 0;
+}
+
+static int l_app_id(lua_State *L)
+{
+    lua_pushstring(L, driver_app_id(check_session(L)->drv));
+    return 1;
+}
+
+static int l_master(lua_State *L)
+{
+    lua_pushstring(L, driver_master(check_session(L)->drv));
+    return 1;
+}
+
+static int l_conf(lua_State *L)
+{
+    session *s = check_session(L);
+    const char *v = conf_get(s->conf, luaL_checkstring(L, 2));
+    if (v)
+        lua_pushstring(L, v);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+static int l_set_log_level(lua_State *L)
+{
+    int lvl = log_level_parse(luaL_checkstring(L, 2));
+    check_session(L);
+    if (lvl < 0)
+        return luaL_error(L, "unknown log level '%s' (valid: error, warn, "
+                             "info, debug)",
+                          lua_tostring(L, 2));
+    log_set_level(lvl);
+    return 0;
+}
+
+static int l_default_parallelism(lua_State *L)
+{
+    session *s = check_session(L);
+    int64_t n = 0;
+    ember_error err = {0, ""};
+    if (conf_get_int(s->conf, "default.parallelism", 0, &n, &err))
+        return luaL_error(L, "%s", err.msg);
+    if (n <= 0)
+        n = driver_total_cores(s->drv);
+    lua_pushinteger(L, n < 1 ? 1 : n);
+    return 1;
+}
+
+/* validated params for op from a Lua table */
+static ember_params *params_from_table(lua_State *L, int idx,
+                                       const ember_op_desc *op,
+                                       ember_error *err)
+{
+    ember_params *p = params_new(op);
+    if (!p) {
+        ember_seterr(err, EMBER_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (lua_istable(L, idx)) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            const char *k = lua_tostring(L, -2), *v = conf_value(L, -1);
+            if (!k || !v) {
+                ember_seterr(err, EMBER_EINVAL,
+                             "operator %s: option values must be strings, "
+                             "numbers or booleans",
+                             op->name);
+                lua_pop(L, 2);
+                params_destroy(&p);
+                return NULL;
+            }
+            if (params_set(p, k, v, err)) {
+                lua_pop(L, 2);
+                params_destroy(&p);
+                return NULL;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (params_finish(p, err)) {
+        params_destroy(&p);
+        return NULL;
+    }
+    return p;
+}
+
+static int no_such_op(lua_State *L, const char *name, int kind)
+{
+    const ember_op_desc **ops;
+    int n = plugins_ops(-1, &ops);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (int i = 0, k = 0; i < n; i++)
+        if (ops[i]->kind == kind) {
+            if (k++)
+                luaL_addstring(&b, ", ");
+            luaL_addstring(&b, ops[i]->name);
+        }
+    luaL_pushresult(&b);
+    return luaL_error(L, "no %s operator named '%s' (available: %s)",
+                      kind == EMBER_OP_SOURCE ? "source" : "transform", name,
+                      lua_tostring(L, -1));
+}
+
+/* s:plan_source(op, params, min_partitions) -> array of splits */
+static int l_plan_source(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 2);
+    const ember_op_desc *op = plugins_find_op(name, NULL);
+    int minp = (int)luaL_checkinteger(L, 4);
+    ember_error err = {0, ""};
+    ember_params *p;
+    ember_split_list *sl;
+    int rc;
+    check_session(L);
+    if (!op || op->kind != EMBER_OP_SOURCE || !op->plan)
+        return no_such_op(L, name, EMBER_OP_SOURCE);
+    if (!(p = params_from_table(L, 3, op, &err)))
+        return luaL_error(L, "%s", err.msg);
+    if (!(sl = splits_new())) {
+        params_destroy(&p);
+        return luaL_error(L, "out of memory");
+    }
+    rc = op->plan(host_table(), p, minp, sl, &err);
+    params_destroy(&p);
+    if (rc) {
+        splits_destroy(&sl);
+        return luaL_error(L, "%s", err.msg[0] ? err.msg : ember_strerror(rc));
+    }
+    lua_createtable(L, splits_count(sl), 0);
+    for (int i = 0; i < splits_count(sl); i++) {
+        const ember_split *s = splits_get(sl, i);
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, s->path);
+        lua_setfield(L, -2, "path");
+        lua_pushinteger(L, s->offset);
+        lua_setfield(L, -2, "offset");
+        lua_pushinteger(L, s->length);
+        lua_setfield(L, -2, "length");
+        lua_rawseti(L, -2, i + 1);
+    }
+    splits_destroy(&sl);
+    return 1;
+}
+
+/* s:check_op(name, params): raise unless a transform op accepts params */
+static int l_check_op(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 2);
+    const ember_op_desc *op = plugins_find_op(name, NULL);
+    ember_error err = {0, ""};
+    ember_params *p;
+    check_session(L);
+    if (!op || op->kind != EMBER_OP_TRANSFORM)
+        return no_such_op(L, name, EMBER_OP_TRANSFORM);
+    if (!(p = params_from_table(L, 3, op, &err)))
+        return luaL_error(L, "%s", err.msg);
+    params_destroy(&p);
+    return 0;
+}
+
+/* s:run_job(nodes, root, action_bytes, partitions|nil, description) */
+static int l_run_job(lua_State *L)
+{
+    session *s = check_session(L);
+    job_spec spec;
+    job_result res;
+    ember_error err = {0, ""};
+    int n, rc, *parts = NULL, nparts = 0;
+    plan_node *nodes;
+    buf raw;
+    size_t alen;
+
+    luaL_checktype(L, 2, LUA_TTABLE);
+    memset(&spec, 0, sizeof spec);
+    spec.root = (int)luaL_checkinteger(L, 3);
+    spec.action = (const uint8_t *)luaL_checklstring(L, 4, &alen);
+    spec.action_len = alen;
+    spec.description = luaL_optstring(L, 6, "action");
+    n = (int)lua_rawlen(L, 2);
+    nodes = lua_newuserdatauv(L, sizeof *nodes * (size_t)(n + 1), 0);
+    memset(nodes, 0, sizeof *nodes * (size_t)(n + 1));
+    /* parents arrays live in one more userdata */
+    {
+        int total = 0;
+        int *pbuf;
+        for (int i = 1; i <= n; i++) {
+            lua_rawgeti(L, 2, i);
+            lua_rawgeti(L, -1, 4);
+            total += (int)lua_rawlen(L, -1);
+            lua_pop(L, 2);
+        }
+        pbuf = lua_newuserdatauv(L, sizeof(int) * (size_t)(total + 1), 0);
+        for (int i = 1; i <= n; i++) {
+            plan_node *nd = &nodes[i - 1];
+            size_t bl;
+            lua_rawgeti(L, 2, i);
+            lua_rawgeti(L, -1, 1);
+            nd->id = (int)lua_tointeger(L, -1);
+            lua_rawgeti(L, -2, 2);
+            nd->kind = (int)lua_tointeger(L, -1);
+            lua_rawgeti(L, -3, 3);
+            nd->nparts = (int)lua_tointeger(L, -1);
+            lua_pop(L, 3);
+            lua_rawgeti(L, -1, 4);
+            nd->nparents = (int)lua_rawlen(L, -1);
+            nd->parents = pbuf;
+            for (int k = 0; k < nd->nparents; k++) {
+                lua_rawgeti(L, -1, k + 1);
+                *pbuf++ = (int)lua_tointeger(L, -1);
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 1);
+            lua_rawgeti(L, -1, 5);
+            /* the bytes string stays referenced by the nodes table */
+            nd->payload = (uint8_t *)lua_tolstring(L, -1, &bl);
+            nd->payload_len = bl;
+            lua_pop(L, 2);
+        }
+    }
+    if (lua_istable(L, 5)) {
+        nparts = (int)lua_rawlen(L, 5);
+        parts = lua_newuserdatauv(L, sizeof(int) * (size_t)(nparts + 1), 0);
+        for (int i = 0; i < nparts; i++) {
+            lua_rawgeti(L, 5, i + 1);
+            parts[i] = (int)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+        if (nparts == 0) {
+            lua_newtable(L);
+            return 1;
+        }
+    }
+    spec.nnodes = n;
+    spec.nodes = nodes;
+    spec.npartitions = nparts;
+    spec.partitions = parts;
+    rc = driver_run_job(s->drv, &spec, &res, &err);
+    if (rc)
+        return luaL_error(L, "%s", err.msg);
+    LOG_INFO("job %d finished in %.3f s (%d tasks)", res.job_id,
+             res.elapsed_us / 1e6, res.ntasks);
+    lua_createtable(L, res.nparts, 0);
+    buf_init(&raw);
+    for (int i = 0; i < res.nparts; i++) {
+        buf_reset(&raw);
+        if (blockcodec_decode_all(res.blocks[i], res.lens[i], &raw, &err) ||
+            ser_decode_buf(L, raw.data, raw.len, 0, &err)) {
+            buf_free(&raw);
+            job_result_free(&res);
+            return luaL_error(L, "bad result block from partition %d: %s", i,
+                              err.msg);
+        }
+        lua_rawseti(L, -2, i + 1);
+    }
+    buf_free(&raw);
+    job_result_free(&res);
+    return 1;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static int l_encode(lua_State *L)
+{
+    buf b;
+    ember_error err = {0, ""};
+    luaL_checkany(L, 1);
+    buf_init(&b);
+    if (ser_encode(L, 1, &b, &err)) {
+        buf_free(&b);
+        return luaL_error(L, "%s", err.msg);
+    }
+    lua_pushlstring(L, (const char *)b.data, b.len);
+    buf_free(&b);
+    return 1;
+}
+
+static int l_decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    ember_error err = {0, ""};
+    if (ser_decode_buf(L, s, n, 0, &err))
+        return luaL_error(L, "%s", err.msg);
+    return 1;
+}
+
+static int l_key(lua_State *L)
+{
+    ember_error err = {0, ""};
+    if (ser_key(L, 1, &err))
+        return luaL_error(L, "%s", err.msg);
+    return 1;
+}
+
+/* Spark refuses to write into an existing directory. */
+static int l_prepare_output_dir(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    ember_error err = {0, ""};
+    if (path_exists(dir))
+        return luaL_error(L, "output directory %s already exists", dir);
+    if (mkdir_p(dir, &err))
+        return luaL_error(L, "%s", err.msg);
+    return 0;
+}
+
+static int l_remove_dir(lua_State *L)
+{
+    rm_rf(luaL_checkstring(L, 1));
+    return 0;
+}
+
+static int l_write_success(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    char path[4096];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/_SUCCESS", dir);
+    f = fopen(path, "w");
+    if (!f || fclose(f) != 0)
+        return luaL_error(L, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static const luaL_Reg session_methods[] = {
+    {"run_job", l_run_job},
+    {"plan_source", l_plan_source},
+    {"check_op", l_check_op},
+    {"default_parallelism", l_default_parallelism},
+    {"app_id", l_app_id},
+    {"master", l_master},
+    {"conf", l_conf},
+    {"set_log_level", l_set_log_level},
+    {"stop", l_session_stop},
+    {NULL, NULL},
+};
+
+static const luaL_Reg core_funcs[] = {
+    {"session_new", l_session_new},
+    {"encode", l_encode},
+    {"decode", l_decode},
+    {"key", l_key},
+    {"prepare_output_dir", l_prepare_output_dir},
+    {"remove_dir", l_remove_dir},
+    {"write_success", l_write_success},
+    {NULL, NULL},
+};
+
+int luaopen_ember(lua_State *L)
+{
+    if (luaL_newmetatable(L, SESSION_MT)) {
+        lua_pushcfunction(L, l_session_stop);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_session_stop);
+        lua_setfield(L, -2, "__close");
+        luaL_newlib(L, session_methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    if (luaL_loadbufferx(L, ember_lua, ember_lua_len, "=[ember]", "t") !=
+        LUA_OK)
+        return lua_error(L);
+    luaL_newlib(L, core_funcs);
+    ser_push_null(L);
+    lua_setfield(L, -2, "null");
+    lua_pushstring(L, EMBER_VERSION);
+    lua_setfield(L, -2, "version");
+    lua_call(L, 1, 1);
+    return 1;
+}

@@ -1,0 +1,1026 @@
+/*
+ * task_runtime.c -- the C primitives behind exec.lua, and running a task.
+ *
+ * Each task thread owns one task_env: a lua_State with the standard
+ * libraries, the `ember` table (null), exec.lua loaded, a cache of decoded
+ * stages, and client sockets to other executors' block servers.
+ *
+ * Errors: Lua errors raised by user code are turned into tables
+ * {__ember_err = true, msg = ..., tb = ...} by rt.handler at the point they
+ * are raised, so the traceback shows the user's frames.  C code that calls
+ * back into Lua (sources, shuffle reads, plugin transforms) does so with
+ * lua_pcall, cleans up its own resources, then re-raises: no longjmp ever
+ * crosses a plugin's frames.
+ *
+ * Threads: a task_env belongs to one task thread.
+ */
+#include "task_runtime.h"
+
+#include "codec/blockcodec.h"
+#include "config.h"
+#include "data/batch.h"
+#include "plugin/plugins.h"
+#include "serialize.h"
+#include "shuffle/shuffle_file.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/fsutil.h"
+#include "util/log.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const char ember_exec_lua[];
+extern const size_t ember_exec_lua_len;
+
+#define STOP_KEY "ember.STOP"
+#define HANDLER_KEY "ember.handler"
+#define BATCH_ROWS 4096
+
+typedef struct peer_sock {
+    char *endpoint;
+    ember_tsock *s;
+} peer_sock;
+
+struct task_env {
+    const exec_ctx *ctx;
+    lua_State *L;
+    int run_ref;    /* exec.lua's run_task */
+    int stages_ref; /* stage id -> decoded stage */
+    const msg_launch *task;
+    peer_sock *peers;
+    int npeers;
+    int64_t fetch_timeout_ms;
+    int64_t shuffle_read_bytes;
+    int64_t shuffle_write_bytes;
+    int64_t records_in;
+    buf scratch;
+};
+
+static task_env *env_of(lua_State *L)
+{
+    return *(task_env **)lua_getextraspace(L);
+}
+
+/* ------------------------------------------------------------ the handler */
+
+static int is_processed(lua_State *L, int idx)
+{
+    int r = 0;
+    lua_getfield(L, LUA_REGISTRYINDEX, STOP_KEY);
+    if (lua_rawequal(L, idx, -1))
+        r = 1;
+    lua_pop(L, 1);
+    if (!r && lua_type(L, idx) == LUA_TTABLE) {
+        lua_getfield(L, idx, "__ember_err");
+        r = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+    }
+    return r;
+}
+
+/* Drop the runtime's own frames from a traceback: users see their code. */
+static void push_user_traceback(lua_State *L, int level)
+{
+    luaL_Buffer b;
+    const char *tb, *line, *nl;
+    luaL_traceback(L, L, NULL, level);
+    tb = lua_tostring(L, -1);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "stack traceback:");
+    line = strchr(tb, '\n');
+    while (line) {
+        line++;
+        nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (!memmem(line, n, "[ember", 6) && !memmem(line, n, "[C]: in ?", 9) &&
+            !memmem(line, n, "in function 'xpcall'", 20) &&
+            !memmem(line, n, "in function 'pcall'", 19)) {
+            luaL_addchar(&b, '\n');
+            luaL_addlstring(&b, line, n);
+        }
+        line = nl;
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, -2);
+}
+
+static int l_handler(lua_State *L)
+{
+    if (is_processed(L, 1)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "__ember_err");
+    if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER)
+        lua_pushvalue(L, 1);
+    else
+        luaL_tolstring(L, 1, NULL);
+    lua_setfield(L, -2, "msg");
+    push_user_traceback(L, 2);
+    lua_setfield(L, -2, "tb");
+    return 1;
+}
+
+/* Call the function at the top with nargs args under the handler.
+ * Returns 0 or the pcall status with the processed error at the top. */
+static int pcall_h(lua_State *L, int nargs)
+{
+    int base = lua_gettop(L) - nargs;
+    int rc;
+    lua_getfield(L, LUA_REGISTRYINDEX, HANDLER_KEY);
+    lua_insert(L, base);
+    rc = lua_pcall(L, nargs, 0, base);
+    lua_remove(L, base);
+    return rc;
+}
+
+/* Raise an error that is already a processed ember error table. */
+static int raise_internal(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    lua_createtable(L, 0, 3);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "__ember_err");
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    lua_setfield(L, -2, "msg");
+    push_user_traceback(L, 1);
+    lua_setfield(L, -2, "tb");
+    return lua_error(L);
+}
+
+/* ------------------------------------------------------------ encode etc */
+
+static int l_encode(lua_State *L)
+{
+    task_env *te = env_of(L);
+    ember_error err = {0, ""};
+    buf_reset(&te->scratch);
+    if (ser_encode(L, 1, &te->scratch, &err))
+        return raise_internal(L, "%s", err.msg);
+    lua_pushlstring(L, (const char *)te->scratch.data, te->scratch.len);
+    return 1;
+}
+
+static int l_decode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    ember_error err = {0, ""};
+    if (ser_decode_buf(L, s, n, 0, &err))
+        return raise_internal(L, "%s", err.msg);
+    return 1;
+}
+
+static int l_key(lua_State *L)
+{
+    ember_error err = {0, ""};
+    if (ser_key(L, 1, &err))
+        return raise_internal(L, "cannot use this value as a key: %s",
+                              err.msg);
+    return 1;
+}
+
+static int l_partition(lua_State *L)
+{
+    ember_error err = {0, ""};
+    uint64_t h;
+    lua_Integer n = luaL_checkinteger(L, 2);
+    if (n < 1)
+        return raise_internal(L, "bad partition count %d", (int)n);
+    if (ser_hash(L, 1, &h, &err))
+        return raise_internal(L, "cannot use this value as a key: %s",
+                              err.msg);
+    lua_pushinteger(L, (lua_Integer)(h % (uint64_t)n));
+    return 1;
+}
+
+/* --------------------------------------------------------------- sources */
+
+/* ember_params from a Lua table of option values */
+static ember_params *params_from(lua_State *L, int idx,
+                                 const ember_op_desc *op, ember_error *err)
+{
+    ember_params *p = params_new(op);
+    if (!p) {
+        ember_seterr(err, EMBER_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (lua_istable(L, idx)) {
+        lua_pushnil(L);
+        while (lua_next(L, idx)) {
+            const char *k = lua_tostring(L, -2);
+            const char *v;
+            if (lua_isboolean(L, -1))
+                v = lua_toboolean(L, -1) ? "true" : "false";
+            else
+                v = lua_tostring(L, -1);
+            if (!k || !v || params_set(p, k, v, err)) {
+                if (!k || !v)
+                    ember_seterr(err, EMBER_EINVAL,
+                                 "operator %s: bad option value", op->name);
+                lua_pop(L, 2);
+                params_destroy(&p);
+                return NULL;
+            }
+            lua_pop(L, 1);
+        }
+    }
+    if (params_finish(p, err)) {
+        params_destroy(&p);
+        return NULL;
+    }
+    return p;
+}
+
+typedef struct emit_ctx {
+    lua_State *L;
+    int fn_idx; /* consumer on the stack */
+    int failed; /* a Lua error is at the top of the stack */
+    int64_t rows;
+} emit_ctx;
+
+static int emit_to_lua(void *ud, const ember_batch *b)
+{
+    emit_ctx *e = ud;
+    lua_State *L = e->L;
+    ember_column c;
+    if (batch_column(b, 0, &c))
+        return EMBER_EINVAL;
+    for (int64_t i = 0; i < c.length; i++) {
+        lua_pushvalue(L, e->fn_idx);
+        if (c.validity && !(c.validity[i / 8] & (1u << (i % 8)))) {
+            ser_push_null(L);
+        } else if (c.type == EMBER_TYPE_LUAVALUE) {
+            ember_error err = {0, ""};
+            if (ser_decode_buf(L, (const char *)c.data + c.offsets[i],
+                               (size_t)(c.offsets[i + 1] - c.offsets[i]), 0,
+                               &err)) {
+                lua_pop(L, 1);
+                lua_pushfstring(L, "bad value from operator: %s", err.msg);
+                e->failed = 1;
+                return EMBER_ECORRUPT;
+            }
+        } else if (c.type == EMBER_TYPE_INT64) {
+            lua_pushinteger(L, ((const int64_t *)c.data)[i]);
+        } else if (c.type == EMBER_TYPE_DOUBLE) {
+            lua_pushnumber(L, ((const double *)c.data)[i]);
+        } else if (c.type == EMBER_TYPE_STRING || c.type == EMBER_TYPE_BINARY) {
+            lua_pushlstring(L, (const char *)c.data + c.offsets[i],
+                            (size_t)(c.offsets[i + 1] - c.offsets[i]));
+        } else {
+            lua_pop(L, 1);
+            lua_pushstring(L, "operator produced a column type the RDD API "
+                              "cannot read");
+            e->failed = 1;
+            return EMBER_EINVAL;
+        }
+        e->rows++;
+        if (pcall_h(L, 1) != 0) {
+            e->failed = 1;
+            return EMBER_ESTOP;
+        }
+    }
+    return 0;
+}
+
+/* rt.run_source(op, params, split, partition, consumer) */
+static int l_run_source(lua_State *L)
+{
+    task_env *te = env_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    const plugin_info *pi = NULL;
+    const ember_op_desc *op = plugins_find_op(name, &pi);
+    ember_error err = {0, ""};
+    ember_params *p;
+    ember_task_info ti;
+    emit_ctx e;
+    void *state = NULL;
+    int rc;
+
+    luaL_checktype(L, 3, LUA_TTABLE);
+    luaL_checktype(L, 5, LUA_TFUNCTION);
+    if (!op || op->kind != EMBER_OP_SOURCE)
+        return raise_internal(L, "no source operator '%s' on executor %s",
+                              name, te->ctx->exec_id);
+    if (!(p = params_from(L, 2, op, &err)))
+        return raise_internal(L, "%s", err.msg);
+    memset(&ti, 0, sizeof ti);
+    ti.struct_size = sizeof ti;
+    ti.job_id = te->task->job_id;
+    ti.stage_id = te->task->stage_id;
+    ti.partition = (int)luaL_checkinteger(L, 4);
+    ti.attempt = te->task->attempt;
+    ti.executor_id = te->ctx->exec_id;
+    ti.local_dir = te->ctx->local_dir;
+    lua_getfield(L, 3, "path");
+    ti.split.path = lua_tostring(L, -1);
+    lua_getfield(L, 3, "offset");
+    ti.split.offset = lua_tointeger(L, -1);
+    lua_getfield(L, 3, "length");
+    ti.split.length = lua_tointeger(L, -1);
+    lua_pop(L, 2); /* keep path on the stack */
+    memset(&e, 0, sizeof e);
+    e.L = L;
+    e.fn_idx = 5;
+    rc = op->open(host_table(), p, &ti, &state, &err);
+    if (rc == 0) {
+        rc = op->run(state, emit_to_lua, &e, &err);
+        op->close(state);
+    }
+    params_destroy(&p);
+    te->records_in += e.rows;
+    if (e.failed)
+        return lua_error(L); /* the consumer's error, already processed */
+    if (rc && rc != EMBER_ESTOP)
+        return raise_internal(L, "%s: %s", name,
+                              err.msg[0] ? err.msg : ember_strerror(rc));
+    return 0;
+}
+
+/* ---------------------------------------------------------- shuffle read */
+
+static ember_tsock *peer_get(task_env *te, const char *ep, ember_error *err)
+{
+    peer_sock *np;
+    for (int i = 0; i < te->npeers; i++)
+        if (strcmp(te->peers[i].endpoint, ep) == 0)
+            return te->peers[i].s;
+    np = realloc(te->peers, (size_t)(te->npeers + 1) * sizeof *np);
+    if (!np) {
+        ember_seterr(err, EMBER_ENOMEM, "out of memory");
+        return NULL;
+    }
+    te->peers = np;
+    np[te->npeers].endpoint = strdup(ep);
+    if (!np[te->npeers].endpoint ||
+        te->ctx->tp->connect(te->ctx->tctx, ep, &np[te->npeers].s, err)) {
+        free(np[te->npeers].endpoint);
+        return NULL;
+    }
+    return np[te->npeers++].s;
+}
+
+static void peer_drop(task_env *te, const char *ep)
+{
+    for (int i = 0; i < te->npeers; i++)
+        if (strcmp(te->peers[i].endpoint, ep) == 0) {
+            te->ctx->tp->sock_close(te->peers[i].s);
+            free(te->peers[i].endpoint);
+            te->peers[i] = te->peers[--te->npeers];
+            return;
+        }
+}
+
+/* Fetch one block into out (stored frames). */
+static int fetch_block(task_env *te, const msg_maploc *loc, int shuffle_id,
+                       int reduce_id, buf *out, ember_error *err)
+{
+    msg_fetch f = {shuffle_id, loc->map_task_id, reduce_id};
+    ember_tsock *s;
+    buf req;
+    ember_tmsg msg;
+    msg_block blk;
+    int rc;
+    int64_t deadline;
+
+    if (strcmp(loc->endpoint, te->ctx->block_endpoint) == 0)
+        return shuffle_read_block(te->ctx->local_dir, shuffle_id,
+                                  loc->map_task_id, reduce_id, out, err);
+    if (!(s = peer_get(te, loc->endpoint, err)))
+        return err->code ? err->code : EMBER_EIO;
+    buf_init(&req);
+    msg_fetch_encode(&req, &f);
+    {
+        const void *parts[1] = {req.data};
+        size_t lens[1] = {req.len};
+        rc = te->ctx->tp->send(s, NULL, parts, lens, 1, err);
+    }
+    buf_free(&req);
+    if (rc) {
+        peer_drop(te, loc->endpoint);
+        return rc;
+    }
+    deadline = now_ms() + te->fetch_timeout_ms;
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0) {
+            peer_drop(te, loc->endpoint);
+            return ember_seterr(err, EMBER_ETIMEOUT,
+                                "no answer from executor %s (%s) within %lld "
+                                "ms",
+                                loc->exec_id, loc->endpoint, (long long)
+                                te->fetch_timeout_ms);
+        }
+        rc = te->ctx->tp->recv(s, (int)(left > 1000 ? 1000 : left), NULL, &msg,
+                               err);
+        if (rc == EMBER_EAGAIN || rc == EMBER_EWOKEN)
+            continue;
+        if (rc) {
+            peer_drop(te, loc->endpoint);
+            return rc;
+        }
+        break;
+    }
+    rc = msg_block_decode(msg.data, msg.len, &blk, err);
+    if (rc == 0) {
+        if (blk.status)
+            rc = ember_seterr(err, blk.status, "%s", blk.message);
+        else if (buf_put(out, blk.data, blk.len))
+            rc = ember_seterr(err, EMBER_ENOMEM, "out of memory");
+        msg_block_free(&blk);
+    }
+    te->ctx->tp->msg_release(&msg);
+    return rc;
+}
+
+typedef struct rec_ctx {
+    lua_State *L;
+    int fn_idx;
+    int failed;
+    int64_t n;
+} rec_ctx;
+
+static int rec_to_lua(void *ud, const void *rec, size_t len)
+{
+    rec_ctx *c = ud;
+    ember_error err = {0, ""};
+    lua_pushvalue(c->L, c->fn_idx);
+    if (ser_decode_buf(c->L, rec, len, 0, &err)) {
+        lua_pop(c->L, 1);
+        lua_pushfstring(c->L, "corrupt shuffle record: %s", err.msg);
+        c->failed = 2;
+        return 1;
+    }
+    c->n++;
+    if (pcall_h(c->L, 1) != 0) {
+        c->failed = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* rt.read_shuffle(shuffle_id, reduce_id, consumer) */
+static int l_read_shuffle(lua_State *L)
+{
+    task_env *te = env_of(L);
+    int sid = (int)luaL_checkinteger(L, 1);
+    int rid = (int)luaL_checkinteger(L, 2);
+    const msg_shuffle_in *in = NULL;
+    ember_error err = {0, ""};
+    buf block;
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    for (int i = 0; i < te->task->ninputs; i++)
+        if (te->task->inputs[i].shuffle_id == sid)
+            in = &te->task->inputs[i];
+    if (!in)
+        return raise_internal(L, "task has no locations for shuffle %d", sid);
+    buf_init(&block);
+    for (int m = 0; m < in->nmaps; m++) {
+        const msg_maploc *loc = &in->maps[m];
+        rec_ctx rc_ = {L, 3, 0, 0};
+        int rc;
+        buf_reset(&block);
+        rc = fetch_block(te, loc, sid, rid, &block, &err);
+        if (rc) {
+            buf_free(&block);
+            /* a fetch failure: tell the driver which output is missing */
+            lua_createtable(L, 0, 6);
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "__ember_err");
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -2, "fetch_failed");
+            lua_pushinteger(L, sid);
+            lua_setfield(L, -2, "shuffle");
+            lua_pushinteger(L, (lua_Integer)loc->map_task_id);
+            lua_setfield(L, -2, "map_task");
+            lua_pushstring(L, loc->exec_id);
+            lua_setfield(L, -2, "exec");
+            lua_pushfstring(L,
+                            "cannot fetch shuffle %d map output %d (reduce "
+                            "%d) from executor %s: %s",
+                            sid, (int)loc->map_task_id, rid, loc->exec_id,
+                            err.msg);
+            lua_setfield(L, -2, "msg");
+            return lua_error(L);
+        }
+        te->shuffle_read_bytes += (int64_t)block.len;
+        rc = shuffle_block_foreach(block.data, block.len, rec_to_lua, &rc_,
+                                   &err);
+        te->records_in += rc_.n;
+        if (rc_.failed == 1) {
+            buf_free(&block);
+            return lua_error(L);
+        }
+        if (rc_.failed == 2 || rc) {
+            buf_free(&block);
+            if (rc_.failed == 2)
+                return raise_internal(L, "%s", lua_tostring(L, -1));
+            return raise_internal(L, "shuffle %d from executor %s: %s", sid,
+                                  loc->exec_id, err.msg);
+        }
+    }
+    buf_free(&block);
+    return 0;
+}
+
+/* --------------------------------------------------------- shuffle write */
+
+#define WRITER_MT "ember.ShuffleWriter"
+
+typedef struct lwriter {
+    shuffle_writer *w;
+    int nparts;
+} lwriter;
+
+static int l_writer(lua_State *L)
+{
+    task_env *te = env_of(L);
+    int sid = (int)luaL_checkinteger(L, 1);
+    uint64_t tid = (uint64_t)luaL_checkinteger(L, 2);
+    int n = (int)luaL_checkinteger(L, 3);
+    ember_error err = {0, ""};
+    lwriter *w = lua_newuserdatauv(L, sizeof *w, 0);
+    w->w = NULL;
+    w->nparts = n;
+    luaL_setmetatable(L, WRITER_MT);
+    w->w = shuffle_writer_new(te->ctx->local_dir, sid, tid, n,
+                              te->ctx->compress, &err);
+    if (!w->w)
+        return raise_internal(L, "%s", err.msg);
+    return 1;
+}
+
+static int w_add(lua_State *L)
+{
+    task_env *te = env_of(L);
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    lua_Integer p = luaL_checkinteger(L, 2);
+    ember_error err = {0, ""};
+    if (!w->w)
+        return raise_internal(L, "shuffle writer is closed");
+    if (p < 0 || p >= w->nparts)
+        return raise_internal(L, "partition %d out of range", (int)p);
+    buf_reset(&te->scratch);
+    if (ser_encode(L, 3, &te->scratch, &err))
+        return raise_internal(L, "cannot shuffle this value: %s", err.msg);
+    if (shuffle_writer_add(w->w, (int)p, te->scratch.data, te->scratch.len,
+                           &err))
+        return raise_internal(L, "%s", err.msg);
+    return 0;
+}
+
+static int w_commit(lua_State *L)
+{
+    task_env *te = env_of(L);
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    ember_error err = {0, ""};
+    uint64_t *sizes = calloc((size_t)w->nparts + 1, sizeof *sizes);
+    if (!sizes || !w->w) {
+        free(sizes);
+        return raise_internal(L, "cannot commit shuffle output");
+    }
+    if (shuffle_writer_commit(&w->w, sizes, &err)) {
+        free(sizes);
+        return raise_internal(L, "%s", err.msg);
+    }
+    lua_createtable(L, w->nparts, 0);
+    for (int i = 0; i < w->nparts; i++) {
+        te->shuffle_write_bytes += (int64_t)sizes[i];
+        lua_pushinteger(L, (lua_Integer)sizes[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    free(sizes);
+    return 1;
+}
+
+static int w_gc(lua_State *L)
+{
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    shuffle_writer_abort(&w->w);
+    return 0;
+}
+
+/* ------------------------------------------------- plugin sinks/transforms */
+
+#define OP_MT "ember.Operator"
+
+typedef struct lop {
+    const ember_op_desc *op;
+    void *state;
+    ember_batch *in;
+    int open;
+} lop;
+
+static int op_gc(lua_State *L)
+{
+    lop *o = luaL_checkudata(L, 1, OP_MT);
+    if (o->open && o->op->close)
+        o->op->close(o->state);
+    o->open = 0;
+    batch_destroy(&o->in);
+    return 0;
+}
+
+/* rt.sink_open(name, params, partition) / rt.transform_open(...) */
+static int op_open(lua_State *L, int kind)
+{
+    task_env *te = env_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    const ember_op_desc *op = plugins_find_op(name, NULL);
+    ember_error err = {0, ""};
+    ember_params *p;
+    ember_task_info ti;
+    lop *o;
+    int rc;
+    if (!op || op->kind != kind)
+        return raise_internal(L, "no %s operator '%s' on executor %s",
+                              kind == EMBER_OP_SINK ? "sink" : "transform",
+                              name, te->ctx->exec_id);
+    o = lua_newuserdatauv(L, sizeof *o, 0);
+    memset(o, 0, sizeof *o);
+    luaL_setmetatable(L, OP_MT);
+    o->op = op;
+    o->in = batch_new();
+    if (!o->in || batch_add_column(o->in, "value", EMBER_TYPE_STRING) < 0)
+        return raise_internal(L, "out of memory");
+    if (!(p = params_from(L, 2, op, &err)))
+        return raise_internal(L, "%s", err.msg);
+    memset(&ti, 0, sizeof ti);
+    ti.struct_size = sizeof ti;
+    ti.job_id = te->task->job_id;
+    ti.stage_id = te->task->stage_id;
+    ti.partition = (int)luaL_checkinteger(L, 3);
+    ti.attempt = te->task->attempt;
+    ti.executor_id = te->ctx->exec_id;
+    ti.local_dir = te->ctx->local_dir;
+    rc = op->open(host_table(), p, &ti, &o->state, &err);
+    params_destroy(&p);
+    if (rc)
+        return raise_internal(L, "%s: %s", name,
+                              err.msg[0] ? err.msg : ember_strerror(rc));
+    o->open = 1;
+    return 1;
+}
+
+static int l_sink_open(lua_State *L)
+{
+    return op_open(L, EMBER_OP_SINK);
+}
+
+static int l_transform_open(lua_State *L)
+{
+    return op_open(L, EMBER_OP_TRANSFORM);
+}
+
+/* push the buffered batch through the op; outputs go to the consumer at
+ * down_idx (0 = none) */
+static int op_flush(lua_State *L, lop *o, int down_idx, int finish)
+{
+    ember_error err = {0, ""};
+    emit_ctx e = {L, down_idx, 0, 0};
+    int rc = 0;
+    if (batch_num_rows(o->in) > 0) {
+        rc = o->op->push(o->state, o->in, emit_to_lua, &e, &err);
+        batch_clear(o->in);
+    }
+    if (!rc && !e.failed && finish && o->op->finish)
+        rc = o->op->finish(o->state, emit_to_lua, &e, &err);
+    if (e.failed)
+        return lua_error(L);
+    if (rc && rc != EMBER_ESTOP)
+        return raise_internal(L, "%s: %s", o->op->name,
+                              err.msg[0] ? err.msg : ember_strerror(rc));
+    return 0;
+}
+
+/* o:push(value [, down]) */
+static int op_push(lua_State *L)
+{
+    lop *o = luaL_checkudata(L, 1, OP_MT);
+    size_t n;
+    const char *s;
+    if (!o->open)
+        return raise_internal(L, "operator is closed");
+    if (lua_type(L, 2) == LUA_TSTRING || lua_type(L, 2) == LUA_TNUMBER) {
+        s = lua_tolstring(L, 2, &n);
+    } else {
+        s = luaL_tolstring(L, 2, &n);
+        lua_replace(L, 2);
+    }
+    if (batch_append_str(o->in, 0, s, n))
+        return raise_internal(L, "out of memory");
+    if (batch_num_rows(o->in) >= BATCH_ROWS)
+        return op_flush(L, o, lua_isfunction(L, 3) ? 3 : 0, 0);
+    return 0;
+}
+
+/* o:finish([down]) */
+static int op_finish(lua_State *L)
+{
+    lop *o = luaL_checkudata(L, 1, OP_MT);
+    if (!o->open)
+        return raise_internal(L, "operator is closed");
+    return op_flush(L, o, lua_isfunction(L, 2) ? 2 : 0, 1);
+}
+
+/* ----------------------------------------------------------------- setup */
+
+static const luaL_Reg rt_funcs[] = {
+    {"encode", l_encode},
+    {"decode", l_decode},
+    {"key", l_key},
+    {"partition", l_partition},
+    {"run_source", l_run_source},
+    {"read_shuffle", l_read_shuffle},
+    {"writer", l_writer},
+    {"sink_open", l_sink_open},
+    {"transform_open", l_transform_open},
+    {NULL, NULL},
+};
+
+static int print_fwd(lua_State *L)
+{
+    task_env *te = env_of(L);
+    luaL_Buffer b;
+    int n = lua_gettop(L);
+    luaL_buffinit(L, &b);
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1)
+            luaL_addchar(&b, '\t');
+        luaL_addvalue(&b);
+        (void)s;
+    }
+    luaL_pushresult(&b);
+    fprintf(stderr, "(executor %s, task %llu) %s\n", te->ctx->exec_id,
+            te->task ? (unsigned long long)te->task->task_id : 0ULL,
+            lua_tostring(L, -1));
+    return 0;
+}
+
+task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
+{
+    task_env *te = calloc(1, sizeof *te);
+    lua_State *L;
+    if (!te || !(L = luaL_newstate())) {
+        free(te);
+        ember_seterr(err, EMBER_ENOMEM, "cannot create a Lua state");
+        return NULL;
+    }
+    te->ctx = ctx;
+    te->L = L;
+    buf_init(&te->scratch);
+    *(task_env **)lua_getextraspace(L) = te;
+    te->fetch_timeout_ms = 120000;
+    conf_get_duration_ms(ctx->conf, "network.timeout", 1000, 120000,
+                         &te->fetch_timeout_ms, NULL);
+    luaL_openlibs(L);
+    lua_pushcfunction(L, print_fwd);
+    lua_setglobal(L, "print");
+    /* the ember table on executors: ember.null */
+    lua_createtable(L, 0, 1);
+    ser_push_null(L);
+    lua_setfield(L, -2, "null");
+    lua_setglobal(L, "ember");
+
+    luaL_newmetatable(L, WRITER_MT);
+    lua_pushcfunction(L, w_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_newtable(L);
+    lua_pushcfunction(L, w_add);
+    lua_setfield(L, -2, "add");
+    lua_pushcfunction(L, w_commit);
+    lua_setfield(L, -2, "commit");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, OP_MT);
+    lua_pushcfunction(L, op_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_newtable(L);
+    lua_pushcfunction(L, op_push);
+    lua_setfield(L, -2, "push");
+    lua_pushcfunction(L, op_finish);
+    lua_setfield(L, -2, "finish");
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    lua_newtable(L); /* STOP sentinel */
+    lua_setfield(L, LUA_REGISTRYINDEX, STOP_KEY);
+    lua_pushcfunction(L, l_handler);
+    lua_setfield(L, LUA_REGISTRYINDEX, HANDLER_KEY);
+
+    if (luaL_loadbufferx(L, ember_exec_lua, ember_exec_lua_len,
+                         "=[ember exec]", "t") != LUA_OK) {
+        ember_seterr(err, EMBER_ELUA, "cannot load the executor runtime: %s",
+                     lua_tostring(L, -1));
+        task_env_destroy(&te);
+        return NULL;
+    }
+    luaL_newlib(L, rt_funcs);
+    lua_getfield(L, LUA_REGISTRYINDEX, STOP_KEY);
+    lua_setfield(L, -2, "STOP");
+    lua_pushcfunction(L, l_handler);
+    lua_setfield(L, -2, "handler");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+        ember_seterr(err, EMBER_ELUA, "cannot start the executor runtime: %s",
+                     lua_tostring(L, -1));
+        task_env_destroy(&te);
+        return NULL;
+    }
+    lua_getfield(L, -1, "run_task");
+    te->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pop(L, 1);
+    lua_newtable(L);
+    te->stages_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return te;
+}
+
+void task_env_destroy(task_env **tp)
+{
+    task_env *te = tp ? *tp : NULL;
+    if (!te)
+        return;
+    for (int i = 0; i < te->npeers; i++) {
+        te->ctx->tp->sock_close(te->peers[i].s);
+        free(te->peers[i].endpoint);
+    }
+    free(te->peers);
+    if (te->L)
+        lua_close(te->L);
+    buf_free(&te->scratch);
+    free(te);
+    *tp = NULL;
+}
+
+/* Decode a stage binary into the table exec.lua expects; pushes it. */
+static int push_stage(lua_State *L, const uint8_t *bin, size_t len,
+                      ember_error *err)
+{
+    rd r;
+    uint64_t nnodes;
+    size_t plen;
+    const char *pl;
+    int top = lua_gettop(L);
+    rd_init(&r, bin, len);
+    lua_createtable(L, 0, 6);
+    lua_pushboolean(L, rd_u8(&r));
+    lua_setfield(L, -2, "is_map");
+    lua_pushinteger(L, rd_svarint(&r));
+    lua_setfield(L, -2, "root");
+    lua_pushinteger(L, rd_svarint(&r));
+    lua_setfield(L, -2, "shuffle_id");
+    lua_pushinteger(L, rd_svarint(&r));
+    lua_setfield(L, -2, "out_parts");
+    pl = rd_lstr(&r, &plen);
+    if (!pl || ser_decode_buf(L, pl, plen, 0, err))
+        goto bad;
+    lua_setfield(L, -2, "out");
+    nnodes = rd_varint(&r);
+    if (!rd_ok(&r) || nnodes > rd_left(&r))
+        goto bad;
+    lua_createtable(L, 0, (int)nnodes);
+    for (uint64_t i = 0; i < nnodes; i++) {
+        lua_Integer id = rd_svarint(&r);
+        uint64_t np;
+        lua_createtable(L, 0, 5);
+        lua_pushinteger(L, id);
+        lua_setfield(L, -2, "id");
+        lua_pushinteger(L, rd_svarint(&r));
+        lua_setfield(L, -2, "kind");
+        lua_pushinteger(L, rd_svarint(&r));
+        lua_setfield(L, -2, "nparts");
+        np = rd_varint(&r);
+        if (!rd_ok(&r) || np > rd_left(&r))
+            goto bad;
+        lua_createtable(L, (int)np, 0);
+        for (uint64_t k = 0; k < np; k++) {
+            lua_pushinteger(L, rd_svarint(&r));
+            lua_rawseti(L, -2, (lua_Integer)k + 1);
+        }
+        lua_setfield(L, -2, "parents");
+        pl = rd_lstr(&r, &plen);
+        if (!pl || ser_decode_buf(L, pl, plen, 0, err))
+            goto bad;
+        lua_setfield(L, -2, "payload");
+        lua_rawseti(L, -2, id);
+    }
+    lua_setfield(L, -2, "nodes");
+    if (!rd_ok(&r))
+        goto bad;
+    return 0;
+bad:
+    lua_settop(L, top);
+    if (!err || !err->code)
+        ember_seterr(err, EMBER_ECORRUPT, "malformed stage description");
+    return EMBER_ECORRUPT;
+}
+
+void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
+                  size_t stage_len, msg_status *st)
+{
+    lua_State *L = te->L;
+    ember_error err = {0, ""};
+    int64_t t0 = now_us();
+    int top = lua_gettop(L);
+    te->task = task;
+    te->shuffle_read_bytes = te->shuffle_write_bytes = te->records_in = 0;
+    st->task_id = task->task_id;
+
+    lua_getfield(L, LUA_REGISTRYINDEX, HANDLER_KEY);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, te->run_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, te->stages_ref);
+    lua_rawgeti(L, -1, task->stage_id);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        if (push_stage(L, stage, stage_len, &err)) {
+            st->state = TASK_FAILED;
+            st->fail_kind = FAIL_INTERNAL;
+            st->message = strdup(err.msg);
+            lua_settop(L, top);
+            te->task = NULL;
+            return;
+        }
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, -3, task->stage_id);
+    }
+    lua_remove(L, -2); /* stages table */
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, task->partition);
+    lua_setfield(L, -2, "partition");
+    lua_pushinteger(L, task->attempt);
+    lua_setfield(L, -2, "attempt");
+    lua_pushinteger(L, (lua_Integer)task->task_id);
+    lua_setfield(L, -2, "task_id");
+    lua_pushinteger(L, task->stage_id);
+    lua_setfield(L, -2, "stage_id");
+    if (lua_pcall(L, 2, 1, top + 1) != LUA_OK) {
+        st->state = TASK_FAILED;
+        st->fail_kind = FAIL_USER;
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, "msg");
+            st->message = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
+                                                     : "(error)");
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "tb");
+            st->traceback = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
+                                                       : "");
+            lua_pop(L, 1);
+            lua_getfield(L, -1, "fetch_failed");
+            if (lua_toboolean(L, -1)) {
+                st->fail_kind = FAIL_FETCH;
+                lua_getfield(L, -2, "shuffle");
+                st->fetch_shuffle = (int)lua_tointeger(L, -1);
+                lua_getfield(L, -3, "map_task");
+                st->fetch_map_task = (uint64_t)lua_tointeger(L, -1);
+                lua_getfield(L, -4, "exec");
+                st->fetch_exec = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
+                                                            : "");
+                lua_pop(L, 3);
+            }
+            lua_pop(L, 1);
+        } else {
+            st->message = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
+                                                     : "(error object)");
+        }
+    } else if (task->kind == TASK_SHUFFLE_MAP) {
+        int n = (int)lua_rawlen(L, -1);
+        st->state = TASK_FINISHED;
+        st->sizes = calloc((size_t)n + 1, sizeof *st->sizes);
+        st->nsizes = st->sizes ? n : 0;
+        for (int i = 0; i < st->nsizes; i++) {
+            lua_rawgeti(L, -1, i + 1);
+            st->sizes[i] = (uint64_t)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+    } else {
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        buf b;
+        buf_init(&b);
+        st->state = TASK_FINISHED;
+        if (!s || blockcodec_encode(&b, s, n, te->ctx->compress)) {
+            st->state = TASK_FAILED;
+            st->fail_kind = FAIL_INTERNAL;
+            st->message = strdup("cannot encode the task result");
+            buf_free(&b);
+        } else {
+            st->result = buf_steal(&b, &st->result_len);
+        }
+    }
+    lua_settop(L, top);
+    st->run_us = now_us() - t0;
+    st->records_in = te->records_in;
+    st->shuffle_read_bytes = te->shuffle_read_bytes;
+    st->shuffle_write_bytes = te->shuffle_write_bytes;
+    te->task = NULL;
+    lua_gc(L, LUA_GCSTEP, 0);
+}

@@ -1,0 +1,24 @@
+/*
+ * task_runtime.h -- running one task in a task thread's own lua_State.
+ *
+ * A task_env is one task thread's Lua state (with the executor-side runtime
+ * loaded) plus its client connections to other executors' block servers.
+ * task_env_run() decodes the stage, evaluates the partition and fills the
+ * status message (result block, map output sizes, or the error with the
+ * user's traceback).
+ */
+#ifndef EMBER_LUA_TASK_RUNTIME_H
+#define EMBER_LUA_TASK_RUNTIME_H
+
+#include "exec/exec_ctx.h"
+#include "rpc/msg.h"
+
+typedef struct task_env task_env;
+
+task_env *task_env_new(const exec_ctx *ctx, ember_error *err);
+void task_env_destroy(task_env **te);
+/* Run a task; always fills *st (FINISHED or FAILED). */
+void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
+                  size_t stage_len, msg_status *st);
+
+#endif

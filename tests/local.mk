@@ -1,0 +1,34 @@
+# Tests: TAP through automake's tap-driver.  C unit tests are programs;
+# Lua and integration tests are scripts run by tests/run-test.
+LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
+LOG_COMPILER = $(top_srcdir)/tests/run-test
+AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' EMBER='$(abs_top_builddir)/cli/ember'; export top_builddir top_srcdir EMBER;
+EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/lua tests/integration tests/unit/fake_host.h
+
+UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
+	tests/unit/test_config tests/unit/test_serialize \
+	tests/unit/test_transport_zmq tests/unit/test_cm_local
+check_PROGRAMS += $(UNIT_TESTS)
+TESTS += $(UNIT_TESTS)
+UNIT_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) -I$(top_srcdir)/tests
+tests_unit_test_blockcodec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_blockcodec_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_shuffle_file_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_shuffle_file_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_config_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_serialize_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_transport_zmq_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_transport_zmq_LDADD = -ldl $(PTHREAD_LIBS)
+tests_unit_test_cm_local_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cm_local_LDADD = -ldl $(PTHREAD_LIBS)
+
+TEST_EXTENSIONS = .lua .t
+LUA_LOG_DRIVER = $(LOG_DRIVER)
+LUA_LOG_COMPILER = $(LOG_COMPILER)
+T_LOG_DRIVER = $(LOG_DRIVER)
+T_LOG_COMPILER = $(LOG_COMPILER)
+LUA_TESTS =
+INTEGRATION_TESTS =
+TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
