@@ -114,12 +114,29 @@ static int load_conf(conf *c, const char *props)
     return 0;
 }
 
+/* The script's error with a traceback of the user's frames only. */
 static int traceback(lua_State *L)
 {
-    const char *msg = lua_tostring(L, 1);
+    const char *msg = lua_tostring(L, 1), *tb, *line, *nl;
+    luaL_Buffer b;
     if (!msg)
         msg = luaL_tolstring(L, 1, NULL);
-    luaL_traceback(L, L, msg, 1);
+    luaL_traceback(L, L, NULL, 1);
+    tb = lua_tostring(L, -1);
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, msg);
+    luaL_addstring(&b, "\ndriver stack traceback:");
+    for (line = strchr(tb, '\n'); line; line = nl) {
+        size_t n;
+        line++;
+        nl = strchr(line, '\n');
+        n = nl ? (size_t)(nl - line) : strlen(line);
+        if (memmem(line, n, "[ember]", 7) || memmem(line, n, "[C]: in", 7))
+            continue;
+        luaL_addchar(&b, '\n');
+        luaL_addlstring(&b, line, n);
+    }
+    luaL_pushresult(&b);
     return 1;
 }
 

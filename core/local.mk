@@ -18,3 +18,4 @@ core_libember_core_a_SOURCES = \
 	lua/lua_ember.c lua/lua_ember.h
 nodist_core_libember_core_a_SOURCES = lua/ember_lua.c lua/ember_exec_lua.c
 EMBER_CORE_LIBS = core/libember_core.a $(LUA_LIBS) $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
+ARFLAGS = cr

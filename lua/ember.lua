@@ -305,7 +305,7 @@ local function run(self, action, partitions, what, level)
   local desc = what .. " at " .. caller(level + 1)
   local ok2, res = pcall(self.sc._s.run_job, self.sc._s, nodes, self.node.id,
                          abytes, partitions, desc)
-  if not ok2 then error(res, level + 1) end
+  if not ok2 then error(res, 0) end
   return res
 end
 

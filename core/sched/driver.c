@@ -872,9 +872,12 @@ static void on_status(driver *d, int ei, const msg_status *m)
         LOG_WARN("%s", why);
         if (t->failures >= d->max_failures) {
             job_fail(d, st->job,
-                     "Job %d aborted due to stage failure: task %d in stage "
-                     "%d.%d failed %d times, most recent failure: %s",
-                     st->job->id, t->partition, st->id, st->attempt,
+                     "Job %d (%s) aborted due to stage failure: task %d in "
+                     "stage %d.%d failed %d times, most recent failure: %s",
+                     st->job->id,
+                     st->job->spec->description ? st->job->spec->description
+                                                : "action",
+                     t->partition, st->id, st->attempt,
                      t->failures, why);
             return;
         }
