@@ -1,0 +1,118 @@
+#!/bin/sh
+# run-fuzz.sh -- build ember's libFuzzer targets and run each for a while.
+#
+# Usage: tests/fuzz/run-fuzz.sh [target...]   (default: all of them)
+# Environment:
+#   FUZZ_SECONDS   seconds per target (default 20)
+#   CC             a clang with libFuzzer (default: clang, else clang-14)
+#   FUZZ_KEEP      if set, keep the work directory (corpora, artifacts)
+#
+# Each target is built with -fsanitize=fuzzer,address,undefined into a
+# temporary directory, run with -max_len=65536, and the directory is removed
+# afterwards.  UBSAN_OPTIONS defaults to halt_on_error=1 (undefined
+# behaviour stops the run like a crash); set it without halt_on_error to
+# collect every report in one run.  Exit status: 0 if no target crashed, 1 if one did (its
+# reproducer is copied to the current directory as crash-<target>-*),
+# 77 (automake's "skipped") if clang or its libFuzzer runtime is missing.
+set -u
+
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+seconds=${FUZZ_SECONDS:-20}
+targets=${*:-fuzz_msg fuzz_serialize fuzz_blockcodec}
+
+if [ -z "${CC:-}" ]; then
+    if command -v clang >/dev/null 2>&1; then CC=clang
+    elif command -v clang-14 >/dev/null 2>&1; then CC=clang-14
+    else
+        echo "run-fuzz.sh: clang not found; skipping" >&2
+        exit 77
+    fi
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/ember-fuzz.XXXXXX") || exit 1
+if [ -z "${FUZZ_KEEP:-}" ]; then
+    trap 'rm -rf "$work"' EXIT
+    trap 'exit 130' INT TERM
+else
+    echo "run-fuzz.sh: keeping $work"
+fi
+
+# Is the libFuzzer runtime there?  (Debian/Ubuntu: libclang-rt-14-dev.)
+cat >"$work/probe.c" <<'PROBE'
+#include <stddef.h>
+#include <stdint.h>
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void)d; (void)n; return 0; }
+PROBE
+if ! "$CC" -fsanitize=fuzzer,address,undefined "$work/probe.c" \
+        -o "$work/probe" >"$work/probe.log" 2>&1; then
+    echo "run-fuzz.sh: $CC cannot link -fsanitize=fuzzer: the libFuzzer" \
+         "runtime is missing (Debian/Ubuntu: apt-get install" \
+         "libclang-rt-14-dev, or the libclang-rt-dev matching your clang);" \
+         "skipping" >&2
+    sed 's/^/  /' "$work/probe.log" >&2
+    exit 77
+fi
+
+LUA_INC=${LUA_INC:-/usr/include/lua5.4}
+LUA_LIB=${LUA_LIB:--llua5.4}
+
+sources_of() {
+    case $1 in
+    fuzz_msg) echo core/rpc/msg.c core/util/buf.c core/util/err.c ;;
+    fuzz_serialize) echo lua/serialize.c core/util/buf.c core/util/err.c ;;
+    fuzz_blockcodec)
+        echo core/codec/blockcodec.c core/shuffle/shuffle_file.c \
+             core/util/buf.c core/util/err.c ;;
+    *) return 1 ;;
+    esac
+}
+
+status=0
+for t in $targets; do
+    if ! srcs=$(sources_of "$t"); then
+        echo "run-fuzz.sh: unknown target $t" >&2
+        status=1
+        continue
+    fi
+    echo "== $t: building"
+    # shellcheck disable=SC2086
+    if ! (cd "$srcdir" && "$CC" -g -O1 -fsanitize=fuzzer,address,undefined \
+            -D_GNU_SOURCE \
+            -Iinclude -Icore -Ilua -I"$LUA_INC" "tests/fuzz/$t.c" $srcs \
+            -llz4 $LUA_LIB -lm -o "$work/$t"); then
+        echo "== $t: BUILD FAILED"
+        status=1
+        continue
+    fi
+    mkdir -p "$work/corpus-$t" "$work/artifacts"
+    echo "== $t: running for ${seconds}s"
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
+    "$work/$t" -max_len=65536 -max_total_time="$seconds" \
+        -print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" \
+        "$work/corpus-$t" >"$work/$t.log" 2>&1
+    rc=$?
+    grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|^#[0-9]+ *DONE' \
+        "$work/$t.log"
+    if [ $rc -ne 0 ]; then
+        echo "== $t: FAILED (exit $rc)"
+        grep -E -A40 'ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|runtime error:|Lua error escaped' \
+            "$work/$t.log" | head -80
+        for a in "$work/artifacts/$t-"*; do
+            [ -f "$a" ] || continue
+            cp "$a" "./$(basename "$a")" 2>/dev/null &&
+                echo "   reproducer: ./$(basename "$a")"
+            echo "   hex: $(od -An -tx1 -v "$a" | tr -d ' \n' | cut -c1-512)"
+        done
+        status=1
+    elif grep -q 'runtime error:' "$work/$t.log"; then
+        # UBSAN_OPTIONS without halt_on_error: report, do not stop
+        echo "== $t: FAILED (undefined behaviour reported)"
+        grep -A12 'runtime error:' "$work/$t.log" | head -60
+        status=1
+    else
+        echo "== $t: ok"
+    fi
+done
+exit $status

@@ -1,0 +1,37 @@
+# lib.sh -- helpers for shell integration tests (TAP).
+# Every test gets a private temp dir $T, removed at exit together with any
+# ember process it started (no orphans).
+set -u
+T=$(mktemp -d "${TMPDIR:-/tmp}/ember-test.XXXXXX")
+EMBER=${EMBER:-$top_builddir/cli/ember}
+n=0
+failed=0
+cleanup() {
+    for p in $(pgrep -f "ember-test-tag=$T" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+plan() { echo "1..$1"; }
+ok() {
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi
+    return "$1"
+}
+diag() { echo "$*" | sed 's/^/# /'; }
+# run_ember OUTFILE ARGS...: run ember with a 120 s bound, stdout+stderr to OUTFILE
+run_ember() {
+    out=$1
+    shift
+    timeout -k 5 120 "$EMBER" "$@" > "$out" 2>&1
+}
+# wait_for CMD... : poll until CMD succeeds, at most 20 s
+wait_for() {
+    i=0
+    while ! "$@" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 400 ] && return 1
+        sleep 0.05
+    done
+    return 0
+}
+finish() { [ "$failed" -eq 0 ]; exit $?; }

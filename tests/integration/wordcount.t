@@ -1,0 +1,22 @@
+#!/bin/sh
+# Word count with real executor processes equals an independent count
+# (tr | sort | uniq -c), on local[2] and local-cluster[3,1,512].
+. "$top_srcdir/tests/integration/lib.sh"
+plan 6
+sh "$top_srcdir/examples/gen_corpus.sh" "$T/corpus.txt" 3000
+# the independent oracle: same word rule (runs of letters, lower case)
+tr -cs 'A-Za-z' '\n' < "$T/corpus.txt" | tr 'A-Z' 'a-z' | grep -v '^$' |
+    sort | uniq -c | awk '{print $1, $2}' | sort -k1,1nr -k2,2 > "$T/oracle"
+distinct=$(wc -l < "$T/oracle")
+head -20 "$T/oracle" > "$T/oracle.top"
+for master in 'local[2]' 'local-cluster[3,1,512]'; do
+    run_ember "$T/out" submit --master "$master" \
+        "$top_srcdir/examples/wordcount.lua" "$T/corpus.txt" 20
+    ok $? "wordcount on $master exits 0"
+    grep -q "^$distinct distinct words" "$T/out"
+    ok $? "wordcount on $master: $distinct distinct words"
+    tail -20 "$T/out" | awk '{print $1, $2}' > "$T/top"
+    cmp -s "$T/top" "$T/oracle.top"
+    ok $? "wordcount on $master: top 20 equal the oracle's" || diff "$T/top" "$T/oracle.top" | sed 's/^/# /'
+done
+finish
