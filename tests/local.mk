@@ -6,8 +6,8 @@ AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_
 EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/lua tests/integration tests/unit/fake_host.h
 
 UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
-	tests/unit/test_config tests/unit/test_serialize \
-	tests/unit/test_transport_zmq tests/unit/test_cm_local
+	tests/unit/test_config tests/unit/test_serialize tests/unit/test_msg \
+	tests/unit/test_plugins tests/unit/test_transport_zmq tests/unit/test_cm_local
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) -I$(top_srcdir)/tests
@@ -19,9 +19,24 @@ tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_serialize_LDADD = $(EMBER_CORE_LIBS)
-tests_unit_test_transport_zmq_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_msg_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_msg_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_plugins_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_plugins_LDADD = $(EMBER_CORE_LIBS)
+
+# plugins built against another ABI major and against the previous minor,
+# for the loader test
+check_LTLIBRARIES += tests/unit/op_badabi.la tests/unit/op_oldminor.la
+tests_unit_op_badabi_la_SOURCES = tests/unit/op_badabi.c
+tests_unit_op_badabi_la_LDFLAGS = -module -avoid-version -rpath /nowhere $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+tests_unit_op_oldminor_la_SOURCES = tests/unit/op_oldminor.c
+tests_unit_op_oldminor_la_LDFLAGS = -module -avoid-version -rpath /nowhere $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+
+tests_unit_test_transport_zmq_CFLAGS = $(UNIT_CFLAGS) \
+	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/zmq/.libs/transport_zmq.so"'
 tests_unit_test_transport_zmq_LDADD = -ldl $(PTHREAD_LIBS)
-tests_unit_test_cm_local_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cm_local_CFLAGS = $(UNIT_CFLAGS) \
+	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/clustermgr/local/.libs/clustermgr_local.so"'
 tests_unit_test_cm_local_LDADD = -ldl $(PTHREAD_LIBS)
 
 TEST_EXTENSIONS = .lua .t

@@ -242,7 +242,7 @@ int blockcodec_decode(const void *data, size_t len, buf *out,
         return ember_seterr(err, EMBER_EINVAL, "NULL frame data");
     if ((rc = check_header(data, len, &h, err)))
         return rc;
-    if (buf_reserve(out, h.raw_len))
+    if (buf_reserve(out, (size_t)h.raw_len + 1))
         return ember_seterr(err, EMBER_ENOMEM,
                             "out of memory for a %u-byte frame",
                             (unsigned)h.raw_len);

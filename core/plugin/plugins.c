@@ -409,8 +409,17 @@ int plugins_load_all(void (*warn)(void *ud, const char *msg), void *ud)
             size_t n = strlen(e->d_name);
             char full[4096];
             ember_error err = {0, ""};
-            if (n < 4 || strcmp(e->d_name + n - 3, ".la") != 0)
+            if (n > 3 && strcmp(e->d_name + n - 3, ".so") == 0) {
+                /* a bare module (out-of-tree plugins): skip it when a
+                   libtool .la of the same name sits beside it */
+                char la[4096];
+                snprintf(la, sizeof la, "%s/%.*s.la", dir, (int)(n - 3),
+                         e->d_name);
+                if (path_exists(la))
+                    continue;
+            } else if (n < 4 || strcmp(e->d_name + n - 3, ".la") != 0) {
                 continue;
+            }
             snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
             if (plugins_load(full, &err) == 0)
                 loaded_n++;

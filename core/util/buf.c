@@ -138,8 +138,9 @@ uint8_t *buf_steal(buf *b, size_t *len)
 
 void rd_init(rd *r, const void *p, size_t n)
 {
-    r->p = p;
-    r->end = r->p + n;
+    static const uint8_t empty[1];
+    r->p = p ? (const uint8_t *)p : empty;
+    r->end = r->p + (p ? n : 0);
     r->failed = 0;
 }
 

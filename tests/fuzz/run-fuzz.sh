@@ -6,14 +6,18 @@
 #   FUZZ_SECONDS   seconds per target (default 20)
 #   CC             a clang with libFuzzer (default: clang, else clang-14)
 #   FUZZ_KEEP      if set, keep the work directory (corpora, artifacts)
+#   FUZZ_ARTIFACTS a directory to copy crashing inputs to
 #
 # Each target is built with -fsanitize=fuzzer,address,undefined into a
-# temporary directory, run with -max_len=65536, and the directory is removed
-# afterwards.  UBSAN_OPTIONS defaults to halt_on_error=1 (undefined
-# behaviour stops the run like a crash); set it without halt_on_error to
-# collect every report in one run.  Exit status: 0 if no target crashed, 1 if one did (its
-# reproducer is copied to the current directory as crash-<target>-*),
-# 77 (automake's "skipped") if clang or its libFuzzer runtime is missing.
+# temporary directory and run with -max_len=65536; the directory is removed
+# afterwards.  A crashing input is printed in hex; run `<target> FILE` to
+# reproduce it (keep the binary with FUZZ_KEEP, the input with
+# FUZZ_ARTIFACTS).  UBSAN_OPTIONS defaults to halt_on_error=1, so undefined
+# behaviour stops a run like a crash; set it without halt_on_error to
+# collect every report in one run.
+#
+# Exit status: 0 if no target crashed, 1 if one did, 77 (automake's
+# "skipped") if clang or its libFuzzer runtime is missing.
 set -u
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -101,9 +105,12 @@ for t in $targets; do
             "$work/$t.log" | head -80
         for a in "$work/artifacts/$t-"*; do
             [ -f "$a" ] || continue
-            cp "$a" "./$(basename "$a")" 2>/dev/null &&
-                echo "   reproducer: ./$(basename "$a")"
-            echo "   hex: $(od -An -tx1 -v "$a" | tr -d ' \n' | cut -c1-512)"
+            echo "   input ($(wc -c <"$a") bytes, hex):" \
+                 "$(od -An -tx1 -v "$a" | tr -d ' \n' | cut -c1-1024)"
+            if [ -n "${FUZZ_ARTIFACTS:-}" ] &&
+                cp "$a" "$FUZZ_ARTIFACTS/$(basename "$a")"; then
+                echo "   reproducer: $FUZZ_ARTIFACTS/$(basename "$a")"
+            fi
         done
         status=1
     elif grep -q 'runtime error:' "$work/$t.log"; then

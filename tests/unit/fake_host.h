@@ -158,7 +158,14 @@ static inline const char *fake_plugin_path(int argc, char **argv)
     if (argc > 1 && argv[1][0])
         return argv[1];
     const char *e = getenv("EMBER_TEST_PLUGIN");
-    return e && *e ? e : NULL;
+    if (e && *e)
+        return e;
+#ifdef FAKE_DEFAULT_PLUGIN
+    /* under make check: the plugin freshly built in the build tree */
+    return FAKE_DEFAULT_PLUGIN;
+#else
+    return NULL;
+#endif
 }
 
 /* dlopen `path` and return its descriptor (NULL + message in err on

@@ -52,7 +52,9 @@ static uint32_t rnd(void)
 
 static void push(reclist *l, const void *p, size_t len)
 {
-    l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
+    /* grow by doubling: realloc per record is quadratic under ASan */
+    if ((l->n & (l->n - 1)) == 0)
+        l->v = realloc(l->v, (l->n ? 2 * l->n : 1) * sizeof *l->v);
     if (!l->v || !(l->v[l->n].p = malloc(len ? len : 1)))
         bail("out of memory");
     memcpy(l->v[l->n].p, p, len);
