@@ -36,35 +36,36 @@ int executor_main(int argc, char **argv);
 
 static void main_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ember <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  submit    run a Lua job script as the driver\n"
-            "  plugins   list the plugins found, their ABI, path and operators\n"
-            "  executor  run an executor (started by cluster managers)\n"
-            "  version   print the version\n"
-            "\n"
-            "`ember submit --help` for the options of submit.\n");
+    fprintf(
+        f, "usage: ember <command> [options]\n"
+           "\n"
+           "commands:\n"
+           "  submit    run a Lua job script as the driver\n"
+           "  plugins   list the plugins found, their ABI, path and operators\n"
+           "  executor  run an executor (started by cluster managers)\n"
+           "  version   print the version\n"
+           "\n"
+           "`ember submit --help` for the options of submit.\n");
 }
 
 static void submit_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: ember submit [options] JOB.lua [args...]\n"
-            "\n"
-            "Runs JOB.lua as the driver; the script's arguments are in `arg`.\n"
-            "\n"
-            "options:\n"
-            "  --master URL            local, local[N], local[*] (default),\n"
-            "                          local-cluster[E,C,M]: E executors with C\n"
-            "                          cores and M MiB each\n"
-            "  --conf key=value        set a configuration value (repeatable)\n"
-            "  --properties-file FILE  read configuration from FILE instead of\n"
-            "                          $EMBER_CONF_DIR/ember.conf\n"
-            "  --verbose               print the resolved configuration and\n"
-            "                          where each value came from\n"
-            "  -h, --help              this help\n");
+    fprintf(
+        f,
+        "usage: ember submit [options] JOB.lua [args...]\n"
+        "\n"
+        "Runs JOB.lua as the driver; the script's arguments are in `arg`.\n"
+        "\n"
+        "options:\n"
+        "  --master URL            local, local[N], local[*] (default),\n"
+        "                          local-cluster[E,C,M]: E executors with C\n"
+        "                          cores and M MiB each\n"
+        "  --conf key=value        set a configuration value (repeatable)\n"
+        "  --properties-file FILE  read configuration from FILE instead of\n"
+        "                          $EMBER_CONF_DIR/ember.conf\n"
+        "  --verbose               print the resolved configuration and\n"
+        "                          where each value came from\n"
+        "  -h, --help              this help\n");
 }
 
 static void print_entry(void *ud, const char *key, const char *value,
@@ -79,8 +80,9 @@ static void warn_unknown(void *ud, const char *key, const char *origin,
                          const char *suggestion)
 {
     (void)ud;
-    fprintf(stderr, "ember: warning: unknown configuration key '%s'%s%s%s%s%s\n",
-            key, origin ? " (" : "", origin ? origin : "", origin ? ")" : "",
+    fprintf(stderr,
+            "ember: warning: unknown configuration key '%s'%s%s%s%s%s\n", key,
+            origin ? " (" : "", origin ? origin : "", origin ? ")" : "",
             suggestion ? "; did you mean " : "", suggestion ? suggestion : "");
 }
 

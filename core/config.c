@@ -57,21 +57,18 @@ static const conf_key_doc known_keys[] = {
     {"transport", "zmq", "transport plugin used between driver and executors"},
     {"clustermgr", "",
      "cluster manager plugin; empty = chosen from the master URL"},
-    {"plugins.path", "",
-     "where to look for plugins, e.g. /opt/ember/plugins"},
+    {"plugins.path", "", "where to look for plugins, e.g. /opt/ember/plugins"},
     {"plugins.load", "", "comma-separated plugins to load at startup"},
     {"executor.memory", "1g",
      "memory per executor process (a bare number is in MiB)"},
     {"executor.cores", "1", "cores (task slots) per executor"},
     {"executor.instances", "2", "number of executors to start"},
     {"driver.host", "127.0.0.1", "address executors use to reach the driver"},
-    {"driver.bindAddress", "127.0.0.1",
-     "address the driver's sockets bind to"},
+    {"driver.bindAddress", "127.0.0.1", "address the driver's sockets bind to"},
     {"driver.maxResultSize", "1g",
      "limit on the total size of one action's results per stage (0 = "
      "unlimited)"},
-    {"task.maxFailures", "4",
-     "failures of one task before its job is aborted"},
+    {"task.maxFailures", "4", "failures of one task before its job is aborted"},
     {"task.maxDirectResultSize", "1m",
      "larger task results go through the block manager, not the reply"},
     {"task.cpus", "1", "cores reserved for each task"},
@@ -119,8 +116,7 @@ static const conf_key_doc known_keys[] = {
      "partitions of DataFrame/SQL shuffles (joins, aggregations)"},
     {"sql.autoBroadcastJoinThreshold", "10m",
      "largest table broadcast to all executors in a join"},
-    {"log.level", "warn",
-     "logging threshold, e.g. error, warn, info, debug"},
+    {"log.level", "warn", "logging threshold, e.g. error, warn, info, debug"},
     {"log.toDriver", "true", "forward executor log lines to the driver"},
     {"ui.showConsoleProgress", "true",
      "show a stage progress bar on the console (stderr)"},
@@ -379,8 +375,8 @@ void conf_foreach(const conf *c, conf_visit_fn fn, void *ud)
 
 static int is_ws(int ch)
 {
-    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' ||
-           ch == '\f' || ch == '\n';
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\v' || ch == '\f' ||
+           ch == '\n';
 }
 
 /* Describe a byte for an error message: 'x' or \xNN. */
@@ -519,8 +515,7 @@ out:
     return rc;
 }
 
-int conf_load_file(conf *c, const char *path, conf_source src,
-                   ember_error *err)
+int conf_load_file(conf *c, const char *path, conf_source src, ember_error *err)
 {
     conf *tmp;
     int rc;
@@ -547,8 +542,7 @@ static int is_conf_name(const char *name)
     return name[0] != '.' && n > 5 && strcmp(name + n - 5, ".conf") == 0;
 }
 
-int conf_load_dir(conf *c, const char *dir, conf_source src,
-                  ember_error *err)
+int conf_load_dir(conf *c, const char *dir, conf_source src, ember_error *err)
 {
     DIR *d;
     struct dirent *de;
@@ -661,8 +655,7 @@ int conf_load_env(conf *c, char *const *envp)
     return rc;
 }
 
-int conf_parse_arg(conf *c, const char *kv, conf_source src,
-                   ember_error *err)
+int conf_parse_arg(conf *c, const char *kv, conf_source src, ember_error *err)
 {
     const char *eq, *k, *ke, *v, *ve, *bad;
     char *key = NULL, *value = NULL, cbuf[16];
@@ -700,8 +693,7 @@ int conf_parse_arg(conf *c, const char *kv, conf_source src,
     }
     rc = conf_set(c, key, value, src, "--conf");
     if (rc)
-        ember_seterr(err, rc, "--conf \"%.200s\": %s", kv,
-                     ember_strerror(rc));
+        ember_seterr(err, rc, "--conf \"%.200s\": %s", kv, ember_strerror(rc));
 out:
     free(key);
     free(value);
@@ -780,14 +772,13 @@ int conf_parse_size(const char *s, uint64_t default_unit, uint64_t *out)
     return 0;
 }
 
-int conf_parse_duration_ms(const char *s, int64_t default_unit_ms,
-                           int64_t *out)
+int conf_parse_duration_ms(const char *s, int64_t default_unit_ms, int64_t *out)
 {
     static const struct {
         const char *name;
         int64_t ms;
-    } units[] = {{"ms", 1},          {"s", 1000},       {"m", 60000},
-                 {"min", 60000},     {"h", 3600000},    {"d", 86400000}};
+    } units[] = {{"ms", 1},      {"s", 1000},    {"m", 60000},
+                 {"min", 60000}, {"h", 3600000}, {"d", 86400000}};
     uint64_t n;
     int64_t mul = 0;
     char unit[4];

@@ -82,8 +82,7 @@ int conf_load_file(conf *c, const char *path, conf_source src,
  * byte-wise lexical order, so later files override earlier ones.  A missing
  * dir is not an error (returns 0).  All or nothing, as conf_load_file;
  * errors as conf_load_file, plus EMBER_EINVAL if dir is not a directory. */
-int conf_load_dir(conf *c, const char *dir, conf_source src,
-                  ember_error *err);
+int conf_load_dir(conf *c, const char *dir, conf_source src, ember_error *err);
 
 /* Apply every EMBER_CONF_<name>=<value> in envp (NULL: the process
  * environment) at source ENV: the key is <name> with each '_' written as
@@ -97,8 +96,7 @@ int conf_load_env(conf *c, char *const *envp);
  * means "unset" to the typed getters).  Origin is "--conf".
  * Returns 0, EMBER_EINVAL with a message naming the argument, or
  * EMBER_ENOMEM. */
-int conf_parse_arg(conf *c, const char *kv, conf_source src,
-                   ember_error *err);
+int conf_parse_arg(conf *c, const char *kv, conf_source src, ember_error *err);
 
 /* Typed getters.  Parse key's current value into *out, or store def if the
  * key is unset or empty.  A value that does not parse gives EMBER_EINVAL

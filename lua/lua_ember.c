@@ -116,8 +116,9 @@ static int l_session_new(lua_State *L)
         lua_pushnil(L);
         while (lua_next(L, -2)) {
             const char *k = lua_tostring(L, -2), *v = conf_value(L, -1);
-            if (!k || !v || conf_set(s->conf, k, v, CONF_SRC_SCRIPT,
-                                     "ember.session{conf=}"))
+            if (!k || !v ||
+                conf_set(s->conf, k, v, CONF_SRC_SCRIPT,
+                         "ember.session{conf=}"))
                 return luaL_error(L, "ember.session: bad conf entry '%s'",
                                   k ? k : "?");
             lua_pop(L, 1);
@@ -176,8 +177,9 @@ static int l_set_log_level(lua_State *L)
     int lvl = log_level_parse(luaL_checkstring(L, 2));
     check_session(L);
     if (lvl < 0)
-        return luaL_error(L, "unknown log level '%s' (valid: error, warn, "
-                             "info, debug)",
+        return luaL_error(L,
+                          "unknown log level '%s' (valid: error, warn, "
+                          "info, debug)",
                           lua_tostring(L, 2));
     log_set_level(lvl);
     return 0;
@@ -474,16 +476,11 @@ static int l_write_success(lua_State *L)
 }
 
 static const luaL_Reg session_methods[] = {
-    {"run_job", l_run_job},
-    {"plan_source", l_plan_source},
-    {"check_op", l_check_op},
-    {"default_parallelism", l_default_parallelism},
-    {"app_id", l_app_id},
-    {"master", l_master},
-    {"conf", l_conf},
-    {"set_log_level", l_set_log_level},
-    {"stop", l_session_stop},
-    {NULL, NULL},
+    {"run_job", l_run_job},   {"plan_source", l_plan_source},
+    {"check_op", l_check_op}, {"default_parallelism", l_default_parallelism},
+    {"app_id", l_app_id},     {"master", l_master},
+    {"conf", l_conf},         {"set_log_level", l_set_log_level},
+    {"stop", l_session_stop}, {NULL, NULL},
 };
 
 static const luaL_Reg core_funcs[] = {

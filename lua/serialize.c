@@ -54,10 +54,10 @@ enum {
     T_STR = 5,
     T_TAB = 6,
     T_NULL = 7,
-    T_FUNC = 8,  /* varint len, bytecode, varint nups, upvalues */
-    T_FREF = 9,  /* varint function number */
+    T_FUNC = 8,   /* varint len, bytecode, varint nups, upvalues */
+    T_FREF = 9,   /* varint function number */
     T_CFUNC = 10, /* varint len, name */
-    T_ENV = 11,  /* upvalue: the decoding side's environment */
+    T_ENV = 11,   /* upvalue: the decoding side's environment */
     T_UPREF = 12 /* upvalue: varint function number, varint upvalue (1-based) */
 };
 
@@ -65,8 +65,7 @@ enum {
 #define CFUNCS_KEY "ember.ser.cfuncs"
 
 /* Standard library tables whose C functions may be shipped by name. */
-static const char *const std_libs[] = {"string", "table", "math", "utf8",
-                                       NULL};
+static const char *const std_libs[] = {"string", "table", "math", "utf8", NULL};
 
 /* ============================================================ utilities */
 
@@ -367,8 +366,9 @@ static void func_desc(lua_State *L, int fidx, char *out, size_t n)
 
 static int ident(const char *s, size_t n)
 {
-    if (!n || n > 60 || !(s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z') ||
-                          (s[0] >= 'A' && s[0] <= 'Z')))
+    if (!n || n > 60 ||
+        !(s[0] == '_' || (s[0] >= 'a' && s[0] <= 'z') ||
+          (s[0] >= 'A' && s[0] <= 'Z')))
         return 0;
     for (size_t i = 1; i < n; i++)
         if (!(s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') ||
@@ -634,8 +634,7 @@ static int enc_lfunc(enc *e, int idx)
             continue;
         }
         if (id) {
-            if (grow((void **)&e->upvs, &e->capupvs, e->nupvs,
-                     sizeof *e->upvs))
+            if (grow((void **)&e->upvs, &e->capupvs, e->nupvs, sizeof *e->upvs))
                 return enc_oom(e);
             e->upvs[e->nupvs].id = id;
             e->upvs[e->nupvs].fn = fid;
@@ -691,17 +690,15 @@ static int enc_value(enc *e, int idx)
     case LUA_TNIL:
         return put_tag(b, T_NIL) ? enc_oom(e) : 0;
     case LUA_TBOOLEAN:
-        return put_tag(b, lua_toboolean(L, idx) ? T_TRUE : T_FALSE)
-                   ? enc_oom(e)
-                   : 0;
+        return put_tag(b, lua_toboolean(L, idx) ? T_TRUE : T_FALSE) ? enc_oom(e)
+                                                                    : 0;
     case LUA_TNUMBER:
         if (lua_isinteger(L, idx))
             return put_tag_u(b, T_INT, zigzag(lua_tointeger(L, idx)))
                        ? enc_oom(e)
                        : 0;
-        return put_tag_f64(b, T_FLT, (double)lua_tonumber(L, idx))
-                   ? enc_oom(e)
-                   : 0;
+        return put_tag_f64(b, T_FLT, (double)lua_tonumber(L, idx)) ? enc_oom(e)
+                                                                   : 0;
     case LUA_TSTRING: {
         size_t n;
         const char *s = lua_tolstring(L, idx, &n);
@@ -764,8 +761,8 @@ typedef struct dec {
     rd *r;
     const uint8_t *start;
     ember_error *err;
-    int env;   /* absolute index, or 0 for the global table */
-    int ftab;  /* slot of the table of decoded functions (nil until one) */
+    int env;  /* absolute index, or 0 for the global table */
+    int ftab; /* slot of the table of decoded functions (nil until one) */
     lua_Integer nfuncs;
 } dec;
 
@@ -779,8 +776,7 @@ static int bad(dec *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
-    return ember_seterr(d->err, EMBER_ECORRUPT,
-                        "corrupt value at byte %zu: %s",
+    return ember_seterr(d->err, EMBER_ECORRUPT, "corrupt value at byte %zu: %s",
                         (size_t)(d->r->p - d->start), m);
 }
 
@@ -1154,9 +1150,8 @@ static int kfail(kst *k, int idx, const char *why)
 {
     char desc[128];
     describe(k->L, idx, desc, sizeof desc);
-    return ember_seterr(k->err, EMBER_EINVAL,
-                        "cannot use a %s as a key%s%s", desc, why ? ": " : "",
-                        why ? why : "");
+    return ember_seterr(k->err, EMBER_EINVAL, "cannot use a %s as a key%s%s",
+                        desc, why ? ": " : "", why ? why : "");
 }
 
 static int ktable(kst *k, sink *s, int idx)

@@ -183,8 +183,7 @@ static int l_key(lua_State *L)
 {
     ember_error err = {0, ""};
     if (ser_key(L, 1, &err))
-        return raise_internal(L, "cannot use this value as a key: %s",
-                              err.msg);
+        return raise_internal(L, "cannot use this value as a key: %s", err.msg);
     return 1;
 }
 
@@ -196,8 +195,7 @@ static int l_partition(lua_State *L)
     if (n < 1)
         return raise_internal(L, "bad partition count %d", (int)n);
     if (ser_hash(L, 1, &h, &err))
-        return raise_internal(L, "cannot use this value as a key: %s",
-                              err.msg);
+        return raise_internal(L, "cannot use this value as a key: %s", err.msg);
     lua_pushinteger(L, (lua_Integer)(h % (uint64_t)n));
     return 1;
 }
@@ -205,8 +203,8 @@ static int l_partition(lua_State *L)
 /* --------------------------------------------------------------- sources */
 
 /* ember_params from a Lua table of option values */
-static ember_params *params_from(lua_State *L, int idx,
-                                 const ember_op_desc *op, ember_error *err)
+static ember_params *params_from(lua_State *L, int idx, const ember_op_desc *op,
+                                 ember_error *err)
 {
     ember_params *p = params_new(op);
     if (!p) {
@@ -308,8 +306,8 @@ static int l_run_source(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 5, LUA_TFUNCTION);
     if (!op || op->kind != EMBER_OP_SOURCE)
-        return raise_internal(L, "no source operator '%s' on executor %s",
-                              name, te->ctx->exec_id);
+        return raise_internal(L, "no source operator '%s' on executor %s", name,
+                              te->ctx->exec_id);
     if (!(p = params_from(L, 2, op, &err)))
         return raise_internal(L, "%s", err.msg);
     memset(&ti, 0, sizeof ti);
@@ -416,8 +414,8 @@ static int fetch_block(task_env *te, const msg_maploc *loc, int shuffle_id,
             return ember_seterr(err, EMBER_ETIMEOUT,
                                 "no answer from executor %s (%s) within %lld "
                                 "ms",
-                                loc->exec_id, loc->endpoint, (long long)
-                                te->fetch_timeout_ms);
+                                loc->exec_id, loc->endpoint,
+                                (long long)te->fetch_timeout_ms);
         }
         rc = te->ctx->tp->recv(s, (int)(left > 1000 ? 1000 : left), NULL, &msg,
                                err);
@@ -818,8 +816,8 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     lua_pushcfunction(L, l_handler);
     lua_setfield(L, LUA_REGISTRYINDEX, HANDLER_KEY);
 
-    if (luaL_loadbufferx(L, ember_exec_lua, ember_exec_lua_len,
-                         "=[ember exec]", "t") != LUA_OK) {
+    if (luaL_loadbufferx(L, ember_exec_lua, ember_exec_lua_len, "=[ember exec]",
+                         "t") != LUA_OK) {
         ember_seterr(err, EMBER_ELUA, "cannot load the executor runtime: %s",
                      lua_tostring(L, -1));
         task_env_destroy(&te);
@@ -967,12 +965,12 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
         st->fail_kind = FAIL_USER;
         if (lua_istable(L, -1)) {
             lua_getfield(L, -1, "msg");
-            st->message = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
-                                                     : "(error)");
+            st->message =
+                strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "(error)");
             lua_pop(L, 1);
             lua_getfield(L, -1, "tb");
-            st->traceback = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
-                                                       : "");
+            st->traceback =
+                strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
             lua_pop(L, 1);
             lua_getfield(L, -1, "fetch_failed");
             if (lua_toboolean(L, -1)) {
@@ -982,8 +980,8 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
                 lua_getfield(L, -3, "map_task");
                 st->fetch_map_task = (uint64_t)lua_tointeger(L, -1);
                 lua_getfield(L, -4, "exec");
-                st->fetch_exec = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
-                                                            : "");
+                st->fetch_exec =
+                    strdup(lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
                 lua_pop(L, 3);
             }
             lua_pop(L, 1);

@@ -45,8 +45,8 @@ int blockcodec_encode(buf *out, const void *raw, size_t len, int compress);
  * Returns 0, EMBER_ENOMEM, or EMBER_ECORRUPT with a message in err saying
  * what is wrong.  On failure out keeps its old length and *consumed is not
  * touched. */
-int blockcodec_decode(const void *data, size_t len, buf *out,
-                      size_t *consumed, ember_error *err);
+int blockcodec_decode(const void *data, size_t len, buf *out, size_t *consumed,
+                      ember_error *err);
 
 /* Decode a sequence of frames that fills data[0..len) exactly (len 0 is an
  * empty sequence).  Errors as blockcodec_decode, the message prefixed with

@@ -123,7 +123,7 @@ static int set_valid(column *c, int valid)
     if (valid)
         c->validity.data[row / 8] |= (uint8_t)(1u << (row % 8));
     else
-        c->validity.data[row / 8] &= (uint8_t)~(1u << (row % 8));
+        c->validity.data[row / 8] &= (uint8_t) ~(1u << (row % 8));
     return 0;
 }
 

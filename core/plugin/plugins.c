@@ -49,12 +49,12 @@ static const ember_op_desc **op_ptrs;
 static struct {
     const ember_transport_desc *t;
     int plugin;
-} *transports;
+} * transports;
 static int ntransports;
 static struct {
     const ember_cm_desc *cm;
     int plugin;
-} *cms;
+} * cms;
 static int ncms;
 static char search_path[8192];
 static int lt_ready;
@@ -64,8 +64,8 @@ static int lt_ready;
 static int reg_op_fn(ember_registry *reg, const ember_op_desc *op)
 {
     reg_op *n;
-    if (!reg || !op || op->struct_size < offsetof(ember_op_desc, close) +
-                                              sizeof(op->close) ||
+    if (!reg || !op ||
+        op->struct_size < offsetof(ember_op_desc, close) + sizeof(op->close) ||
         !op->name)
         return EMBER_EINVAL;
     for (int i = 0; i < nops; i++)
@@ -83,12 +83,10 @@ static int reg_op_fn(ember_registry *reg, const ember_op_desc *op)
     return 0;
 }
 
-static int reg_transport_fn(ember_registry *reg,
-                            const ember_transport_desc *t)
+static int reg_transport_fn(ember_registry *reg, const ember_transport_desc *t)
 {
     void *n;
-    if (!reg || !t || !t->name ||
-        t->struct_size < sizeof(ember_transport_desc))
+    if (!reg || !t || !t->name || t->struct_size < sizeof(ember_transport_desc))
         return EMBER_EINVAL;
     n = realloc(transports, (size_t)(ntransports + 1) * sizeof *transports);
     if (!n)
@@ -241,8 +239,7 @@ int plugins_init(const struct conf *c, ember_error *err)
     path_add(EMBER_PLUGIN_DIR);
     if (!lt_ready) {
         if (lt_dlinit() != 0)
-            return ember_seterr(err, EMBER_EIO, "lt_dlinit: %s",
-                                lt_dlerror());
+            return ember_seterr(err, EMBER_EIO, "lt_dlinit: %s", lt_dlerror());
         lt_ready = 1;
     }
     if (lt_dlsetsearchpath(search_path) != 0)
@@ -271,8 +268,8 @@ static void module_name(const char *path, char *out, size_t n)
         *dot = '\0';
 }
 
-static int check_desc(const ember_plugin *d, const char *name,
-                      const char *path, ember_error *err)
+static int check_desc(const ember_plugin *d, const char *name, const char *path,
+                      ember_error *err)
 {
     if (!d)
         return ember_seterr(err, EMBER_EABI,
@@ -332,10 +329,9 @@ int plugins_load(const char *name, ember_error *err)
     entry = (ember_plugin_entry_fn)(uintptr_t)lt_dlsym(
         h, EMBER_PLUGIN_ENTRY_SYMBOL);
     if (!entry) {
-        rc = ember_seterr(err, EMBER_EABI,
-                          "plugin '%s' (%s) has no %s() entry point", name,
-                          li && li->filename ? li->filename : "?",
-                          EMBER_PLUGIN_ENTRY_SYMBOL);
+        rc = ember_seterr(
+            err, EMBER_EABI, "plugin '%s' (%s) has no %s() entry point", name,
+            li && li->filename ? li->filename : "?", EMBER_PLUGIN_ENTRY_SYMBOL);
         lt_dlclose(h);
         return rc;
     }
@@ -502,8 +498,7 @@ const ember_transport_desc *plugins_find_transport(const char *name)
     return NULL;
 }
 
-const ember_cm_desc *plugins_find_cm(const char *url,
-                                     const plugin_info **owner)
+const ember_cm_desc *plugins_find_cm(const char *url, const plugin_info **owner)
 {
     for (int i = 0; i < ncms; i++)
         if (cms[i].cm->accepts && cms[i].cm->accepts(url)) {
@@ -621,10 +616,9 @@ int params_set(ember_params *p, const char *name, const char *value,
     p->values[i] = strdup(value);
     return p->values[i] ? 0 : ember_seterr(err, EMBER_ENOMEM, "out of memory");
 bad:
-    return ember_seterr(err, EMBER_EINVAL,
-                        "operator %s: option '%s' wants a %s, got '%s'",
-                        p->op->name, name, type_name(p->op->params[i].type),
-                        value);
+    return ember_seterr(
+        err, EMBER_EINVAL, "operator %s: option '%s' wants a %s, got '%s'",
+        p->op->name, name, type_name(p->op->params[i].type), value);
 }
 
 int params_finish(ember_params *p, ember_error *err)
@@ -633,11 +627,10 @@ int params_finish(ember_params *p, ember_error *err)
         if (p->values[i])
             continue;
         if (!p->op->params[i].default_value)
-            return ember_seterr(err, EMBER_EINVAL,
-                                "operator %s: option '%s' is required (%s)",
-                                p->op->name, p->op->params[i].name,
-                                p->op->params[i].doc ? p->op->params[i].doc
-                                                     : "");
+            return ember_seterr(
+                err, EMBER_EINVAL, "operator %s: option '%s' is required (%s)",
+                p->op->name, p->op->params[i].name,
+                p->op->params[i].doc ? p->op->params[i].doc : "");
         p->values[i] = strdup(p->op->params[i].default_value);
         if (!p->values[i])
             return ember_seterr(err, EMBER_ENOMEM, "out of memory");
@@ -651,12 +644,11 @@ void params_help(const ember_op_desc *op, char *out, size_t n)
     out[0] = '\0';
     for (size_t i = 0; i < op->nparams && len < n; i++) {
         const ember_param_desc *d = &op->params[i];
-        len += (size_t)snprintf(out + len, n - len, "      %-16s %-8s %s%s%s%s\n",
-                                d->name, type_name(d->type),
-                                d->doc ? d->doc : "",
-                                d->default_value ? " (default: " : " (required",
-                                d->default_value ? d->default_value : "",
-                                ")");
+        len +=
+            (size_t)snprintf(out + len, n - len, "      %-16s %-8s %s%s%s%s\n",
+                             d->name, type_name(d->type), d->doc ? d->doc : "",
+                             d->default_value ? " (default: " : " (required",
+                             d->default_value ? d->default_value : "", ")");
     }
 }
 

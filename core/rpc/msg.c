@@ -13,10 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *names[] = {"?",         "register", "registered",
-                              "launch",    "status",   "heartbeat",
-                              "heartbeat-ack", "stop", "fetch",
-                              "block",     "kill"};
+static const char *names[] = {"?",      "register",  "registered",    "launch",
+                              "status", "heartbeat", "heartbeat-ack", "stop",
+                              "fetch",  "block",     "kill"};
 
 const char *msg_type_name(int type)
 {
@@ -42,8 +41,7 @@ int msg_peek_type(const void *data, size_t len, ember_error *err)
                             "speaks %d)",
                             p[2], MSG_VERSION);
     if (p[3] == 0 || p[3] > MSG_TYPE_MAX)
-        return ember_seterr(err, EMBER_EPROTO, "unknown message type %u",
-                            p[3]);
+        return ember_seterr(err, EMBER_EPROTO, "unknown message type %u", p[3]);
     return p[3];
 }
 
@@ -63,8 +61,9 @@ static int open_rd(rd *r, const void *p, size_t n, int type, ember_error *err)
 static int close_rd(rd *r, int type, ember_error *err)
 {
     if (!rd_ok(r))
-        return ember_seterr(err, EMBER_EPROTO, "truncated or malformed %s "
-                                               "message",
+        return ember_seterr(err, EMBER_EPROTO,
+                            "truncated or malformed %s "
+                            "message",
                             msg_type_name(type));
     if (rd_left(r) != 0)
         return ember_seterr(err, EMBER_EPROTO,
@@ -203,8 +202,7 @@ int msg_launch_encode(buf *b, const msg_launch *m)
     return enc_done(b);
 }
 
-int msg_launch_decode(const void *p, size_t n, msg_launch *m,
-                      ember_error *err)
+int msg_launch_decode(const void *p, size_t n, msg_launch *m, ember_error *err)
 {
     rd r;
     int rc;
@@ -262,8 +260,9 @@ int msg_launch_decode(const void *p, size_t n, msg_launch *m,
     return rc;
 bad:
     msg_launch_free(m);
-    return ember_seterr(err, EMBER_EPROTO, "truncated or malformed launch "
-                                           "message");
+    return ember_seterr(err, EMBER_EPROTO,
+                        "truncated or malformed launch "
+                        "message");
 oom:
     msg_launch_free(m);
     return ember_seterr(err, EMBER_ENOMEM, "out of memory");
@@ -308,8 +307,7 @@ int msg_status_encode(buf *b, const msg_status *m)
     return enc_done(b);
 }
 
-int msg_status_decode(const void *p, size_t n, msg_status *m,
-                      ember_error *err)
+int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err)
 {
     rd r;
     int rc;
@@ -399,8 +397,7 @@ int msg_fetch_decode(const void *p, size_t n, msg_fetch *m, ember_error *err)
     return close_rd(&r, MSG_FETCH, err);
 }
 
-int msg_block_encode_header(buf *b, int status, const char *message,
-                            size_t len)
+int msg_block_encode_header(buf *b, int status, const char *message, size_t len)
 {
     msg_begin(b, MSG_BLOCK);
     buf_put_svarint(b, status);

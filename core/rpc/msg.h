@@ -80,9 +80,9 @@ typedef struct msg_launch {
     int stage_attempt;
     int partition;
     int attempt;
-    int kind;            /* TASK_RESULT / TASK_SHUFFLE_MAP */
-    int out_partitions;  /* map tasks: reduce partitions */
-    uint8_t *stage_bin;  /* NULL if the executor has it already */
+    int kind;           /* TASK_RESULT / TASK_SHUFFLE_MAP */
+    int out_partitions; /* map tasks: reduce partitions */
+    uint8_t *stage_bin; /* NULL if the executor has it already */
     size_t stage_len;
     int ninputs;
     msg_shuffle_in *inputs;
@@ -103,7 +103,7 @@ typedef struct msg_status {
     int fail_kind;
     char *message;
     char *traceback;
-    int fetch_shuffle;       /* FAIL_FETCH: which output was missing */
+    int fetch_shuffle; /* FAIL_FETCH: which output was missing */
     uint64_t fetch_map_task;
     char *fetch_exec;
     /* metrics */
@@ -138,13 +138,11 @@ int msg_registered_decode(const void *p, size_t n, msg_registered *m,
 void msg_registered_free(msg_registered *m);
 
 int msg_launch_encode(buf *b, const msg_launch *m);
-int msg_launch_decode(const void *p, size_t n, msg_launch *m,
-                      ember_error *err);
+int msg_launch_decode(const void *p, size_t n, msg_launch *m, ember_error *err);
 void msg_launch_free(msg_launch *m);
 
 int msg_status_encode(buf *b, const msg_status *m);
-int msg_status_decode(const void *p, size_t n, msg_status *m,
-                      ember_error *err);
+int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err);
 void msg_status_free(msg_status *m);
 
 int msg_fetch_encode(buf *b, const msg_fetch *m);

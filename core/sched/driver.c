@@ -272,8 +272,8 @@ static void put_node(buf *b, const plan_node *nd)
     buf_put_lstr(b, nd->payload, nd->payload_len);
 }
 
-static stage *stage_build(driver *d, const job_spec *spec, int root,
-                          int is_map, const plan_node *shuffle, job *j);
+static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
+                          const plan_node *shuffle, job *j);
 
 static void stage_free(stage *st)
 {
@@ -297,8 +297,8 @@ static stage *get_map_stage(driver *d, const job_spec *spec,
     return stage_build(d, spec, sn->parents[0], 1, sn, j);
 }
 
-static stage *stage_build(driver *d, const job_spec *spec, int root,
-                          int is_map, const plan_node *sn, job *j)
+static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
+                          const plan_node *sn, job *j)
 {
     int max = spec->nnodes + 1, n = 0, ninputs = 0;
     int *ids = calloc((size_t)max, sizeof *ids);
@@ -350,8 +350,8 @@ static stage *stage_build(driver *d, const job_spec *spec, int root,
     if (is_map) {
         shuffle_rec *sr = shuffle_get(d, sn->id);
         if (!sr) {
-            shuffle_rec *ns = realloc(d->shuffles, (size_t)(d->nshuffles + 1) *
-                                                       sizeof *ns);
+            shuffle_rec *ns =
+                realloc(d->shuffles, (size_t)(d->nshuffles + 1) * sizeof *ns);
             if (!ns)
                 goto fail;
             d->shuffles = ns;
@@ -431,8 +431,7 @@ static void stage_start(driver *d, stage *st)
             }
     }
     LOG_INFO("submitting stage %d (attempt %d, %s) with %d tasks", st->id,
-             st->attempt, st->is_map ? "shuffle map" : "result",
-             st->remaining);
+             st->attempt, st->is_map ? "shuffle map" : "result", st->remaining);
 }
 
 static void submit_stage(driver *d, stage *st, job *j)
@@ -515,8 +514,8 @@ static void job_finish(driver *d, job *j)
 {
     /* tasks still running for this job: forget their stage */
     for (int i = 0; i < d->nrun; i++)
-        if (d->run[i].st == j->result || (d->run[i].st &&
-                                          d->run[i].st->job == j && j->rc))
+        if (d->run[i].st == j->result ||
+            (d->run[i].st && d->run[i].st->job == j && j->rc))
             d->run[i].st = NULL;
     for (int i = 0; i < d->nstages; i++) {
         stage *st = d->stages[i];
@@ -734,9 +733,9 @@ static void fmt_failure(driver *d, char *out, size_t n, const running *r,
     snprintf(out, n,
              "task %d.%d in stage %d.%d (TID %llu) failed on executor %s "
              "(host %s, pid %lld): %s%s%s",
-             st->tasks[r->task].partition, r->attempt, st->id,
-             r->stage_attempt, (unsigned long long)r->tid, e->id, e->host,
-             (long long)e->pid, m->message ? m->message : "(no message)",
+             st->tasks[r->task].partition, r->attempt, st->id, r->stage_attempt,
+             (unsigned long long)r->tid, e->id, e->host, (long long)e->pid,
+             m->message ? m->message : "(no message)",
              m->traceback && *m->traceback ? "\n" : "",
              m->traceback ? m->traceback : "");
 }
@@ -771,10 +770,10 @@ static void on_status(driver *d, int ei, const msg_status *m)
         if (st->is_map) {
             shuffle_rec *sr = shuffle_get(d, st->shuffle_id);
             if (m->nsizes != sr->nreduce) {
-                job_fail(d, st->job,
-                         "task %llu reported %d shuffle partitions, expected %d",
-                         (unsigned long long)m->task_id, m->nsizes,
-                         sr->nreduce);
+                job_fail(
+                    d, st->job,
+                    "task %llu reported %d shuffle partitions, expected %d",
+                    (unsigned long long)m->task_id, m->nsizes, sr->nreduce);
                 return;
             }
             sr->outs[t->partition].valid = 1;
@@ -783,7 +782,8 @@ static void on_status(driver *d, int ei, const msg_status *m)
         } else {
             job *j = st->job;
             j->result_bytes += m->result_len;
-            if (d->max_result_size > 0 && j->result_bytes > d->max_result_size) {
+            if (d->max_result_size > 0 &&
+                j->result_bytes > d->max_result_size) {
                 job_fail(d, j,
                          "Total size of serialized results of %d tasks (%llu "
                          "bytes) is bigger than driver.maxResultSize (%llu "
@@ -877,8 +877,7 @@ static void on_status(driver *d, int ei, const msg_status *m)
                      st->job->id,
                      st->job->spec->description ? st->job->spec->description
                                                 : "action",
-                     t->partition, st->id, st->attempt,
-                     t->failures, why);
+                     t->partition, st->id, st->attempt, t->failures, why);
             return;
         }
     }
@@ -973,8 +972,8 @@ static void on_message(driver *d, const ember_peer *peer, const void *data,
     case MSG_STATUS: {
         msg_status m;
         if (msg_status_decode(data, len, &m, &err) != 0) {
-            LOG_WARN("bad status message from executor %s: %s",
-                     d->execs[ei].id, err.msg);
+            LOG_WARN("bad status message from executor %s: %s", d->execs[ei].id,
+                     err.msg);
             return;
         }
         on_status(d, ei, &m);
@@ -1160,8 +1159,8 @@ static void plugins_signature(char *out, size_t n)
         const plugin_info *pi = plugins_get(i);
         if (strcmp(pi->kind, "operators") != 0)
             continue;
-        len += (size_t)snprintf(out + len, n - len, "%s%s %s",
-                                len ? ";" : "", pi->name, pi->version);
+        len += (size_t)snprintf(out + len, n - len, "%s%s %s", len ? ";" : "",
+                                pi->name, pi->version);
     }
 }
 
@@ -1199,8 +1198,8 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     (void)app_name;
     if (conf_get_duration_ms(c, "executor.heartbeatInterval", 1000, 10000,
                              &d->heartbeat_ms, err) ||
-        conf_get_duration_ms(c, "network.timeout", 1000, 120000,
-                             &d->timeout_ms, err) ||
+        conf_get_duration_ms(c, "network.timeout", 1000, 120000, &d->timeout_ms,
+                             err) ||
         conf_get_int(c, "task.maxFailures", 4, &d->max_failures, err) ||
         conf_get_int(c, "stage.maxConsecutiveAttempts", 4,
                      &d->max_stage_attempts, err) ||
@@ -1279,8 +1278,8 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     req.exec_argv = (const char *const *)av.v;
     req.default_cores = (int)cores;
     req.default_memory_mb = (int64_t)(mem >> 20);
-    rc = d->cm->start(host_table(), &req, &d->cm_state, &d->expected_execs,
-                      err);
+    rc =
+        d->cm->start(host_table(), &req, &d->cm_state, &d->expected_execs, err);
     for (int i = 0; i < av.n; i++)
         free(av.v[i]);
     free(av.v);

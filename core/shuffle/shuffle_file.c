@@ -37,9 +37,9 @@ struct shuffle_writer {
     uint64_t map_id;
     int nparts;
     int compress;
-    buf *parts;        /* nparts buffers of varint-len + bytes records */
+    buf *parts; /* nparts buffers of varint-len + bytes records */
     uint64_t records;
-    size_t buffered;   /* sum of parts[].len */
+    size_t buffered; /* sum of parts[].len */
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -64,8 +64,8 @@ static int make_path(char *out, size_t n, const char *dir, int shuffle_id,
         k = snprintf(out, n, "%s/shuffle_%d_%" PRIu64 "_0.%s.tmp.%ld", dir,
                      shuffle_id, map_id, ext, (long)getpid());
     else
-        k = snprintf(out, n, "%s/shuffle_%d_%" PRIu64 "_0.%s", dir,
-                     shuffle_id, map_id, ext);
+        k = snprintf(out, n, "%s/shuffle_%d_%" PRIu64 "_0.%s", dir, shuffle_id,
+                     map_id, ext);
     return k < 0 || (size_t)k >= n ? -1 : 0;
 }
 
@@ -99,8 +99,7 @@ static int write_all(int fd, const void *p, size_t n, const char *path,
  * is not a well-formed record list, or fn's error. */
 typedef int (*chunk_fn)(void *ud, const uint8_t *p, size_t n);
 
-static int split_records(const uint8_t *raw, size_t len, chunk_fn fn,
-                         void *ud)
+static int split_records(const uint8_t *raw, size_t len, chunk_fn fn, void *ud)
 {
     size_t chunk = 0, pos = 0, next;
     uint64_t n;
@@ -237,7 +236,8 @@ static int emit_frame(void *ud, const uint8_t *p, size_t n)
     int rc;
     buf_reset(&s->frame);
     if ((rc = blockcodec_encode(&s->frame, p, n, s->compress)))
-        return ember_seterr(s->err, rc, "shuffle writer: encoding a %zu-byte "
+        return ember_seterr(s->err, rc,
+                            "shuffle writer: encoding a %zu-byte "
                             "frame for %s: %s",
                             n, s->path, ember_strerror(rc));
     if ((rc = write_all(s->fd, s->frame.data, s->frame.len, s->path, s->err)))
@@ -280,16 +280,18 @@ int shuffle_writer_commit(shuffle_writer **wp, uint64_t *sizes,
     buf_init(&idx);
     memset(&sink, 0, sizeof sink);
     buf_init(&sink.frame);
-    if (make_path(data, sizeof data, w->dir, w->shuffle_id, w->map_id,
-                  "data", 0) ||
+    if (make_path(data, sizeof data, w->dir, w->shuffle_id, w->map_id, "data",
+                  0) ||
         make_path(index, sizeof index, w->dir, w->shuffle_id, w->map_id,
                   "index", 0) ||
-        make_path(tdata, sizeof tdata, w->dir, w->shuffle_id, w->map_id,
-                  "data", 1) ||
+        make_path(tdata, sizeof tdata, w->dir, w->shuffle_id, w->map_id, "data",
+                  1) ||
         make_path(tindex, sizeof tindex, w->dir, w->shuffle_id, w->map_id,
                   "index", 1)) {
-        rc = ember_seterr(err, EMBER_EINVAL, "shuffle commit: path too "
-                          "long in %s", w->dir);
+        rc = ember_seterr(err, EMBER_EINVAL,
+                          "shuffle commit: path too "
+                          "long in %s",
+                          w->dir);
         goto out;
     }
     if (!(off = calloc((size_t)w->nparts + 1, sizeof *off))) {
@@ -309,11 +311,13 @@ int shuffle_writer_commit(shuffle_writer **wp, uint64_t *sizes,
     sink.err = err;
     for (int p = 0; p < w->nparts; p++) {
         off[p] = sink.written;
-        rc = split_records(w->parts[p].data, w->parts[p].len, emit_frame,
-                           &sink);
+        rc =
+            split_records(w->parts[p].data, w->parts[p].len, emit_frame, &sink);
         if (rc == EMBER_ECORRUPT) /* a bug: add() frames every record */
-            rc = ember_seterr(err, EMBER_EINVAL, "shuffle commit: malformed "
-                              "buffer of partition %d", p);
+            rc = ember_seterr(err, EMBER_EINVAL,
+                              "shuffle commit: malformed "
+                              "buffer of partition %d",
+                              p);
         if (rc)
             goto out;
         buf_free(&w->parts[p]); /* lower the peak as we go */
@@ -353,8 +357,8 @@ int shuffle_writer_commit(shuffle_writer **wp, uint64_t *sizes,
     have_tdata = 0;
     have_data = 1;
     if (rename(tindex, index) < 0) {
-        rc = ember_seterr(err, EMBER_EIO, "rename %s to %s: %s", tindex,
-                          index, strerror(errno));
+        rc = ember_seterr(err, EMBER_EIO, "rename %s to %s: %s", tindex, index,
+                          strerror(errno));
         goto out;
     }
     have_tindex = 0;
@@ -396,8 +400,8 @@ static int open_ro(const char *path, const char *what, ember_error *err)
 }
 
 /* Append exactly n bytes at offset off of fd to out (room reserved). */
-static int read_at(int fd, uint64_t off, size_t n, buf *out,
-                   const char *path, ember_error *err)
+static int read_at(int fd, uint64_t off, size_t n, buf *out, const char *path,
+                   ember_error *err)
 {
     uint8_t *dst = out->data + out->len;
     size_t got = 0;
@@ -437,8 +441,7 @@ static int load_index(const char *path, uint64_t **offp, int *nparts,
     if ((fd = open_ro(path, "index", err)) < 0)
         return fd;
     if (fstat(fd, &st) < 0) {
-        rc = ember_seterr(err, EMBER_EIO, "stat %s: %s", path,
-                          strerror(errno));
+        rc = ember_seterr(err, EMBER_EIO, "stat %s: %s", path, strerror(errno));
         goto out;
     }
     /* (nparts + 1) u64 + u32, 1 <= nparts <= INT_MAX */
@@ -451,8 +454,10 @@ static int load_index(const char *path, uint64_t **offp, int *nparts,
     }
     size = (size_t)st.st_size;
     if (buf_reserve(&b, size)) {
-        rc = ember_seterr(err, EMBER_ENOMEM, "shuffle index %s: out of "
-                          "memory", path);
+        rc = ember_seterr(err, EMBER_ENOMEM,
+                          "shuffle index %s: out of "
+                          "memory",
+                          path);
         goto out;
     }
     if ((rc = read_at(fd, 0, size, &b, path, err)))
@@ -469,8 +474,10 @@ static int load_index(const char *path, uint64_t **offp, int *nparts,
         goto out;
     }
     if (!(off = malloc(n * sizeof *off))) {
-        rc = ember_seterr(err, EMBER_ENOMEM, "shuffle index %s: out of "
-                          "memory", path);
+        rc = ember_seterr(err, EMBER_ENOMEM,
+                          "shuffle index %s: out of "
+                          "memory",
+                          path);
         goto out;
     }
     rd_init(&r, b.data, size - 4);
@@ -478,8 +485,7 @@ static int load_index(const char *path, uint64_t **offp, int *nparts,
         off[i] = rd_u64(&r);
         if (i == 0 ? off[0] != 0 : off[i] < off[i - 1]) {
             rc = ember_seterr(err, EMBER_ECORRUPT,
-                              "shuffle index %s: offset %zu is %" PRIu64
-                              ", %s",
+                              "shuffle index %s: offset %zu is %" PRIu64 ", %s",
                               path, i, off[i],
                               i == 0 ? "expected 0" : "not monotonic");
             goto out;
@@ -507,8 +513,7 @@ int shuffle_read_block(const char *dir, int shuffle_id, uint64_t map_id,
 
     if (!dir || reduce_id < 0)
         return ember_seterr(err, EMBER_EINVAL,
-                            "shuffle read: bad reduce partition %d",
-                            reduce_id);
+                            "shuffle read: bad reduce partition %d", reduce_id);
     if (make_path(data, sizeof data, dir, shuffle_id, map_id, "data", 0) ||
         make_path(index, sizeof index, dir, shuffle_id, map_id, "index", 0))
         return ember_seterr(err, EMBER_EINVAL,
@@ -527,8 +532,7 @@ int shuffle_read_block(const char *dir, int shuffle_id, uint64_t map_id,
         goto out;
     }
     if (fstat(fd, &st) < 0) {
-        rc = ember_seterr(err, EMBER_EIO, "stat %s: %s", data,
-                          strerror(errno));
+        rc = ember_seterr(err, EMBER_EIO, "stat %s: %s", data, strerror(errno));
         goto out;
     }
     if ((uint64_t)st.st_size != off[nparts]) {

@@ -34,7 +34,7 @@ int buf_put_u64(buf *b, uint64_t v);
 int buf_put_f64(buf *b, double v);
 int buf_put_varint(buf *b, uint64_t v);
 int buf_put_svarint(buf *b, int64_t v);
-int buf_put_str(buf *b, const char *s);           /* varint len + bytes */
+int buf_put_str(buf *b, const char *s);            /* varint len + bytes */
 int buf_put_lstr(buf *b, const void *s, size_t n); /* varint len + bytes */
 /* Take ownership of the bytes: returns data (caller frees), resets b. */
 uint8_t *buf_steal(buf *b, size_t *len);

@@ -12,8 +12,8 @@
 const char *ember_strerror(int code)
 {
     switch (code) {
-#define X(name, val, text) \
-    case (val):            \
+#define X(name, val, text)                                                     \
+    case (val):                                                                \
         return text;
         EMBER_ERRNO_MAP(X)
 #undef X

@@ -45,8 +45,7 @@ int mkdir_p(const char *path, ember_error *err)
     char tmp[PATH_MAX];
     size_t n = strlen(path);
     if (n == 0 || n >= sizeof tmp)
-        return ember_seterr(err, EMBER_EINVAL, "bad directory path '%s'",
-                            path);
+        return ember_seterr(err, EMBER_EINVAL, "bad directory path '%s'", path);
     memcpy(tmp, path, n + 1);
     for (char *p = tmp + 1; *p; p++) {
         if (*p != '/')
@@ -203,13 +202,12 @@ int expand_input(const char *pattern, char ***out, ember_error *err)
     globfree(&g);
     if (rc) {
         strv_free(v);
-        return rc == EMBER_ENOMEM ? ember_seterr(err, rc, "out of memory")
-                                  : rc;
+        return rc == EMBER_ENOMEM ? ember_seterr(err, rc, "out of memory") : rc;
     }
     if (n == 0) {
         strv_free(v);
-        return ember_seterr(err, EMBER_ENOTFOUND,
-                            "input path has no files: %s", pattern);
+        return ember_seterr(err, EMBER_ENOTFOUND, "input path has no files: %s",
+                            pattern);
     }
     qsort(v, n, sizeof *v, cmp_str);
     *out = v;

@@ -8,12 +8,12 @@
 #include <stdint.h>
 #include <stddef.h>
 
-int64_t now_ms(void);         /* monotonic milliseconds */
-int64_t now_us(void);         /* monotonic microseconds */
-int64_t wall_ms(void);        /* wall-clock milliseconds since the epoch */
+int64_t now_ms(void);  /* monotonic milliseconds */
+int64_t now_us(void);  /* monotonic microseconds */
+int64_t wall_ms(void); /* wall-clock milliseconds since the epoch */
 int mkdir_p(const char *path, ember_error *err);
-int rm_rf(const char *path);  /* 0, or -1 if something could not go */
-const char *self_exe(void);   /* /proc/self/exe resolved once */
+int rm_rf(const char *path); /* 0, or -1 if something could not go */
+const char *self_exe(void);  /* /proc/self/exe resolved once */
 int path_exists(const char *path);
 int path_is_dir(const char *path);
 /* Expand a path or glob into sorted regular files (directories expand to

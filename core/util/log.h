@@ -6,10 +6,11 @@
 
 #include <ember/plugin.h>
 
-void log_set_level(int level);      /* EMBER_LOG_* */
+void log_set_level(int level); /* EMBER_LOG_* */
 int log_level(void);
 int log_level_parse(const char *s); /* "error".."debug" or -1 */
-void log_set_who(const char *who);  /* process tag, e.g. "driver", "executor 2" */
+void log_set_who(
+    const char *who); /* process tag, e.g. "driver", "executor 2" */
 void log_msg(int level, const char *who, const char *fmt, ...)
     EMBER_PRINTF(3, 4);
 void log_vmsg(int level, const char *who, const char *fmt, va_list ap);

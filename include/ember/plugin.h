@@ -47,24 +47,24 @@ extern "C" {
 /* ------------------------------------------------------------------ errors */
 
 /* One table yields the codes and ember_strerror(). */
-#define EMBER_ERRNO_MAP(X)                                   \
-    X(OK, 0, "success")                                      \
-    X(NOMEM, -1, "out of memory")                            \
-    X(INVAL, -2, "invalid argument")                         \
-    X(IO, -3, "input/output error")                          \
-    X(CORRUPT, -4, "corrupt data")                           \
-    X(PROTO, -5, "protocol error")                           \
-    X(NOTFOUND, -6, "not found")                             \
-    X(ABI, -7, "incompatible plugin ABI")                    \
-    X(TIMEOUT, -8, "timed out")                              \
-    X(AGAIN, -9, "resource temporarily unavailable")         \
-    X(WOKEN, -10, "woken up")                                \
-    X(STOP, -11, "stop requested")                           \
-    X(LUA, -12, "Lua error")                                 \
-    X(TASK, -13, "task failed")                              \
-    X(CLOSED, -14, "connection closed")                      \
-    X(EXISTS, -15, "already exists")                         \
-    X(TOOBIG, -16, "too big")                                \
+#define EMBER_ERRNO_MAP(X)                                                     \
+    X(OK, 0, "success")                                                        \
+    X(NOMEM, -1, "out of memory")                                              \
+    X(INVAL, -2, "invalid argument")                                           \
+    X(IO, -3, "input/output error")                                            \
+    X(CORRUPT, -4, "corrupt data")                                             \
+    X(PROTO, -5, "protocol error")                                             \
+    X(NOTFOUND, -6, "not found")                                               \
+    X(ABI, -7, "incompatible plugin ABI")                                      \
+    X(TIMEOUT, -8, "timed out")                                                \
+    X(AGAIN, -9, "resource temporarily unavailable")                           \
+    X(WOKEN, -10, "woken up")                                                  \
+    X(STOP, -11, "stop requested")                                             \
+    X(LUA, -12, "Lua error")                                                   \
+    X(TASK, -13, "task failed")                                                \
+    X(CLOSED, -14, "connection closed")                                        \
+    X(EXISTS, -15, "already exists")                                           \
+    X(TOOBIG, -16, "too big")                                                  \
     X(UNSUPPORTED, -17, "not supported")
 
 enum {
@@ -91,11 +91,11 @@ typedef enum ember_type {
     EMBER_TYPE_INT32 = 2,
     EMBER_TYPE_INT64 = 3,
     EMBER_TYPE_DOUBLE = 4,
-    EMBER_TYPE_STRING = 5,   /* UTF-8 bytes */
-    EMBER_TYPE_BINARY = 6,   /* opaque bytes */
-    EMBER_TYPE_DATE32 = 7,   /* days since 1970-01-01 */
-    EMBER_TYPE_TIMESTAMP = 8,/* microseconds since epoch, UTC */
-    EMBER_TYPE_LUAVALUE = 9  /* BINARY holding one encoded Lua value each */
+    EMBER_TYPE_STRING = 5,    /* UTF-8 bytes */
+    EMBER_TYPE_BINARY = 6,    /* opaque bytes */
+    EMBER_TYPE_DATE32 = 7,    /* days since 1970-01-01 */
+    EMBER_TYPE_TIMESTAMP = 8, /* microseconds since epoch, UTC */
+    EMBER_TYPE_LUAVALUE = 9   /* BINARY holding one encoded Lua value each */
 } ember_type;
 
 /* A read-only view of one column, valid while the batch lives. */
@@ -151,8 +151,8 @@ typedef struct ember_task_info {
     int partition;
     int attempt;
     const char *executor_id;
-    const char *local_dir;   /* the executor's scratch directory */
-    ember_split split;       /* sources: the split this task reads */
+    const char *local_dir; /* the executor's scratch directory */
+    ember_split split;     /* sources: the split this task reads */
 } ember_task_info;
 
 /* Output callback: the batch is borrowed for the duration of the call.
@@ -164,9 +164,9 @@ typedef struct ember_host ember_host;
 
 typedef struct ember_op_desc {
     size_t struct_size;
-    const char *name;      /* unique, e.g. "text.scan" */
-    const char *doc;       /* one line */
-    int kind;              /* EMBER_OP_SOURCE / _TRANSFORM / _SINK */
+    const char *name; /* unique, e.g. "text.scan" */
+    const char *doc;  /* one line */
+    int kind;         /* EMBER_OP_SOURCE / _TRANSFORM / _SINK */
     const ember_param_desc *params;
     size_t nparams;
     /* Sources, on the driver: list the splits; a missing input is an error
@@ -181,8 +181,7 @@ typedef struct ember_op_desc {
     int (*push)(void *state, const ember_batch *in, ember_emit_fn emit,
                 void *ud, ember_error *err);
     /* End of input: flush what is buffered; sinks commit here. */
-    int (*finish)(void *state, ember_emit_fn emit, void *ud,
-                  ember_error *err);
+    int (*finish)(void *state, ember_emit_fn emit, void *ud, ember_error *err);
     void (*close)(void *state); /* always called after a successful open */
 } ember_op_desc;
 
@@ -234,7 +233,7 @@ typedef struct ember_transport_desc {
 
 typedef struct ember_cm_request {
     size_t struct_size;
-    const char *master_url;       /* "local[2]", "local-cluster[3,1,512]" */
+    const char *master_url; /* "local[2]", "local-cluster[3,1,512]" */
     const char *app_id;
     const char *const *exec_argv; /* NULL-terminated: exe, "executor", ...;
                                      the manager appends --executor-id,
@@ -296,8 +295,7 @@ struct ember_host {
     ember_batch *(*batch_new)(void);
     void (*batch_free)(ember_batch **b);
     int (*batch_add_column)(ember_batch *b, const char *name, ember_type t);
-    int (*batch_append_str)(ember_batch *b, int col, const char *s,
-                            size_t len);
+    int (*batch_append_str)(ember_batch *b, int col, const char *s, size_t len);
     int (*batch_append_null)(ember_batch *b, int col);
     int (*batch_append_i64)(ember_batch *b, int col, int64_t v);
     int (*batch_append_f64)(ember_batch *b, int col, double v);
@@ -308,15 +306,19 @@ struct ember_host {
     const char *(*self_exe)(void);
 };
 
-enum { EMBER_LOG_ERROR = 0, EMBER_LOG_WARN = 1, EMBER_LOG_INFO = 2,
-       EMBER_LOG_DEBUG = 3 };
+enum {
+    EMBER_LOG_ERROR = 0,
+    EMBER_LOG_WARN = 1,
+    EMBER_LOG_INFO = 2,
+    EMBER_LOG_DEBUG = 3
+};
 
 /* ---------------------------------------------------------- the descriptor */
 
 /* ABI signature: sizes of the structs both sides must agree on. */
-#define EMBER_ABI_SIG                                                      \
-    ((uint32_t)(sizeof(ember_error) * 31u + sizeof(ember_column) * 17u +  \
-                sizeof(ember_split) * 7u + sizeof(ember_peer) * 3u +       \
+#define EMBER_ABI_SIG                                                          \
+    ((uint32_t)(sizeof(ember_error) * 31u + sizeof(ember_column) * 17u +       \
+                sizeof(ember_split) * 7u + sizeof(ember_peer) * 3u +           \
                 sizeof(ember_tmsg)))
 
 typedef struct ember_plugin {
@@ -326,8 +328,7 @@ typedef struct ember_plugin {
     uint32_t abi_sig;
     const char *name;
     const char *version;
-    int (*init)(const ember_host *host, ember_registry *reg,
-                ember_error *err);
+    int (*init)(const ember_host *host, ember_registry *reg, ember_error *err);
     void (*fini)(void);
 } ember_plugin;
 
@@ -336,15 +337,19 @@ typedef const ember_plugin *(*ember_plugin_entry_fn)(void);
 
 /* Convenience for plugin authors:
  *   EMBER_PLUGIN_DEFINE("op_text", "0.1.0", my_init, NULL) */
-#define EMBER_PLUGIN_DEFINE(name_, version_, init_, fini_)                 \
-    EMBER_EXPORT const ember_plugin *ember_plugin_entry(void);              \
-    EMBER_EXPORT const ember_plugin *ember_plugin_entry(void)              \
-    {                                                                      \
-        static const ember_plugin desc = {                                 \
-            sizeof(ember_plugin), EMBER_ABI_MAJOR, EMBER_ABI_MINOR,        \
-            EMBER_ABI_SIG,        (name_),         (version_),             \
-            (init_),              (fini_)};                                \
-        return &desc;                                                      \
+#define EMBER_PLUGIN_DEFINE(name_, version_, init_, fini_)                     \
+    EMBER_EXPORT const ember_plugin *ember_plugin_entry(void);                 \
+    EMBER_EXPORT const ember_plugin *ember_plugin_entry(void)                  \
+    {                                                                          \
+        static const ember_plugin desc = {sizeof(ember_plugin),                \
+                                          EMBER_ABI_MAJOR,                     \
+                                          EMBER_ABI_MINOR,                     \
+                                          EMBER_ABI_SIG,                       \
+                                          (name_),                             \
+                                          (version_),                          \
+                                          (init_),                             \
+                                          (fini_)};                            \
+        return &desc;                                                          \
     }
 
 #ifdef __cplusplus

@@ -57,8 +57,8 @@ static void raw_mode(const uint8_t *raw, size_t n)
             back.len != n || (n && memcmp(back.data, raw, n)))
             abort(); /* encoder and decoder disagree */
         memset(&err, 0, sizeof err);
-        rc = shuffle_block_foreach(frames.data, frames.len, on_record, &t,
-                                   &err);
+        rc =
+            shuffle_block_foreach(frames.data, frames.len, on_record, &t, &err);
         if (rc != 0 && (rc != EMBER_ECORRUPT || !err.msg[0]))
             abort();
         if (rc == 0 && t.bytes > n)

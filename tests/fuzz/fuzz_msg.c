@@ -89,8 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             for (int i = 0; i < m.nsizes; i++)
                 sum += m.sizes[i];
-            if (strlen(m.message) + strlen(m.traceback) +
-                    strlen(m.fetch_exec) > size)
+            if (strlen(m.message) + strlen(m.traceback) + strlen(m.fetch_exec) >
+                size)
                 abort();
             (void)sum;
             msg_status_free(&m);
@@ -109,8 +109,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         msg_block m;
         memset(&err, 0, sizeof err);
         if ((rc = msg_block_decode(data, size, &m, &err)) == 0) {
-            if (m.len > size || (m.len && (m.data < data ||
-                                           m.data + m.len > data + size)))
+            if (m.len > size ||
+                (m.len && (m.data < data || m.data + m.len > data + size)))
                 abort();
             msg_block_free(&m);
         }

@@ -61,29 +61,29 @@ static __attribute__((unused)) int ok(int cond, const char *fmt, ...)
     return cond;
 }
 
-#define is_int(want, got, ...)                                            \
-    do {                                                                  \
-        long long w_ = (long long)(want), g_ = (long long)(got);          \
-        if (!ok(w_ == g_, __VA_ARGS__))                                   \
-            diag("     wanted: %lld\n       seen: %lld", w_, g_);         \
+#define is_int(want, got, ...)                                                 \
+    do {                                                                       \
+        long long w_ = (long long)(want), g_ = (long long)(got);               \
+        if (!ok(w_ == g_, __VA_ARGS__))                                        \
+            diag("     wanted: %lld\n       seen: %lld", w_, g_);              \
     } while (0)
 
-#define is_string(want, got, ...)                                         \
-    do {                                                                  \
-        const char *w_ = (want), *g_ = (got);                             \
-        int eq_ = (w_ && g_) ? strcmp(w_, g_) == 0 : w_ == g_;            \
-        if (!ok(eq_, __VA_ARGS__))                                        \
-            diag("     wanted: %s\n       seen: %s", w_ ? w_ : "(null)",  \
-                 g_ ? g_ : "(null)");                                     \
+#define is_string(want, got, ...)                                              \
+    do {                                                                       \
+        const char *w_ = (want), *g_ = (got);                                  \
+        int eq_ = (w_ && g_) ? strcmp(w_, g_) == 0 : w_ == g_;                 \
+        if (!ok(eq_, __VA_ARGS__))                                             \
+            diag("     wanted: %s\n       seen: %s", w_ ? w_ : "(null)",       \
+                 g_ ? g_ : "(null)");                                          \
     } while (0)
 
 /* ok() on a substring match, showing both on failure */
-#define like(hay, needle, ...)                                            \
-    do {                                                                  \
-        const char *h_ = (hay), *n_ = (needle);                           \
-        if (!ok(h_ && n_ && strstr(h_, n_) != NULL, __VA_ARGS__))         \
-            diag("     wanted substring: %s\n       in: %s", n_,          \
-                 h_ ? h_ : "(null)");                                     \
+#define like(hay, needle, ...)                                                 \
+    do {                                                                       \
+        const char *h_ = (hay), *n_ = (needle);                                \
+        if (!ok(h_ && n_ && strstr(h_, n_) != NULL, __VA_ARGS__))              \
+            diag("     wanted substring: %s\n       in: %s", n_,               \
+                 h_ ? h_ : "(null)");                                          \
     } while (0)
 
 static __attribute__((unused)) void skip(const char *reason)

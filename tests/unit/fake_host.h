@@ -34,7 +34,7 @@ typedef struct fake_host_state {
     const ember_cm_desc *clustermgr;
     int nlogs;
     char last_log[1024];
-    int verbose;            /* echo log lines as TAP comments */
+    int verbose;             /* echo log lines as TAP comments */
     const char *const *conf; /* key, value, key, value, ..., NULL */
     const char *self_exe;
 } fake_host_state;
@@ -45,10 +45,9 @@ static fake_host_state fake_host_st;
  * passes back to register_*. */
 #define FAKE_REGISTRY ((ember_registry *)&fake_host_st)
 
-static inline void fake_seterr(ember_error *err, int code, const char *fmt,
-                               ...) EMBER_PRINTF(3, 4);
-static inline void fake_seterr(ember_error *err, int code, const char *fmt,
-                               ...)
+static inline void fake_seterr(ember_error *err, int code, const char *fmt, ...)
+    EMBER_PRINTF(3, 4);
+static inline void fake_seterr(ember_error *err, int code, const char *fmt, ...)
 {
     if (!err)
         return;
@@ -62,8 +61,8 @@ static inline void fake_seterr(ember_error *err, int code, const char *fmt,
 static inline const char *fake_strerror(int code)
 {
     switch (code) {
-#define FAKE_ERR_CASE_(name, val, text)                                   \
-    case (val):                                                           \
+#define FAKE_ERR_CASE_(name, val, text)                                        \
+    case (val):                                                                \
         return text;
         EMBER_ERRNO_MAP(FAKE_ERR_CASE_)
 #undef FAKE_ERR_CASE_
@@ -85,8 +84,8 @@ static inline void fake_log(int level, const char *who, const char *fmt, ...)
     fake_host_st.nlogs++;
     snprintf(fake_host_st.last_log, sizeof fake_host_st.last_log, "%s", line);
     if (fake_host_st.verbose)
-        printf("# [%s] %s: %s\n",
-               level >= 0 && level <= 3 ? names[level] : "?", who, line);
+        printf("# [%s] %s: %s\n", level >= 0 && level <= 3 ? names[level] : "?",
+               who, line);
 }
 
 static inline int fake_register_op(ember_registry *reg, const ember_op_desc *op)
@@ -170,9 +169,8 @@ static inline const char *fake_plugin_path(int argc, char **argv)
 
 /* dlopen `path` and return its descriptor (NULL + message in err on
  * failure).  *handle receives the dlopen handle (dlclose it at the end). */
-static inline const ember_plugin *fake_load_plugin(const char *path,
-                                                   void **handle,
-                                                   ember_error *err)
+static inline const ember_plugin *
+fake_load_plugin(const char *path, void **handle, ember_error *err)
 {
     *handle = NULL;
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);

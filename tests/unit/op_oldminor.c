@@ -17,9 +17,9 @@
 #include <stddef.h>
 
 /* Sizes as of ABI 1.0. */
-#define V10_PLUGIN_SIZE \
+#define V10_PLUGIN_SIZE                                                        \
     (offsetof(ember_plugin, fini) + sizeof(((ember_plugin *)0)->fini))
-#define V10_OP_SIZE \
+#define V10_OP_SIZE                                                            \
     (offsetof(ember_op_desc, close) + sizeof(((ember_op_desc *)0)->close))
 
 static int id_open(const ember_host *host, const ember_params *p,
@@ -56,10 +56,18 @@ static void id_close(void *state)
     (void)state;
 }
 
-static const ember_op_desc id_op = {
-    V10_OP_SIZE, "oldminor.id", "identity (a plugin built against ABI 1.0)",
-    EMBER_OP_TRANSFORM, NULL, 0, NULL, id_open, NULL, id_push, id_finish,
-    id_close};
+static const ember_op_desc id_op = {V10_OP_SIZE,
+                                    "oldminor.id",
+                                    "identity (a plugin built against ABI 1.0)",
+                                    EMBER_OP_TRANSFORM,
+                                    NULL,
+                                    0,
+                                    NULL,
+                                    id_open,
+                                    NULL,
+                                    id_push,
+                                    id_finish,
+                                    id_close};
 
 static int oldminor_init(const ember_host *host, ember_registry *reg,
                          ember_error *err)
@@ -75,7 +83,7 @@ EMBER_EXPORT const ember_plugin *ember_plugin_entry(void);
 EMBER_EXPORT const ember_plugin *ember_plugin_entry(void)
 {
     static const ember_plugin desc = {
-        V10_PLUGIN_SIZE, 1, 0, EMBER_ABI_SIG, "op_oldminor", "1.0.0",
+        V10_PLUGIN_SIZE, 1,   0, EMBER_ABI_SIG, "op_oldminor", "1.0.0",
         oldminor_init,   NULL};
     return &desc;
 }

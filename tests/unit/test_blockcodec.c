@@ -40,8 +40,8 @@ static uint8_t *random_bytes(size_t n)
 /* Text-like data: lines drawn from a few words, so LZ4 shrinks it. */
 static uint8_t *compressible_bytes(size_t n)
 {
-    static const char *words[] = {"alpha ", "beta ", "gamma ", "delta\n",
-                                  "epsilon ", "zeta "};
+    static const char *words[] = {"alpha ",  "beta ",    "gamma ",
+                                  "delta\n", "epsilon ", "zeta "};
     uint8_t *p = malloc(n ? n : 1);
     size_t i = 0;
     if (!p)
@@ -134,8 +134,8 @@ static void test_crc(void)
 
 static void test_roundtrips(void)
 {
-    static const size_t edges[] = {256 * 1024 - 1, 256 * 1024,
-                                   256 * 1024 + 1, 65536};
+    static const size_t edges[] = {256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1,
+                                   65536};
     uint8_t one = 'x';
     uint8_t *rand100 = random_bytes(100 * 1024);
     uint8_t *text1m = compressible_bytes(1024 * 1024);
@@ -179,8 +179,8 @@ static void test_decode_all(void)
     uint8_t *rnd_ = random_bytes(5000);
     buf enc, dec;
     ember_error err = {0, ""};
-    size_t pieces[][2] = {{0, 1000}, {1000, 0}, {1000, 100000},
-                          {101000, 199000}};
+    size_t pieces[][2] = {
+        {0, 1000}, {1000, 0}, {1000, 100000}, {101000, 199000}};
     int rc, eq;
     buf_init(&enc);
     buf_init(&dec);
@@ -275,8 +275,10 @@ static void test_corruption(const char *name, const uint8_t *raw, size_t len,
     }
     if (benign)
         diag("%s: %d body flips decoded to the original bytes", name, benign);
-    ok(all, "%s: all %d single-byte flips rejected with EMBER_ECORRUPT "
-       "(or harmless)", name, n);
+    ok(all,
+       "%s: all %d single-byte flips rejected with EMBER_ECORRUPT "
+       "(or harmless)",
+       name, n);
     ok(crashes_none, "%s: every rejection carries a message", name);
     ok(untouched, "%s: rejections leave out and consumed untouched", name);
     if (!compress)
@@ -287,8 +289,7 @@ static void test_corruption(const char *name, const uint8_t *raw, size_t len,
         /* exact-size heap copies so ASan/valgrind see any over-read */
         uint8_t *tr = malloc(t ? t : 1);
         memcpy(tr, enc.data, t);
-        if (blockcodec_decode(tr, t, &dec, &consumed, &err) !=
-            EMBER_ECORRUPT) {
+        if (blockcodec_decode(tr, t, &dec, &consumed, &err) != EMBER_ECORRUPT) {
             all = 0;
             diag("truncation to %zu accepted", t);
         }
@@ -313,9 +314,8 @@ static void test_corruption(const char *name, const uint8_t *raw, size_t len,
     buf_free(&dec);
 }
 
-static void expect_corrupt_alloc(const uint8_t *p, size_t n,
-                                 const char *needle, const char *what,
-                                 size_t max_alloc)
+static void expect_corrupt_alloc(const uint8_t *p, size_t n, const char *needle,
+                                 const char *what, size_t max_alloc)
 {
     buf dec;
     ember_error err = {0, ""};

@@ -29,7 +29,7 @@ static const ember_cm_desc *CM;
 
 typedef struct exline {
     long pid;
-    char fds[16];   /* "clean" or "leak" */
+    char fds[16]; /* "clean" or "leak" */
     char id[16];
     char cores[16];
     char memory[16];
@@ -58,7 +58,8 @@ static int read_lines(const char *path, exline *out, int max)
     int n = 0;
     while (n < max && fgets(buf, sizeof buf, f)) {
         exline *l = &out[n];
-        if (sscanf(buf, "%ld %15s --executor-id %15s --cores %15s --memory %15s",
+        if (sscanf(buf,
+                   "%ld %15s --executor-id %15s --cores %15s --memory %15s",
                    &l->pid, l->fds, l->id, l->cores, l->memory) == 5)
             n++;
     }
@@ -140,8 +141,8 @@ static void *load(int argc, char **argv)
     is_string("local", CM->name, "cluster manager name");
     ok(CM->struct_size >= sizeof(ember_cm_desc),
        "descriptor struct_size covers the whole struct");
-    ok(CM->accepts && CM->start && CM->request_executor &&
-           CM->kill_executor && CM->stop,
+    ok(CM->accepts && CM->start && CM->request_executor && CM->kill_executor &&
+           CM->stop,
        "all functions are set");
     ok(fake_host_st.transport == NULL && fake_host_st.nops == 0,
        "nothing else registered");
@@ -153,18 +154,41 @@ static void *load(int argc, char **argv)
 static void test_accepts(void)
 {
     static const char *const good[] = {
-        "local", "local[1]", "local[2]", "local[*]", "local[64]",
-        "local-cluster[3,1,512]", "local-cluster[1,1,32]",
+        "local",
+        "local[1]",
+        "local[2]",
+        "local[*]",
+        "local[64]",
+        "local-cluster[3,1,512]",
+        "local-cluster[1,1,32]",
         "local-cluster[2,4,1024]",
     };
     static const char *const bad[] = {
-        "local[0]", "local[]", "local[x]", "local-cluster[1,1]",
-        "local-cluster[0,1,512]", "yarn", "local[2]x", "", " local",
-        "local ", "local[ 2]", "local[-1]", "local[+1]", "local[*]x",
-        "local[**]", "local-cluster[1,0,64]", "local-cluster[1,1,31]",
-        "local-cluster[1,1,64,1]", "local-cluster[1, 1,64]",
-        "local-cluster[,1,64]", "local[99999999999999999999]", "LOCAL",
-        "local-cluster", "local-cluster[1,1,64", "spark://host:7077",
+        "local[0]",
+        "local[]",
+        "local[x]",
+        "local-cluster[1,1]",
+        "local-cluster[0,1,512]",
+        "yarn",
+        "local[2]x",
+        "",
+        " local",
+        "local ",
+        "local[ 2]",
+        "local[-1]",
+        "local[+1]",
+        "local[*]x",
+        "local[**]",
+        "local-cluster[1,0,64]",
+        "local-cluster[1,1,31]",
+        "local-cluster[1,1,64,1]",
+        "local-cluster[1, 1,64]",
+        "local-cluster[,1,64]",
+        "local[99999999999999999999]",
+        "LOCAL",
+        "local-cluster",
+        "local-cluster[1,1,64",
+        "spark://host:7077",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         is_int(1, CM->accepts(good[i]), "accepts \"%s\"", good[i]);
@@ -219,8 +243,8 @@ static void test_lifecycle(const char *dir)
              "echo $$ $f \"$@\" >> '%s'; exec sleep 30",
              STRAY_FD, log);
     const char *argv[] = {"/bin/sh", "-c", script, "sh", NULL};
-    ember_cm_request req = {sizeof req, "local-cluster[3,1,64]", "app-test",
-                            argv, 2, 256};
+    ember_cm_request req = {
+        sizeof req, "local-cluster[3,1,64]", "app-test", argv, 2, 256};
     ember_error err = {0};
     void *st = NULL;
     int expected = 0;
@@ -236,8 +260,8 @@ static void test_lifecycle(const char *dir)
     is_int(3, n, "3 executors started");
     int args_ok = n == 3, fds_ok = n == 3;
     for (int i = 0; i < n; i++) {
-        args_ok &= strcmp(l[i].cores, "1") == 0 &&
-                   strcmp(l[i].memory, "64m") == 0;
+        args_ok &=
+            strcmp(l[i].cores, "1") == 0 && strcmp(l[i].memory, "64m") == 0;
         fds_ok &= strcmp(l[i].fds, "clean") == 0;
     }
     ok(find_id(l, n, "1") && find_id(l, n, "2") && find_id(l, n, "3"),
@@ -314,10 +338,9 @@ static void test_stubborn(const char *dir)
     int n = wait_lines(log, l, 1);
     char cores[16];
     snprintf(cores, sizeof cores, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
-    ok(n == 1 && strcmp(l[0].cores, cores) == 0,
-       "local[*] gets all %s cores", cores);
-    ok(n == 1 && strcmp(l[0].memory, "300m") == 0,
-       "... and executor.memory");
+    ok(n == 1 && strcmp(l[0].cores, cores) == 0, "local[*] gets all %s cores",
+       cores);
+    ok(n == 1 && strcmp(l[0].memory, "300m") == 0, "... and executor.memory");
     long pid = n == 1 ? l[0].pid : -1;
 
     int64_t t0 = now_ms();

@@ -186,22 +186,20 @@ static void test_file_format(void)
     ember_error err = {0};
     const char *origin = NULL;
     char want[512];
-    char *path = write_file(
-        "forms.conf",
-        "# a comment\n"
-        "   # an indented comment\n"
-        "\n"
-        "a = b = c\n"
-        "spaced   value with  spaces   \n"
-        "eq=tight\n"
-        "mixed =x\n"
-        "trail = 3s  # trailing comment\n"
-        "hash = a#b\n"
-        "tab\tvalue\n"
-        "   \t  \n"
-        "crlf yes\r\n"
-        "eqeq == x\n"
-        "last no newline");
+    char *path = write_file("forms.conf", "# a comment\n"
+                                          "   # an indented comment\n"
+                                          "\n"
+                                          "a = b = c\n"
+                                          "spaced   value with  spaces   \n"
+                                          "eq=tight\n"
+                                          "mixed =x\n"
+                                          "trail = 3s  # trailing comment\n"
+                                          "hash = a#b\n"
+                                          "tab\tvalue\n"
+                                          "   \t  \n"
+                                          "crlf yes\r\n"
+                                          "eqeq == x\n"
+                                          "last no newline");
 
     is_int(0, conf_load_file(c, path, CONF_SRC_FILE, &err), "load forms.conf");
     is_string("b = c", conf_get(c, "a"), "'=' inside the value");
@@ -214,8 +212,7 @@ static void test_file_format(void)
     is_string("value", conf_get(c, "tab"), "tab separator");
     is_string("yes", conf_get(c, "crlf"), "CRLF line ending");
     is_string("= x", conf_get(c, "eqeq"), "only the first '=' separates");
-    is_string("no newline", conf_get(c, "last"),
-              "last line without newline");
+    is_string("no newline", conf_get(c, "last"), "last line without newline");
     ok(conf_get(c, "#") == NULL && conf_get(c, "an") == NULL,
        "comment lines set nothing");
     conf_get_source(c, "a", NULL, &origin);
@@ -344,11 +341,11 @@ static void test_malformed(void)
 
 /* Every key p.<src> is set by every source up to <src>, so it must end up
  * with the value of exactly that source, whatever the load order. */
-static const char *const prec_keys[] = {"p.file", "p.confd", "p.env",
-                                        "p.cmd", "p.script"};
-static char *const prec_env[] = {
-    "EMBER_CONF_p_env=env", "EMBER_CONF_p_cmd=env", "EMBER_CONF_p_script=env",
-    "EMBER_CONF_executor_cores=6", NULL};
+static const char *const prec_keys[] = {"p.file", "p.confd", "p.env", "p.cmd",
+                                        "p.script"};
+static char *const prec_env[] = {"EMBER_CONF_p_env=env", "EMBER_CONF_p_cmd=env",
+                                 "EMBER_CONF_p_script=env",
+                                 "EMBER_CONF_executor_cores=6", NULL};
 
 static void prec_file(conf *c, const char *path)
 {
@@ -376,8 +373,7 @@ static void prec_script(conf *c)
 
 static void prec_check(const conf *c, const char *order)
 {
-    static const char *const want[] = {"file", "confd", "env", "cmd",
-                                       "script"};
+    static const char *const want[] = {"file", "confd", "env", "cmd", "script"};
     static const conf_source srcs[] = {CONF_SRC_FILE, CONF_SRC_CONFD,
                                        CONF_SRC_ENV, CONF_SRC_CMDLINE,
                                        CONF_SRC_SCRIPT};
@@ -518,7 +514,8 @@ static void test_env(void)
     conf_foreach(c, count_keys, NULL);
     before = count_keys_n;
     is_int(0, conf_load_env(c, envp), "conf_load_env");
-    is_string("2g", conf_get(c, "executor.memory"), "EMBER_CONF_executor_memory");
+    is_string("2g", conf_get(c, "executor.memory"),
+              "EMBER_CONF_executor_memory");
     is_string("7", conf_get(c, "task.maxFailures"),
               "case preserved: EMBER_CONF_task_maxFailures");
     is_string("v w", conf_get(c, "a.b.c"), "every '_' becomes '.'");
@@ -576,8 +573,7 @@ static void test_cmdline(void)
            "bad key character: EINVAL");
     like(err.msg, "\"k:x=1\"", "bad key: names the argument");
     like(err.msg, "':'", "bad key: names the character");
-    is_int(EMBER_EINVAL,
-           conf_parse_arg(c, "bad key=1", CONF_SRC_CMDLINE, NULL),
+    is_int(EMBER_EINVAL, conf_parse_arg(c, "bad key=1", CONF_SRC_CMDLINE, NULL),
            "space inside key: EINVAL");
     ok(conf_get(c, "k:x") == NULL && conf_get(c, "bad key") == NULL,
        "failed --conf sets nothing");
@@ -609,9 +605,10 @@ static void test_sizes(void)
         {"18446744073709551615", 1, UINT64_MAX},
     };
     static const char *const bad[] = {
-        "",     "abc",  "12x",   "1.5g", "-1",   "1 g", "g",   "1bb",
-        "1kbb", "1gibx", "1mi",  "0x10", "16777216t",
-        "17179869184g", "18446744073709551616", NULL};
+        "",    "abc",  "12x",       "1.5g",         "-1",
+        "1 g", "g",    "1bb",       "1kbb",         "1gibx",
+        "1mi", "0x10", "16777216t", "17179869184g", "18446744073709551616",
+        NULL};
     uint64_t out;
     conf *c = conf_new();
     ember_error err;
@@ -664,18 +661,26 @@ static void test_durations(void)
         const char *s;
         int64_t unit, want;
     } good[] = {
-        {"200ms", 1, 200},        {"3s", 1, 3000},
-        {"2min", 1, 120000},      {"2m", 1, 120000},
-        {"1h", 1, 3600000},       {"1d", 1, 86400000},
-        {"500us", 1, 0},          {"1500us", 1, 1},
-        {"5", 1000, 5000},        {"5", 1, 5},
-        {"3S", 1, 3000},          {"10MIN", 1, 600000},
-        {" 7ms ", 1, 7},          {"0", 1000, 0},
+        {"200ms", 1, 200},
+        {"3s", 1, 3000},
+        {"2min", 1, 120000},
+        {"2m", 1, 120000},
+        {"1h", 1, 3600000},
+        {"1d", 1, 86400000},
+        {"500us", 1, 0},
+        {"1500us", 1, 1},
+        {"5", 1000, 5000},
+        {"5", 1, 5},
+        {"3S", 1, 3000},
+        {"10MIN", 1, 600000},
+        {" 7ms ", 1, 7},
+        {"0", 1000, 0},
         {"9223372036854775807ms", 1, INT64_MAX},
     };
-    static const char *const bad[] = {"",     "s",    "3x",   "3 s",
-                                      "3sec", "-1s",  "1.5s", "3secs",
-                                      "ms3",  "9223372036854775808ms", NULL};
+    static const char *const bad[] = {
+        "",    "s",    "3x",    "3 s", "3sec",
+        "-1s", "1.5s", "3secs", "ms3", "9223372036854775808ms",
+        NULL};
     char big[64];
     int64_t out;
     conf *c = conf_new();
@@ -685,8 +690,8 @@ static void test_durations(void)
         out = 12345;
         int rc = conf_parse_duration_ms(good[i].s, good[i].unit, &out);
         ok(rc == 0 && out == good[i].want,
-           "duration \"%s\" (unit %" PRId64 ") = %" PRId64 " ms (got rc %d, %"
-           PRId64 ")",
+           "duration \"%s\" (unit %" PRId64 ") = %" PRId64
+           " ms (got rc %d, %" PRId64 ")",
            good[i].s, good[i].unit, good[i].want, rc, out);
     }
     for (size_t i = 0; bad[i]; i++) {
@@ -733,8 +738,8 @@ static void test_scalars(void)
     static const struct {
         const char *s;
         int want;
-    } bools[] = {{"true", 1}, {"false", 0}, {"yes", 1}, {"no", 0},
-                 {"on", 1},   {"off", 0},   {"1", 1},   {"0", 0},
+    } bools[] = {{"true", 1}, {"false", 0}, {"yes", 1},  {"no", 0},
+                 {"on", 1},   {"off", 0},   {"1", 1},    {"0", 0},
                  {"TRUE", 1}, {"Off", 0},   {" yes ", 1}};
     conf *c = conf_new();
     ember_error err;
@@ -791,8 +796,7 @@ static void test_scalars(void)
     ok(conf_get_double(c, "memory.fraction", 0, &d, NULL) == 0 && d == 0.6,
        "memory.fraction default 0.6");
     conf_set(c, "x", "1e-3", CONF_SRC_FILE, NULL);
-    ok(conf_get_double(c, "x", 0, &d, NULL) == 0 && d == 0.001,
-       "double 1e-3");
+    ok(conf_get_double(c, "x", 0, &d, NULL) == 0 && d == 0.001, "double 1e-3");
     conf_set(c, "x", "abc", CONF_SRC_FILE, NULL);
     is_int(EMBER_EINVAL, conf_get_double(c, "x", 0, &d, NULL),
            "double garbage rejected");
@@ -861,8 +865,8 @@ static void test_unknown(void)
     for (size_t i = 0; i < n && i < (size_t)ws.n; i++) {
         if (strcmp(ws.w[i].key, warned[i].key) != 0)
             order_ok = 0;
-        is_string(warned[i].suggestion, ws.w[i].suggestion,
-                  "suggestion for %s", warned[i].key);
+        is_string(warned[i].suggestion, ws.w[i].suggestion, "suggestion for %s",
+                  warned[i].key);
     }
     ok(order_ok, "warnings in sorted key order");
     is_string("w.conf:1", ws.w[0].origin, "warning carries the origin");

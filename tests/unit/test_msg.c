@@ -55,8 +55,12 @@ static msg_shuffle_in inputs3[] = {
 
 static uint64_t sizes4[] = {0, 1, 300, UINT64_MAX};
 
-static const msg_register reg_in = {"exec-7", "node-a.example", 424242, 8,
-                                    16384, "tcp://10.0.0.1:35000",
+static const msg_register reg_in = {"exec-7",
+                                    "node-a.example",
+                                    424242,
+                                    8,
+                                    16384,
+                                    "tcp://10.0.0.1:35000",
                                     "op_text 0.1.0;transport_zmq 0.1.0"};
 static const msg_registered regd_in = {1, "welcome", 1000, -1};
 
@@ -234,8 +238,8 @@ static int decode_as(int type, const void *p, size_t n, ember_error *err)
             uint64_t sum = 0;
             for (int i = 0; i < m.nsizes; i++)
                 sum += m.sizes[i];
-            sum += strlen(m.message) + strlen(m.traceback) +
-                   strlen(m.fetch_exec);
+            sum +=
+                strlen(m.message) + strlen(m.traceback) + strlen(m.fetch_exec);
             (void)sum;
             msg_status_free(&m);
         }
@@ -281,8 +285,7 @@ static void test_register(void)
     is_int(reg_in.pid, m.pid, "register: pid");
     is_int(reg_in.cores, m.cores, "register: cores");
     is_int(reg_in.memory_mb, m.memory_mb, "register: memory_mb");
-    is_string(reg_in.data_endpoint, m.data_endpoint,
-              "register: data_endpoint");
+    is_string(reg_in.data_endpoint, m.data_endpoint, "register: data_endpoint");
     is_string(reg_in.plugins, m.plugins, "register: plugins");
     msg_register_free(&m);
     ok(m.exec_id == NULL && m.plugins == NULL, "register_free clears");
@@ -475,8 +478,7 @@ static void test_fetch_block(void)
     ember_error err = {0, ""};
     const sample *s = &samples[7];
 
-    is_int(0, msg_fetch_decode(s->b.data, s->b.len, &f, &err),
-           "fetch decodes");
+    is_int(0, msg_fetch_decode(s->b.data, s->b.len, &f, &err), "fetch decodes");
     ok(f.shuffle_id == 4 && f.map_task_id == 77 && f.reduce_id == 31,
        "fetch round-trips (%d, %llu, %d)", f.shuffle_id,
        (unsigned long long)f.map_task_id, f.reduce_id);
@@ -528,8 +530,8 @@ static void test_simple(void)
         uint64_t n = 1;
         is_int(s->type, msg_peek_type(s->b.data, s->b.len, &err), "peek: %s",
                s->what);
-        is_int(0, msg_simple_decode(s->b.data, s->b.len, s->type, &id, &n,
-                                    &err),
+        is_int(0,
+               msg_simple_decode(s->b.data, s->b.len, s->type, &id, &n, &err),
                "%s decodes", s->what);
         is_string(want[i].id, id, "%s: id", s->what);
         ok(n == want[i].n, "%s: number", s->what);
@@ -541,8 +543,8 @@ static void test_simple(void)
         uint64_t n;
         const sample *s = &samples[10];
         err.msg[0] = '\0';
-        is_int(EMBER_EPROTO, msg_simple_decode(s->b.data, s->b.len, MSG_STOP,
-                                               &id, &n, &err),
+        is_int(EMBER_EPROTO,
+               msg_simple_decode(s->b.data, s->b.len, MSG_STOP, &id, &n, &err),
                "heartbeat decoded as stop is refused");
         ok(id == NULL, "... and *id is NULL");
         like(err.msg, "expected a stop message, got heartbeat",
@@ -572,8 +574,7 @@ static void test_truncations(void)
                 bail("out of memory");
             memcpy(cp, s->b.data, n);
             rc = decode_as(s->type, cp, n, &err);
-            if (rc != EMBER_EPROTO || err.code != EMBER_EPROTO ||
-                !err.msg[0]) {
+            if (rc != EMBER_EPROTO || err.code != EMBER_EPROTO || !err.msg[0]) {
                 if (!bad++) {
                     first_bad = n;
                     first_rc = rc;
@@ -581,8 +582,9 @@ static void test_truncations(void)
             }
             free(cp);
         }
-        if (!ok(bad == 0, "%s: all %zu truncations rejected with "
-                          "EMBER_EPROTO and a message",
+        if (!ok(bad == 0,
+                "%s: all %zu truncations rejected with "
+                "EMBER_EPROTO and a message",
                 s->what, s->b.len))
             diag("%zu bad; first at length %zu: rc %d", bad, first_bad,
                  first_rc);
@@ -619,8 +621,7 @@ static void test_bad_headers(void)
 
     memcpy(cp, s->b.data, s->b.len);
     cp[0] = 'X';
-    is_int(EMBER_EPROTO, msg_peek_type(cp, s->b.len, &err),
-           "peek: bad magic");
+    is_int(EMBER_EPROTO, msg_peek_type(cp, s->b.len, &err), "peek: bad magic");
     like(err.msg, "not an ember message", "... says so");
     is_int(EMBER_EPROTO, decode_as(MSG_LAUNCH, cp, s->b.len, &err),
            "decode: bad magic");
@@ -663,8 +664,8 @@ static void test_bad_headers(void)
                 rc = decode_as(t, samples[i].b.data, samples[i].b.len, &e);
                 if (rc != EMBER_EPROTO || !strstr(e.msg, "expected a")) {
                     if (!bad++)
-                        diag("%s decoded as %s: rc %d, '%s'",
-                             samples[i].what, msg_type_name(t), rc, e.msg);
+                        diag("%s decoded as %s: rc %d, '%s'", samples[i].what,
+                             msg_type_name(t), rc, e.msg);
                 }
             }
         ok(bad == 0, "every message is refused by every other decoder");
@@ -677,7 +678,7 @@ static void test_bad_headers(void)
 static void launch_prefix(buf *b)
 {
     msg_begin(b, MSG_LAUNCH);
-    buf_put_varint(b, 1);     /* task_id */
+    buf_put_varint(b, 1); /* task_id */
     for (int i = 0; i < 5; i++)
         buf_put_svarint(b, 0); /* job, stage, stage attempt, part, attempt */
     buf_put_svarint(b, TASK_SHUFFLE_MAP);
@@ -835,8 +836,8 @@ static void test_mutations(void)
             else if (how % 3 == 1)
                 cp[at] = (uint8_t)(how >> 16);
             else /* interesting bytes for varints and lengths */
-                cp[at] = (uint8_t[]){0x00, 0x7f, 0x80, 0xff,
-                                     0x01}[(how >> 16) % 5];
+                cp[at] =
+                    (uint8_t[]){0x00, 0x7f, 0x80, 0xff, 0x01}[(how >> 16) % 5];
         }
         /* the decoder its header names, or the sample's own */
         memset(&err, 0, sizeof err);
@@ -851,14 +852,15 @@ static void test_mutations(void)
             else if ((rc != EMBER_EPROTO && rc != EMBER_ENOMEM) ||
                      !err.msg[0]) {
                 if (!odd++)
-                    diag("round %d (%s, type %d): rc %d '%s'", round,
-                         s->what, type, rc, err.msg);
+                    diag("round %d (%s, type %d): rc %d '%s'", round, s->what,
+                         type, rc, err.msg);
             }
         }
         free(cp);
     }
-    ok(odd == 0, "%d random mutations: every decode succeeded or failed "
-                 "with EMBER_EPROTO and a message",
+    ok(odd == 0,
+       "%d random mutations: every decode succeeded or failed "
+       "with EMBER_EPROTO and a message",
        ROUNDS);
     diag("%d of %d mutants decoded successfully", accepted, ROUNDS);
 }

@@ -44,8 +44,7 @@ static void test_op_text(void)
         ok(pi->nops >= 2, "info: registers at least 2 operators (%d)",
            pi->nops);
         is_string("operators", pi->kind, "info: kind");
-        like(pi->path, "plugins/operators/text/", "info: path (%s)",
-             pi->path);
+        like(pi->path, "plugins/operators/text/", "info: path (%s)", pi->path);
     } else {
         for (int i = 0; i < 5; i++)
             skip("no plugin info");
@@ -55,8 +54,7 @@ static void test_op_text(void)
     op = plugins_find_op("text.scan", &owner);
     ok(op != NULL, "text.scan is registered");
     ok(owner != NULL, "... with an owner");
-    is_string("op_text", owner ? owner->name : NULL,
-              "... owned by op_text");
+    is_string("op_text", owner ? owner->name : NULL, "... owned by op_text");
     ok(op && op->kind == EMBER_OP_SOURCE, "... and is a source");
     ok(plugins_find_op("text.write", NULL) != NULL, "text.write too");
     owner = NULL;
@@ -198,8 +196,9 @@ static void test_oldminor(void)
         bail("cannot build a batch");
     is_int(0, op->open(host_table(), NULL, NULL, &state, &err),
            "oldminor.id opens");
-    is_int(0, op->push(state, in, id_emit, NULL, &err) ||
-                  op->finish(state, id_emit, NULL, &err),
+    is_int(0,
+           op->push(state, in, id_emit, NULL, &err) ||
+               op->finish(state, id_emit, NULL, &err),
            "push + finish succeed");
     ok(id_emit_calls == 1 && id_emitted == in,
        "the identity emitted its input batch once");

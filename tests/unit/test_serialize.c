@@ -48,8 +48,8 @@ static void *counting_alloc(void *ud, void *p, size_t osize, size_t nsize)
 
 static lua_State *new_state(int counting)
 {
-    lua_State *L = counting ? lua_newstate(counting_alloc, NULL)
-                            : luaL_newstate();
+    lua_State *L =
+        counting ? lua_newstate(counting_alloc, NULL) : luaL_newstate();
     if (!L)
         bail("cannot create lua_State");
     luaL_openlibs(L);
@@ -164,9 +164,11 @@ static void exact_bytes(const char *expr, const uint8_t *want, size_t n)
 
 static void test_scalars(void)
 {
-    static const uint8_t one[] = {3, 2}, mone[] = {3, 1}, ab[] = {5, 2, 'a', 'b'},
-                         empty[] = {6, 0, 0}, arr[] = {6, 2, 2, 1, 0},
-                         rec[] = {6, 0, 1, 5, 1, 'x', 4, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f};
+    static const uint8_t one[] = {3, 2}, mone[] = {3, 1},
+                         ab[] = {5, 2, 'a', 'b'}, empty[] = {6, 0, 0},
+                         arr[] = {6, 2, 2, 1, 0},
+                         rec[] = {6, 0, 1, 5, 1, 'x',  4,   0,
+                                  0, 0, 0, 0, 0, 0xf8, 0x3f};
     roundtrip("nil");
     roundtrip("true");
     roundtrip("false");
@@ -250,9 +252,11 @@ static void test_tables(void)
         eval(L, "{[{7}] = 'seven'}");
         ok(ser_encode(L, -1, &b, &err) == 0, "table key encodes");
         lua_pop(L, 1);
-        ok(ser_decode_buf(L2, b.data, b.len, 0, &err) == 0, "table key decodes");
+        ok(ser_decode_buf(L2, b.data, b.len, 0, &err) == 0,
+           "table key decodes");
         lua_setglobal(L2, "v");
-        eval(L2, "(function() for k, x in pairs(v) do return k[1] .. x end end)()");
+        eval(L2,
+             "(function() for k, x in pairs(v) do return k[1] .. x end end)()");
         is_string("7seven", lua_tostring(L2, -1), "table key content");
         lua_pop(L2, 1);
         buf_free(&b);
@@ -325,8 +329,9 @@ static void test_closures(void)
          "local function g(y) return y * 2 end\n"
          "return function(x) return (g(x) + n + t.a.b) .. s end",
          NULL, &err);
-    is_string("23x", call2("f(5)"), "closure over numbers, strings, tables "
-                                    "and another closure");
+    is_string("23x", call2("f(5)"),
+              "closure over numbers, strings, tables "
+              "and another closure");
 
     ship("local function fact(n) if n <= 1 then return 1 end "
          "return n * fact(n - 1) end return fact",
@@ -334,8 +339,10 @@ static void test_closures(void)
     is_string("3628800", call2("f(10)"), "recursive local function");
 
     ship("local even, odd\n"
-         "function even(n) if n == 0 then return true end return odd(n - 1) end\n"
-         "function odd(n) if n == 0 then return false end return even(n - 1) end\n"
+         "function even(n) if n == 0 then return true end return odd(n - 1) "
+         "end\n"
+         "function odd(n) if n == 0 then return false end return even(n - 1) "
+         "end\n"
          "return even",
          NULL, &err);
     is_string("true", call2("f(10)"), "mutually recursive functions");
@@ -365,7 +372,8 @@ static void test_closures(void)
     is_string("3-nil", call2("f(3.7)"),
               "globals are not shipped: env 0 is the global table");
     ship("local k = 2\n"
-         "return function(x) return (function(y) return math.floor(y) * k end)(x) end",
+         "return function(x) return (function(y) return math.floor(y) * k "
+         "end)(x) end",
          "env", &err);
     is_string("6", call2("f(3.5)"), "nested closure sees the rebound _ENV");
 
@@ -375,15 +383,16 @@ static void test_closures(void)
     is_string("00042", call2("f(42.9)"), "captured standard C functions");
 
     ship("return {print, table.concat, utf8.char, tostring}", NULL, &err);
-    is_string("true", call2("f[1] == print and f[2] == table.concat and "
-                            "f[3] == utf8.char and f[4] == tostring"),
+    is_string("true",
+              call2("f[1] == print and f[2] == table.concat and "
+                    "f[3] == utf8.char and f[4] == tostring"),
               "standard C functions decode to the other state's");
 
     ship("local function boom() error('kaboom') end\n"
          "return function() boom() end",
          NULL, &err);
-    like(call2("select(2, pcall(f))"), "job.lua:1:",
-         "tracebacks keep file:line (debug info not stripped)");
+    like(call2("select(2, pcall(f))"),
+         "job.lua:1:", "tracebacks keep file:line (debug info not stripped)");
 
     /* refusals */
     ember_error_clear(&err);
@@ -418,7 +427,8 @@ static void test_closures(void)
     like(err.msg, "upvalue 'cfg'.opts.sock", "path below the upvalue");
 
     is_int(EMBER_EINVAL,
-           ship("local f = mylib.cfn return function() return f() end", NULL, &err),
+           ship("local f = mylib.cfn return function() return f() end", NULL,
+                &err),
            "non-standard C function refused");
     like(err.msg, "upvalue 'f' (C function)", "C function message");
     like(err.msg, "only Lua functions and standard library functions",
@@ -428,10 +438,10 @@ static void test_closures(void)
            "cyclic table refused");
     like(err.msg, "cyclic table at self", "cycle message");
 
-    is_int(EMBER_EINVAL,
-           ship("local t = {} t.f = function() return t end return t", NULL,
-                &err),
-           "cycle through a closure refused");
+    is_int(
+        EMBER_EINVAL,
+        ship("local t = {} t.f = function() return t end return t", NULL, &err),
+        "cycle through a closure refused");
     like(err.msg, "cyclic", "cycle through closure message");
 
     is_int(EMBER_EINVAL,
@@ -548,7 +558,12 @@ static void test_keys(void)
         {
             size_t n;
             char *k = key_of(L, -1, &n);
-            ok(k && n == 5 && !memcmp(k, "\x05\x03" "abc", 5), "key bytes of 'abc'");
+            ok(k && n == 5 &&
+                   !memcmp(k,
+                           "\x05\x03"
+                           "abc",
+                           5),
+               "key bytes of 'abc'");
             free(k);
         }
         lua_pop(L, 1);
@@ -655,7 +670,8 @@ static void test_corruption(void)
     for (int it = 0; it < 2000; it++) {
         uint8_t *copy;
         int rc, nflip = 1 + (int)(rnd() % 4);
-        encode_expr(L, vals[it % (int)(sizeof vals / sizeof vals[0])], &b, NULL);
+        encode_expr(L, vals[it % (int)(sizeof vals / sizeof vals[0])], &b,
+                    NULL);
         copy = malloc(b.len);
         memcpy(copy, b.data, b.len);
         for (int f = 0; f < nflip; f++) {
@@ -675,20 +691,22 @@ static void test_corruption(void)
         all_bal &= balanced;
         free(copy);
     }
-    ok(all_ok && all_bal, "2000 random mutations: %d decoded, %d rejected, "
-                          "stack balanced", ndec, nerr);
+    ok(all_ok && all_bal,
+       "2000 random mutations: %d decoded, %d rejected, "
+       "stack balanced",
+       ndec, nerr);
     ok(nerr > 0, "some mutations were detected");
 
     /* huge declared lengths: rejected without allocating them */
     {
         lua_State *C = new_state(1);
-        static const uint8_t hstr[] = {5, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
-                                       0x80, 0x80, 0x40, 'a', 'b'};
+        static const uint8_t hstr[] = {5,    0x80, 0x80, 0x80, 0x80, 0x80,
+                                       0x80, 0x80, 0x80, 0x40, 'a',  'b'};
         static const uint8_t harr[] = {6, 0xff, 0xff, 0xff, 0xff, 0x0f, 3, 2};
         static const uint8_t hhash[] = {6, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 3};
         static const uint8_t hfn[] = {8, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x1b};
-        static const uint8_t over[] = {3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                       0xff, 0xff, 0xff, 0xff, 0x01};
+        static const uint8_t over[] = {3,    0xff, 0xff, 0xff, 0xff, 0xff,
+                                       0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
         max_alloc = 0;
         is_int(EMBER_ECORRUPT, decode_clean(C, hstr, sizeof hstr, &balanced),
                "2^62-byte string rejected");
@@ -729,8 +747,8 @@ static void test_corruption(void)
             }
             len += 1 + (size_t)k; /* innermost nil, then each level's nhash 0 */
             is_int(k == 200 ? 0 : EMBER_ECORRUPT,
-                   decode_clean(L, bomb, len, &balanced),
-                   "%d nested tables", k);
+                   decode_clean(L, bomb, len, &balanced), "%d nested tables",
+                   k);
         }
         free(bomb);
     }
@@ -748,14 +766,19 @@ static void test_corruption(void)
             {"upvalue reference outside an upvalue", {12, 0, 1}, 3},
             {"function reference to nothing", {9, 0}, 2},
             {"nil table key", {6, 0, 1, 0, 3, 2}, 6},
-            {"NaN table key", {6, 0, 1, 4, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 3, 2},
+            {"NaN table key",
+             {6, 0, 1, 4, 0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 3, 2},
              14},
             {"C function of a library not allowed",
-             {10, 10, 'o', 's', '.', 'e', 'x', 'e', 'c', 'u', 't', 'e'}, 12},
-            {"unknown standard function", {10, 6, 'm', 'a', 't', 'h', '.', 'q'},
+             {10, 10, 'o', 's', '.', 'e', 'x', 'e', 'c', 'u', 't', 'e'},
+             12},
+            {"unknown standard function",
+             {10, 6, 'm', 'a', 't', 'h', '.', 'q'},
              8},
             {"global that is not a C function", {10, 2, '_', 'G'}, 4},
-            {"bytecode without signature", {8, 5, 'h', 'e', 'l', 'l', 'o', 0}, 8},
+            {"bytecode without signature",
+             {8, 5, 'h', 'e', 'l', 'l', 'o', 0},
+             8},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             int rc = decode_clean(L, cases[i].b, cases[i].n, &balanced);
@@ -784,7 +807,8 @@ static void test_corruption(void)
         is_int(EMBER_ECORRUPT, decode_clean(L, p, n + 1, &balanced),
                "join to a missing function rejected");
         memcpy(p + n - 2, "\x0c\x00\x01", 3); /* join to itself */
-        is_int(0, decode_clean(L, p, n + 1, &balanced), "self join is harmless");
+        is_int(0, decode_clean(L, p, n + 1, &balanced),
+               "self join is harmless");
         p[n - 3] = 2; /* wrong upvalue count */
         memcpy(p + n - 2, "\x03\x0e\x03\x0e", 4);
         is_int(EMBER_ECORRUPT, decode_clean(L, p, n + 2, &balanced),

@@ -257,11 +257,11 @@ static void test_index_layout(void)
     is_int(crc32c(0, idx.data, (NPARTS + 1) * 8),
            le32(idx.data + (NPARTS + 1) * 8), "index checksum is crc32c");
     for (int p = 0; p < NPARTS; p++)
-        if (le64(idx.data + 8 * (p + 1)) - le64(idx.data + 8 * p) !=
-            sizes[p])
+        if (le64(idx.data + 8 * (p + 1)) - le64(idx.data + 8 * p) != sizes[p])
             offs_ok = 0;
-    ok(offs_ok, "commit sizes match the index (%" PRIu64 ", %" PRIu64
-       ", %" PRIu64 ")", sizes[0], sizes[1], sizes[2]);
+    ok(offs_ok,
+       "commit sizes match the index (%" PRIu64 ", %" PRIu64 ", %" PRIu64 ")",
+       sizes[0], sizes[1], sizes[2]);
     is_int(0, (long long)sizes[1], "the empty partition stores 0 bytes");
     stat(data_path, &st);
     is_int((long long)le64(idx.data + 8 * NPARTS), (long long)st.st_size,
@@ -285,12 +285,16 @@ static void test_index_layout(void)
             frames_ok = 0;
     }
     ok(frames_ok, "frames tile each partition; only the big record's frame "
-       "exceeds 256 KiB");
+                  "exceeds 256 KiB");
     is_int((p0_raw + SHUFFLE_FRAME_RAW - 1) / SHUFFLE_FRAME_RAW,
-           (long long)nframes[0], "partition 0 (%zu raw bytes) spans %zu "
-           "frames", p0_raw, nframes[0]);
-    is_int(1, (long long)big_frames, "the 300 KiB record has a frame of its own");
-    is_int(3, (long long)nframes[2], "partition 2 has 3 frames (small, big, "
+           (long long)nframes[0],
+           "partition 0 (%zu raw bytes) spans %zu "
+           "frames",
+           p0_raw, nframes[0]);
+    is_int(1, (long long)big_frames,
+           "the 300 KiB record has a frame of its own");
+    is_int(3, (long long)nframes[2],
+           "partition 2 has 3 frames (small, big, "
            "small)");
     buf_free(&idx);
     buf_free(&dat);
@@ -314,8 +318,7 @@ static void test_read_back(void)
         rc = shuffle_block_foreach(block.data, block.len, collect_fn, &c, &err);
         is_int(0, rc, "foreach(%d)", p);
         ok(same_records(&expect[p], &c.got),
-           "partition %d: %zu records, same bytes, same order", p,
-           expect[p].n);
+           "partition %d: %zu records, same bytes, same order", p, expect[p].n);
         reclist_free(&c.got);
     }
 
@@ -414,8 +417,7 @@ static void test_corrupt_files(void)
         buf_put_u64(&bad, dat.len);
         buf_put_u32(&bad, crc32c(0, bad.data, bad.len));
         write_file(index_path, bad.data, bad.len);
-        expect_read_error(EMBER_ECORRUPT, index_path,
-                          "non-monotonic offsets");
+        expect_read_error(EMBER_ECORRUPT, index_path, "non-monotonic offsets");
         buf_free(&bad);
     }
     write_file(index_path, idx.data, idx.len);
@@ -580,8 +582,7 @@ static void test_standalone_block(void)
     for (size_t at = 1; at + BLOCKCODEC_HEADER <= enc.len; frames++)
         at += BLOCKCODEC_HEADER + le32(enc.data + at + 12);
     ok(frames >= 2, "split into %zu frames", frames);
-    rc = shuffle_block_foreach(enc.data + 1, enc.len - 1, collect_fn, &c,
-                               &err);
+    rc = shuffle_block_foreach(enc.data + 1, enc.len - 1, collect_fn, &c, &err);
     ok(rc == 0 && same_records(&e, &c.got), "block_encode -> foreach");
     reclist_free(&c.got);
 

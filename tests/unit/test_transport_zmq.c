@@ -88,8 +88,8 @@ static void *load(int argc, char **argv)
     is_string("zmq", T->name, "transport name");
     ok(T->struct_size >= sizeof(ember_transport_desc),
        "transport struct_size covers the whole struct");
-    ok(T->open && T->close && T->listen && T->connect && T->send &&
-           T->recv && T->msg_release && T->wake && T->sock_close,
+    ok(T->open && T->close && T->listen && T->connect && T->send && T->recv &&
+           T->msg_release && T->wake && T->sock_close,
        "all transport functions are set");
     is_int(0, fake_host_st.nops, "no operators registered");
     ok(fake_host_st.clustermgr == NULL, "no cluster manager registered");
@@ -98,8 +98,8 @@ static void *load(int argc, char **argv)
 
 /* ------------------------------------------------------- tcp round trip */
 
-static void test_tcp(ember_tsock **srv_out, ember_tsock **cli_out,
-                     char *bound, size_t boundlen)
+static void test_tcp(ember_tsock **srv_out, ember_tsock **cli_out, char *bound,
+                     size_t boundlen)
 {
     ember_error err = {0};
     ember_tsock *srv = NULL, *cli = NULL;
@@ -391,12 +391,12 @@ static int raw_load(rawzmq *z)
     z->lib = dlopen("libzmq.so.5", RTLD_NOW | RTLD_LOCAL);
     if (!z->lib)
         return -1;
-#define RAW_SYM_(field, name)                                             \
-    do {                                                                  \
-        void *p_ = dlsym(z->lib, name);                                   \
-        if (!p_)                                                          \
-            return -1;                                                    \
-        memcpy(&z->field, &p_, sizeof p_);                                \
+#define RAW_SYM_(field, name)                                                  \
+    do {                                                                       \
+        void *p_ = dlsym(z->lib, name);                                        \
+        if (!p_)                                                               \
+            return -1;                                                         \
+        memcpy(&z->field, &p_, sizeof p_);                                     \
     } while (0)
     RAW_SYM_(ctx_new, "zmq_ctx_new");
     RAW_SYM_(ctx_term, "zmq_ctx_term");

@@ -45,8 +45,7 @@ static void upper_close(void *state)
 }
 
 static int upper_open(const ember_host *host, const ember_params *p,
-                      const ember_task_info *ti, void **state,
-                      ember_error *err)
+                      const ember_task_info *ti, void **state, ember_error *err)
 {
     const char *suffix = host->param_str(p, "suffix");
     upper *u = calloc(1, sizeof *u);
@@ -119,8 +118,8 @@ static int upper_push(void *state, const ember_batch *in, ember_emit_fn emit,
             break;
         for (size_t k = 0; k < len; k++) {
             char ch = s[k];
-            u->scratch[k] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A')
-                                                     : ch;
+            u->scratch[k] =
+                (ch >= 'a' && ch <= 'z') ? (char)(ch - 'a' + 'A') : ch;
         }
         memcpy(u->scratch + len, u->suffix, u->suffix_len);
         rc = H->batch_append_str(u->out, 0, u->scratch, len + u->suffix_len);

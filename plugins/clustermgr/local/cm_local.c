@@ -83,7 +83,7 @@ typedef struct cm_state {
     char **base_argv; /* copy of req->exec_argv, NULL-terminated */
     size_t nbase;
     char cores[16];
-    char memory[32];  /* "<M>m" */
+    char memory[32]; /* "<M>m" */
     int next_id;
     executor *execs;
     size_t nexecs, cap;
@@ -153,15 +153,16 @@ static int parse_url(const char *url, url_spec *sp, char *why, size_t whylen)
         if (parse_num(&p, INT_MAX, &e) != 0 || *p++ != ',' ||
             parse_num(&p, INT_MAX, &c) != 0 || *p++ != ',' ||
             parse_num(&p, MAX_MEMORY_MB, &m) != 0 || strcmp(p, "]") != 0) {
-            snprintf(why, whylen,
-                     "\"%s\": expected local-cluster[EXECUTORS,CORES,MEMORY_MB]",
-                     url);
+            snprintf(
+                why, whylen,
+                "\"%s\": expected local-cluster[EXECUTORS,CORES,MEMORY_MB]",
+                url);
             return -1;
         }
         if (e < 1 || c < 1 || m < MIN_MEMORY_MB) {
             snprintf(why, whylen,
-                     "\"%s\": need >= 1 executor, >= 1 core and >= %d MiB",
-                     url, MIN_MEMORY_MB);
+                     "\"%s\": need >= 1 executor, >= 1 core and >= %d MiB", url,
+                     MIN_MEMORY_MB);
             return -1;
         }
         sp->executors = (int)e;
@@ -243,11 +244,10 @@ static _Noreturn void child_exec(char *const *argv, int errfd, pid_t parent,
 static void log_exit(cm_state *st, const executor *x, int status)
 {
     if (WIFEXITED(status))
-        st->host->log(WEXITSTATUS(status) == 0
-                          ? EMBER_LOG_INFO
-                          : EMBER_LOG_WARN,
-                      WHO, "executor %s (pid %ld) exited with status %d",
-                      x->id, (long)x->pid, WEXITSTATUS(status));
+        st->host->log(WEXITSTATUS(status) == 0 ? EMBER_LOG_INFO
+                                               : EMBER_LOG_WARN,
+                      WHO, "executor %s (pid %ld) exited with status %d", x->id,
+                      (long)x->pid, WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
         st->host->log(EMBER_LOG_INFO, WHO,
                       "executor %s (pid %ld) killed by signal %d", x->id,
@@ -407,9 +407,9 @@ static int cm_start(const ember_host *host, const ember_cm_request *req,
 {
     *state = NULL;
     *expected = 0;
-    if (!req || req->struct_size < offsetof(ember_cm_request,
-                                            default_memory_mb) +
-                                       sizeof req->default_memory_mb) {
+    if (!req ||
+        req->struct_size < offsetof(ember_cm_request, default_memory_mb) +
+                               sizeof req->default_memory_mb) {
         host->seterr(err, EMBER_EINVAL, WHO ": request struct too small");
         return EMBER_EINVAL;
     }
@@ -505,8 +505,10 @@ static int plugin_init(const ember_host *host, ember_registry *reg,
 {
     int rc = host->register_clustermgr(reg, &local_cm);
     if (rc != 0)
-        host->seterr(err, rc, "%s: cannot register cluster manager "
-                     "\"local\": %s", PLUGIN_NAME, host->strerror(rc));
+        host->seterr(err, rc,
+                     "%s: cannot register cluster manager "
+                     "\"local\": %s",
+                     PLUGIN_NAME, host->strerror(rc));
     return rc;
 }
 

@@ -163,8 +163,7 @@ static int scan_plan(const ember_host *h, const ember_params *p,
     }
     if (f.n == 0) {
         flist_free(&f);
-        h->seterr(err, EMBER_ENOTFOUND, "input path has no files: %s",
-                  pattern);
+        h->seterr(err, EMBER_ENOTFOUND, "input path has no files: %s", pattern);
         return EMBER_ENOTFOUND;
     }
     for (int i = 0; i < f.n; i++)
@@ -194,8 +193,7 @@ typedef struct scan {
 } scan;
 
 static int scan_open(const ember_host *h, const ember_params *p,
-                     const ember_task_info *ti, void **state,
-                     ember_error *err)
+                     const ember_task_info *ti, void **state, ember_error *err)
 {
     scan *s = calloc(1, sizeof *s);
     (void)p;
@@ -215,8 +213,8 @@ static int scan_open(const ember_host *h, const ember_params *p,
         return EMBER_EIO;
     }
     s->batch = h->batch_new();
-    if (!s->batch || h->batch_add_column(s->batch, "value",
-                                         EMBER_TYPE_STRING) < 0) {
+    if (!s->batch ||
+        h->batch_add_column(s->batch, "value", EMBER_TYPE_STRING) < 0) {
         fclose(s->f);
         h->batch_free(&s->batch);
         free(s->path);
@@ -242,8 +240,7 @@ static int flush_batch(scan *s, ember_emit_fn emit, void *ud)
     return rc;
 }
 
-static int scan_run(void *state, ember_emit_fn emit, void *ud,
-                    ember_error *err)
+static int scan_run(void *state, ember_emit_fn emit, void *ud, ember_error *err)
 {
     scan *s = state;
     char *line = NULL;
@@ -291,8 +288,7 @@ done:
     return rc == EMBER_ESTOP ? 0 : rc;
 ioerr:
     free(line);
-    H->seterr(err, EMBER_EIO, "error reading %s: %s", s->path,
-              strerror(errno));
+    H->seterr(err, EMBER_EIO, "error reading %s: %s", s->path, strerror(errno));
     return EMBER_EIO;
 }
 
@@ -321,8 +317,7 @@ typedef struct writer {
 } writer;
 
 static int write_open(const ember_host *h, const ember_params *p,
-                      const ember_task_info *ti, void **state,
-                      ember_error *err)
+                      const ember_task_info *ti, void **state, ember_error *err)
 {
     const char *dir = h->param_str(p, "path");
     writer *w = calloc(1, sizeof *w);

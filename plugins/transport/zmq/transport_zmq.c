@@ -250,8 +250,7 @@ static int t_listen(void *ctx, const char *endpoint, ember_tsock **out,
     if (zmq_bind(s->zsock, endpoint) != 0) {
         int e = errno;
         rc = code_of(e);
-        c->host->seterr(err, rc, "zmq_bind(%s): %s", endpoint,
-                        zmq_strerror(e));
+        c->host->seterr(err, rc, "zmq_bind(%s): %s", endpoint, zmq_strerror(e));
         goto fail;
     }
     char last[ENDPOINT_MAX];
@@ -320,13 +319,11 @@ static int t_send(ember_tsock *s, const ember_peer *to,
     }
     if (!s->is_router && to) {
         h->seterr(err, EMBER_EINVAL,
-                  "zmq send on %s: a client socket takes no peer",
-                  s->endpoint);
+                  "zmq send on %s: a client socket takes no peer", s->endpoint);
         return EMBER_EINVAL;
     }
     if (nparts < 0 || (nparts > 0 && (!parts || !lens))) {
-        h->seterr(err, EMBER_EINVAL, "zmq send on %s: bad parts",
-                  s->endpoint);
+        h->seterr(err, EMBER_EINVAL, "zmq send on %s: bad parts", s->endpoint);
         return EMBER_EINVAL;
     }
     size_t total = 0;
@@ -409,9 +406,8 @@ static int read_message(ember_tsock *s, ember_peer *from, ember_tmsg *msg,
             zmq_msg_close(&id);
             if (more)
                 drain(s->zsock);
-            h->seterr(err, EMBER_EPROTO,
-                      "zmq recv on %s: %s", s->endpoint,
-                      !more       ? "message without a body"
+            h->seterr(err, EMBER_EPROTO, "zmq recv on %s: %s", s->endpoint,
+                      !more        ? "message without a body"
                       : idlen == 0 ? "empty peer identity"
                                    : "peer identity longer than 31 bytes");
             return EMBER_EPROTO;
