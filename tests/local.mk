@@ -45,5 +45,5 @@ LUA_LOG_COMPILER = $(LOG_COMPILER)
 T_LOG_DRIVER = $(LOG_DRIVER)
 T_LOG_COMPILER = $(LOG_COMPILER)
 LUA_TESTS = tests/lua/rdd_api.lua
-INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t
+INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
