@@ -3,7 +3,9 @@
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
 LOG_COMPILER = $(top_srcdir)/tests/run-test
 AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' EMBER='$(abs_top_builddir)/cli/ember'; export top_builddir top_srcdir EMBER;
-EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/lua tests/integration tests/unit/fake_host.h
+EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/unit/fake_host.h \
+	tests/integration/lib.sh $(LUA_TESTS) $(INTEGRATION_TESTS) \
+	$(wildcard $(srcdir)/tests/fuzz/*.c) tests/fuzz/run-fuzz.sh
 
 UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
 	tests/unit/test_config tests/unit/test_serialize tests/unit/test_msg \

@@ -40,5 +40,5 @@ run_ember "$T/out3" submit --master 'local-cluster[2,1,256]' --conf local.dir="$
 [ $? -ne 0 ] && grep -q "fail.lua:3: task failure" "$T/out3" && grep -q "stack traceback" "$T/out3"
 ok $? "a failing job exits non-zero with the user's message and traceback" || sed 's/^/# /' "$T/out3"
 wait_for sh -c "! ls -d '$T'/ember-*-exec-* > /dev/null 2>&1 && ! pgrep -f '[e]xecutor --driver .*local.dir=$T' > /dev/null"
-ok $? "no executor or local directory is left behind"
+ok $? "no executor or local directory is left behind" || { ls -la "$T"; pgrep -af "[e]xecutor --driver"; } | sed "s/^/# /"
 finish
