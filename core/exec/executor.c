@@ -76,12 +76,25 @@ static struct {
 } X;
 
 static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t wake_ok; /* X.drv may be woken */
 
+/* Runs on the control thread only: the other threads block these signals. */
 static void on_signal(int sig)
 {
     got_signal = sig;
-    if (X.drv && X.ctx.tp)
+    if (wake_ok)
         X.ctx.tp->wake(X.drv);
+}
+
+/* Block or unblock SIGTERM/SIGINT in the calling thread (threads created
+ * while blocked inherit the mask). */
+static void mask_signals(int block)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
 /* ------------------------------------------------------------ the outbox */
@@ -453,6 +466,7 @@ int executor_main(int argc, char **argv)
         LOG_ERROR("%s", err.msg);
         goto out;
     }
+    wake_ok = 1;
     X.ctx.exec_id = X.exec_id;
     X.ctx.app_id = X.app_id;
     X.ctx.local_dir = X.local_dir;
@@ -467,12 +481,14 @@ int executor_main(int argc, char **argv)
         LOG_ERROR("registration failed: %s", err.msg);
         goto out;
     }
+    mask_signals(1);
     if (pthread_create(&bthread, NULL, block_server, NULL) == 0)
         bstarted = 1;
     threads = calloc((size_t)X.ncores, sizeof *threads);
     for (int i = 0; threads && i < X.ncores; i++)
         if (pthread_create(&threads[i], NULL, task_thread, NULL) == 0)
             nthreads++;
+    mask_signals(0);
     LOG_INFO("running with %d task threads, blocks at %s", nthreads,
              X.block_ep);
 
@@ -531,6 +547,7 @@ int executor_main(int argc, char **argv)
         LOG_INFO("signal %d: exiting", (int)got_signal);
     outbox_flush();
 out:
+    wake_ok = 0;
     pthread_mutex_lock(&X.mu);
     X.stop = 1;
     pthread_cond_broadcast(&X.cv);
