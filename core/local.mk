@@ -11,7 +11,9 @@ core_libember_core_a_SOURCES = \
 	core/shuffle/shuffle_file.c core/shuffle/shuffle_file.h \
 	core/rpc/msg.c core/rpc/msg.h \
 	core/plugin/plugins.c core/plugin/plugins.h \
-	core/sched/driver.c core/sched/driver.h \
+	core/sched/driver.c core/sched/driver.h core/sched/driver_int.h \
+	core/sched/dag.c core/sched/taskset.c core/sched/taskset.h \
+	core/sched/eventlog.c core/sched/eventlog.h \
 	core/exec/executor.c core/exec/exec_ctx.h \
 	lua/serialize.c lua/serialize.h \
 	lua/task_runtime.c lua/task_runtime.h \

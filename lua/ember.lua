@@ -28,6 +28,7 @@ Dataset.__index = Dataset
 Dataset.__name = "ember.Dataset"
 
 local next_id = 0
+local apply_updates
 
 -- where in the user's script we were called from ("job.lua:12")
 local function caller(level)
@@ -95,7 +96,8 @@ function ember.session(opts)
   end
   local ok, s = pcall(core.session_new, opts)
   if not ok then error(s, 2) end
-  local sc = setmetatable({_s = s, app = opts.app or "ember"}, Session)
+  local sc = setmetatable({_s = s, app = opts.app or "ember",
+                          _accs = setmetatable({}, {__mode = "v"})}, Session)
   sc.app_id = s:app_id()
   sc.master = s:master()
   return sc
@@ -182,8 +184,12 @@ function Session:text_file(path, opts)
   local ok, splits = pcall(self._s.plan_source, self._s, "text.scan",
                            {path = path}, minp)
   if not ok then error(splits, 2) end
-  return dataset(self, new_node(SOURCE, #splits, {},
-    {src = "op", op = "text.scan", params = {path = path}, splits = splits}, 2))
+  local node = new_node(SOURCE, #splits, {},
+    {src = "op", op = "text.scan", params = {path = path}, splits = splits}, 2)
+  -- local files: every split prefers this host (NODE_LOCAL)
+  node.prefs = {}
+  for i = 1, #splits do node.prefs[i] = "localhost" end
+  return dataset(self, node)
 end
 
 -- sc:set_log_level("info")
@@ -286,6 +292,56 @@ function Dataset:to_debug_string()
   return table.concat(lines, "\n")
 end
 
+------------------------------------------------------------- accumulators
+
+local Accumulator = {}
+Accumulator.__name = "ember.Accumulator"
+
+-- acc:add(x): on the driver, merges at once; on an executor the same
+-- function finds the executor's __ember_acc_add in its (rebound) _ENV and
+-- records a per-task update, applied here when the task succeeds.
+local function acc_add(self, x)
+  return __ember_acc_add(self, x)
+end
+
+function __ember_acc_add(acc, x)
+  local real = acc
+  if real.merge then real.value = real.merge(real.value, x)
+  else real.value = real.value + x end
+end
+
+-- sc:accumulator(0) (numeric sum) or sc:accumulator(init, merge_fn)
+function Session:accumulator(init, merge)
+  check_open(self)
+  if merge == nil and type(init) ~= "number" then
+    error("accumulator: a non-numeric accumulator needs a merge function", 2)
+  end
+  if merge ~= nil and type(merge) ~= "function" then
+    error("accumulator expects a merge function, got " .. type(merge), 2)
+  end
+  self._next_acc = (self._next_acc or 0) + 1
+  local acc = setmetatable({id = self._next_acc, value = init, merge = merge,
+                            add = acc_add}, Accumulator)
+  self._accs[acc.id] = acc
+  return acc
+end
+Accumulator.__index = Accumulator
+Accumulator.__tostring = function(a)
+  return "ember.Accumulator(" .. tostring(a.value) .. ")"
+end
+
+apply_updates = function(sc, updates)
+  for _, task_updates in ipairs(updates or {}) do
+    for _, u in ipairs(task_updates) do
+      local acc = sc._accs[u[1]]
+      if acc then
+        if acc.merge then acc.value = acc.merge(acc.value, u[2])
+        else acc.value = acc.value + u[2] end
+      end
+    end
+  end
+end
+
 ------------------------------------------------------------------ actions
 
 -- run the action on partitions (nil = all); returns decoded results
@@ -297,15 +353,19 @@ local function run(self, action, partitions, what, level)
     for _, p in ipairs(n.parents) do walk(p) end
     local pids = {}
     for i, p in ipairs(n.parents) do pids[i] = p.id end
-    nodes[#nodes + 1] = {n.id, n.kind, n.nparts, pids, n.bytes}
+    nodes[#nodes + 1] = {n.id, n.kind, n.nparts, pids, n.bytes, n.prefs}
   end
   walk(self.node)
   local ok, abytes = pcall(core.encode, action)
   if not ok then error(abytes, level + 1) end
   local desc = what .. " at " .. caller(level + 1)
-  local ok2, res = pcall(self.sc._s.run_job, self.sc._s, nodes, self.node.id,
-                         abytes, partitions, desc)
-  if not ok2 then error(res, 0) end
+  local res, err, updates = self.sc._s:run_job(nodes, self.node.id, abytes,
+                                               partitions, desc)
+  if res == nil then
+    apply_updates(self.sc, updates)
+    error(err, 0)
+  end
+  apply_updates(self.sc, err)
   return res
 end
 

@@ -259,6 +259,25 @@ function writers.repartition(op, w, R, task)
   end, function() end
 end
 
+-- Accumulators: acc:add(x) on an executor lands here (the accumulator's
+-- add function looks __ember_acc_add up in its _ENV, which is this state's
+-- globals); updates are returned with the task's result and applied on the
+-- driver only if the task succeeds, once per partition.
+local acc_updates
+function __ember_acc_add(acc, x)
+  local id = acc.id
+  local u = acc_updates[id]
+  if u == nil then acc_updates[id] = x
+  elseif acc.merge then acc_updates[id] = acc.merge(u, x)
+  else acc_updates[id] = u + x end
+end
+
+local function updates_list()
+  local out = {}
+  for id, v in pairs(acc_updates) do out[#out + 1] = {id, v} end
+  return out
+end
+
 local M = {}
 
 -- Run one task.  stage: {is_map, root, shuffle_id, out_parts, out, nodes};
@@ -267,6 +286,7 @@ local M = {}
 function M.run_task(stage, task)
   local fin = {}
   local p = task.partition
+  acc_updates = {}
   if stage.is_map then
     local op = stage.out
     local mk = writers[op.op]
@@ -276,7 +296,7 @@ function M.run_task(stage, task)
     compute(stage, stage.root, p, consume, fin, task)
     for i = #fin, 1, -1 do fin[i]() end
     finish()
-    return w:commit()
+    return w:commit(), updates_list()
   end
   local a = stage.out
   local mk = actions[a.op]
@@ -287,7 +307,7 @@ function M.run_task(stage, task)
     for i = #fin, 1, -1 do fin[i]() end
   end, rt.handler)
   if not ok and e ~= STOP then error(e, 0) end
-  return rt.encode(finish())
+  return rt.encode(finish()), updates_list()
 end
 
 return M

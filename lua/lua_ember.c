@@ -311,7 +311,22 @@ static int l_check_op(lua_State *L)
     return 0;
 }
 
-/* s:run_job(nodes, root, action_bytes, partitions|nil, description) */
+/* The accumulator updates of a job: an array of arrays of {id, value}. */
+static void push_accum(lua_State *L, const job_result *res)
+{
+    ember_error err = {0, ""};
+    lua_createtable(L, res->naccum, 0);
+    for (int i = 0; i < res->naccum; i++) {
+        if (ser_decode_buf(L, res->accum[i], res->accum_lens[i], 0, &err)) {
+            LOG_WARN("dropping bad accumulator update: %s", err.msg);
+            continue;
+        }
+        lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    }
+}
+
+/* s:run_job(nodes, root, action_bytes, partitions|nil, description)
+ *   -> results, accum_updates | nil, message, accum_updates */
 static int l_run_job(lua_State *L)
 {
     session *s = check_session(L);
@@ -334,15 +349,25 @@ static int l_run_job(lua_State *L)
     memset(nodes, 0, sizeof *nodes * (size_t)(n + 1));
     /* parents arrays live in one more userdata */
     {
-        int total = 0;
+        int total = 0, nprefs = 0;
         int *pbuf;
+        const char **pref_buf;
         for (int i = 1; i <= n; i++) {
             lua_rawgeti(L, 2, i);
             lua_rawgeti(L, -1, 4);
             total += (int)lua_rawlen(L, -1);
+            lua_pop(L, 1);
+            lua_rawgeti(L, -1, 6);
+            if (lua_istable(L, -1)) {
+                lua_rawgeti(L, -2, 3);
+                nprefs += (int)lua_tointeger(L, -1);
+                lua_pop(L, 1);
+            }
             lua_pop(L, 2);
         }
         pbuf = lua_newuserdatauv(L, sizeof(int) * (size_t)(total + 1), 0);
+        pref_buf =
+            lua_newuserdatauv(L, sizeof(char *) * (size_t)(nprefs + 1), 0);
         for (int i = 1; i <= n; i++) {
             plan_node *nd = &nodes[i - 1];
             size_t bl;
@@ -367,6 +392,18 @@ static int l_run_job(lua_State *L)
             /* the bytes string stays referenced by the nodes table */
             nd->payload = (uint8_t *)lua_tolstring(L, -1, &bl);
             nd->payload_len = bl;
+            lua_pop(L, 1);
+            /* preferred host per partition (sources), strings kept alive
+               by the nodes table */
+            lua_rawgeti(L, -1, 6);
+            if (lua_istable(L, -1) && nd->nparts > 0) {
+                nd->prefs = (const char **)pref_buf;
+                for (int k = 0; k < nd->nparts; k++) {
+                    lua_rawgeti(L, -1, k + 1);
+                    *pref_buf++ = lua_tostring(L, -1);
+                    lua_pop(L, 1);
+                }
+            }
             lua_pop(L, 2);
         }
     }
@@ -380,7 +417,8 @@ static int l_run_job(lua_State *L)
         }
         if (nparts == 0) {
             lua_newtable(L);
-            return 1;
+            lua_newtable(L);
+            return 2;
         }
     }
     spec.nnodes = n;
@@ -388,8 +426,14 @@ static int l_run_job(lua_State *L)
     spec.npartitions = nparts;
     spec.partitions = parts;
     rc = driver_run_job(s->drv, &spec, &res, &err);
-    if (rc)
-        return luaL_error(L, "%s", err.msg);
+    if (rc) {
+        /* nil, message, accumulator updates of the tasks that succeeded */
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        push_accum(L, &res);
+        job_result_free(&res);
+        return 3;
+    }
     LOG_INFO("job %d finished in %.3f s (%d tasks)", res.job_id,
              res.elapsed_us / 1e6, res.ntasks);
     lua_createtable(L, res.nparts, 0);
@@ -406,8 +450,9 @@ static int l_run_job(lua_State *L)
         lua_rawseti(L, -2, i + 1);
     }
     buf_free(&raw);
+    push_accum(L, &res);
     job_result_free(&res);
-    return 1;
+    return 2;
 }
 
 /* ------------------------------------------------------------- helpers */

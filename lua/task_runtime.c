@@ -27,9 +27,12 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,7 +61,32 @@ struct task_env {
     int64_t shuffle_write_bytes;
     int64_t records_in;
     buf scratch;
+    _Atomic uint64_t current;  /* task id running now, 0 = none */
+    _Atomic uint64_t kill_tid; /* task id asked to stop */
 };
+
+#define KILLED_MSG "task killed: another attempt of it finished first"
+
+/* Count hook: stop a task that was killed (speculation losers). */
+static void kill_hook(lua_State *L, lua_Debug *ar)
+{
+    task_env *te = *(task_env **)lua_getextraspace(L);
+    (void)ar;
+    if (atomic_load(&te->kill_tid) != 0 &&
+        atomic_load(&te->kill_tid) == atomic_load(&te->current))
+        luaL_error(L, KILLED_MSG);
+}
+
+void task_env_kill(task_env *te, uint64_t tid)
+{
+    if (te)
+        atomic_store(&te->kill_tid, tid);
+}
+
+void task_result_path(char *out, size_t n, const char *local_dir, uint64_t tid)
+{
+    snprintf(out, n, "%s/taskresult_%llu", local_dir, (unsigned long long)tid);
+}
 
 static task_env *env_of(lua_State *L)
 {
@@ -836,6 +864,7 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     }
     lua_getfield(L, -1, "run_task");
     te->run_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_sethook(L, kill_hook, LUA_MASKCOUNT, 10000);
     lua_pop(L, 1);
     lua_newtable(L);
     te->stages_ref = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -960,7 +989,8 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     lua_setfield(L, -2, "task_id");
     lua_pushinteger(L, task->stage_id);
     lua_setfield(L, -2, "stage_id");
-    if (lua_pcall(L, 2, 1, top + 1) != LUA_OK) {
+    atomic_store(&te->current, task->task_id);
+    if (lua_pcall(L, 2, 2, top + 1) != LUA_OK) {
         st->state = TASK_FAILED;
         st->fail_kind = FAIL_USER;
         if (lua_istable(L, -1)) {
@@ -989,6 +1019,21 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
             st->message = strdup(lua_tostring(L, -1) ? lua_tostring(L, -1)
                                                      : "(error object)");
         }
+        if (st->message && strstr(st->message, KILLED_MSG))
+            st->state = TASK_KILLED;
+    } else {
+        /* accumulator updates: the second result */
+        if (lua_istable(L, -1) && lua_rawlen(L, -1) > 0) {
+            buf ab;
+            buf_init(&ab);
+            if (ser_encode(L, -1, &ab, &err) == 0)
+                st->accum = buf_steal(&ab, &st->accum_len);
+            buf_free(&ab);
+        }
+        lua_pop(L, 1);
+    }
+    if (st->state == TASK_FAILED || st->state == TASK_KILLED) {
+        /* nothing more */
     } else if (task->kind == TASK_SHUFFLE_MAP) {
         int n = (int)lua_rawlen(L, -1);
         st->state = TASK_FINISHED;
@@ -1009,11 +1054,32 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
             st->state = TASK_FAILED;
             st->fail_kind = FAIL_INTERNAL;
             st->message = strdup("cannot encode the task result");
-            buf_free(&b);
+        } else if (te->ctx->max_direct_result > 0 &&
+                   b.len > te->ctx->max_direct_result) {
+            /* too big to travel with the status: keep it in the block
+               store; the driver fetches it from the block server */
+            char path[4096];
+            FILE *f;
+            task_result_path(path, sizeof path, te->ctx->local_dir,
+                             task->task_id);
+            f = fopen(path, "wb");
+            if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f)) {
+                if (f)
+                    fclose(f);
+                st->state = TASK_FAILED;
+                st->fail_kind = FAIL_INTERNAL;
+                st->message = strdup("cannot store the task result");
+            } else {
+                st->indirect_size = b.len;
+            }
         } else {
             st->result = buf_steal(&b, &st->result_len);
         }
+        buf_free(&b);
     }
+    atomic_store(&te->current, 0);
+    atomic_store(&te->kill_tid, 0);
+    st->peak_memory = (int64_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024;
     lua_settop(L, top);
     st->run_us = now_us() - t0;
     st->records_in = te->records_in;

@@ -20,5 +20,11 @@ void task_env_destroy(task_env **te);
 /* Run a task; always fills *st (FINISHED or FAILED). */
 void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
                   size_t stage_len, msg_status *st);
+/* Any thread: make the task running in te (if it is tid) stop at its next
+ * Lua instruction check, reporting TASK_KILLED. */
+void task_env_kill(task_env *te, uint64_t tid);
+
+/* Path of a stored task result in the executor's local directory. */
+void task_result_path(char *out, size_t n, const char *local_dir, uint64_t tid);
 
 #endif

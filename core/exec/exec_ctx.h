@@ -19,6 +19,7 @@ typedef struct exec_ctx {
     void *tctx;
     const struct conf *conf;
     int compress;
+    uint64_t max_direct_result; /* task.maxDirectResultSize */
 } exec_ctx;
 
 #endif

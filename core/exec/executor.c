@@ -73,6 +73,7 @@ static struct {
     char block_ep[256];
     char exec_id[64];
     char app_id[128];
+    task_env **envs; /* one per task thread, for kills */
 } X;
 
 static volatile sig_atomic_t got_signal;
@@ -165,6 +166,13 @@ static void *task_thread(void *arg)
     te = task_env_new(&X.ctx, &err);
     if (!te)
         LOG_ERROR("cannot create a task environment: %s", err.msg);
+    pthread_mutex_lock(&X.mu);
+    for (int i = 0; i < X.ncores; i++)
+        if (!X.envs[i]) {
+            X.envs[i] = te;
+            break;
+        }
+    pthread_mutex_unlock(&X.mu);
     for (;;) {
         qtask *q;
         msg_status st;
@@ -209,8 +217,55 @@ static void *task_thread(void *arg)
         X.running_tasks--;
         pthread_mutex_unlock(&X.mu);
     }
+    pthread_mutex_lock(&X.mu);
+    for (int i = 0; i < X.ncores; i++)
+        if (X.envs[i] == te)
+            X.envs[i] = NULL;
+    pthread_mutex_unlock(&X.mu);
     task_env_destroy(&te);
     return NULL;
+}
+
+/* The driver asks to kill a task (a speculation loser): queued copies are
+ * dropped, a running one stops at its next instruction check. */
+static void on_kill(const void *data, size_t len)
+{
+    char *id = NULL;
+    uint64_t tid = 0;
+    ember_error err = {0, ""};
+    if (msg_simple_decode(data, len, MSG_KILL, &id, &tid, &err)) {
+        LOG_WARN("bad kill message: %s", err.msg);
+        return;
+    }
+    free(id);
+    pthread_mutex_lock(&X.mu);
+    for (int i = 0; i < X.ncores; i++)
+        if (X.envs[i])
+            task_env_kill(X.envs[i], tid);
+    for (qtask **pp = &X.qhead, *prev = NULL; *pp;
+         prev = *pp, pp = &(*pp)->next) {
+        qtask *q = *pp;
+        if (q->m.task_id != tid)
+            continue;
+        *pp = q->next;
+        if (X.qtail == q)
+            X.qtail = prev;
+        pthread_mutex_unlock(&X.mu);
+        {
+            msg_status st;
+            buf b;
+            memset(&st, 0, sizeof st);
+            st.task_id = tid;
+            st.state = TASK_KILLED;
+            buf_init(&b);
+            msg_status_encode(&b, &st);
+            outbox_push(&b);
+        }
+        msg_launch_free(&q->m);
+        free(q);
+        return;
+    }
+    pthread_mutex_unlock(&X.mu);
 }
 
 static void on_launch(const void *data, size_t len)
@@ -273,9 +328,23 @@ static void *block_server(void *arg)
         X.ctx.tp->msg_release(&msg);
         buf_init(&out);
         buf_init(&hdr);
-        if (rc == 0)
+        if (rc == 0 && f.shuffle_id == MSG_FETCH_RESULT) {
+            /* a task result kept here: served once, then removed */
+            char path[4096];
+            char *data = NULL;
+            size_t dlen = 0;
+            task_result_path(path, sizeof path, X.local_dir, f.map_task_id);
+            rc = read_file(path, &data, &dlen, &err);
+            if (rc == 0) {
+                if (buf_put(&out, data, dlen))
+                    rc = ember_seterr(&err, EMBER_ENOMEM, "out of memory");
+                free(data);
+                unlink(path);
+            }
+        } else if (rc == 0) {
             rc = shuffle_read_block(X.local_dir, f.shuffle_id, f.map_task_id,
                                     f.reduce_id, &out, &err);
+        }
         if (rc) {
             LOG_WARN("block request failed: %s", err.msg);
             buf_reset(&out);
@@ -349,6 +418,8 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
         msg_registered_free(&rr);
         return 0;
     }
+    if (got_signal)
+        return ember_seterr(err, EMBER_ESTOP, "stopped before registering");
     return ember_seterr(err, EMBER_ETIMEOUT,
                         "no answer from the driver within 30 s");
 }
@@ -476,9 +547,22 @@ int executor_main(int argc, char **argv)
         int comp = 1;
         conf_get_bool(X.conf, "shuffle.compress", 1, &comp, NULL);
         X.ctx.compress = comp;
+        X.ctx.max_direct_result = 1u << 20;
+        conf_get_size(X.conf, "task.maxDirectResultSize", 1, 1u << 20,
+                      &X.ctx.max_direct_result, NULL);
+    }
+    X.envs = calloc((size_t)X.ncores + 1, sizeof *X.envs);
+    if (!X.envs) {
+        LOG_ERROR("out of memory");
+        goto out;
     }
     if (registered(&hb_ms, &timeout_ms, &err)) {
-        LOG_ERROR("registration failed: %s", err.msg);
+        if (err.code == EMBER_ESTOP) {
+            LOG_INFO("%s", err.msg);
+            rc = 0;
+        } else {
+            LOG_ERROR("registration failed: %s", err.msg);
+        }
         goto out;
     }
     mask_signals(1);
@@ -510,6 +594,8 @@ int executor_main(int argc, char **argv)
             last_ack = now_ms();
             if (type == MSG_LAUNCH) {
                 on_launch(msg.data, msg.len);
+            } else if (type == MSG_KILL) {
+                on_kill(msg.data, msg.len);
             } else if (type == MSG_STOP) {
                 X.ctx.tp->msg_release(&msg);
                 LOG_INFO("driver asked us to stop");
@@ -590,6 +676,7 @@ out:
     for (int i = 0; i < X.nbins; i++)
         free(X.bins[i].bin);
     free(X.bins);
+    free(X.envs);
     plugins_shutdown();
     conf_destroy(&X.conf);
     return rc;

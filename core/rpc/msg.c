@@ -304,6 +304,9 @@ int msg_status_encode(buf *b, const msg_status *m)
     buf_put_svarint(b, m->records_out);
     buf_put_svarint(b, m->shuffle_read_bytes);
     buf_put_svarint(b, m->shuffle_write_bytes);
+    buf_put_lstr(b, m->accum, m->accum ? m->accum_len : 0);
+    buf_put_varint(b, m->indirect_size);
+    buf_put_svarint(b, m->peak_memory);
     return enc_done(b);
 }
 
@@ -347,6 +350,15 @@ int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err)
     m->records_out = rd_svarint(&r);
     m->shuffle_read_bytes = rd_svarint(&r);
     m->shuffle_write_bytes = rd_svarint(&r);
+    res = rd_lstr(&r, &len);
+    if (res && len) {
+        if (!(m->accum = malloc(len)))
+            goto oom;
+        memcpy(m->accum, res, len);
+        m->accum_len = len;
+    }
+    m->indirect_size = rd_varint(&r);
+    m->peak_memory = rd_svarint(&r);
     if (m->state < TASK_FINISHED || m->state > TASK_KILLED)
         r.failed = 1;
     if ((rc = close_rd(&r, MSG_STATUS, err)))
@@ -363,6 +375,7 @@ oom:
 
 void msg_status_free(msg_status *m)
 {
+    free(m->accum);
     free(m->result);
     free(m->sizes);
     free(m->message);
@@ -392,7 +405,7 @@ int msg_fetch_decode(const void *p, size_t n, msg_fetch *m, ember_error *err)
     m->shuffle_id = rd_int(&r);
     m->map_task_id = rd_varint(&r);
     m->reduce_id = rd_int(&r);
-    if (m->shuffle_id < 0 || m->reduce_id < 0)
+    if (m->shuffle_id < MSG_FETCH_RESULT || m->reduce_id < 0)
         r.failed = 1;
     return close_rd(&r, MSG_FETCH, err);
 }

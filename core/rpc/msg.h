@@ -112,7 +112,15 @@ typedef struct msg_status {
     int64_t records_out;
     int64_t shuffle_read_bytes;
     int64_t shuffle_write_bytes;
+    /* appended in protocol version 1: */
+    uint8_t *accum; /* encoded accumulator updates (successful tasks) */
+    size_t accum_len;
+    uint64_t indirect_size; /* result kept in the executor's block store */
+    int64_t peak_memory;    /* bytes of Lua heap at the task's peak */
 } msg_status;
+
+/* shuffle_id MSG_FETCH_RESULT: fetch the task result map_task_id. */
+#define MSG_FETCH_RESULT (-1)
 
 typedef struct msg_fetch {
     int shuffle_id;

@@ -1,26 +1,30 @@
 /*
- * driver.c -- the driver's event loop: executors, DAG scheduler, task
- * scheduler and map-output tracker.
+ * driver.c -- the driver's event loop: executors, task launch, status
+ * updates, executor loss, result fetching, the event log.
  *
  * How it works.  driver_new() listens on the control endpoint through the
  * transport plugin and asks the cluster-manager plugin for executors, which
  * register with a REGISTER message.  driver_run_job() (Lua main thread)
  * puts a job in the submission slot, wakes the loop and waits on a condition
- * variable.  The loop thread cuts the job into stages at shuffle nodes
- * (a map stage per shuffle, kept across jobs so a later job reuses shuffle
- * output that still exists), submits parents first, turns runnable stages
- * into tasks (one per missing partition), and hands tasks to executors with
- * free slots.  Status updates register map outputs or collect result
- * blocks; failures are retried up to task.maxFailures; a fetch failure
- * unregisters the missing output and resubmits the parent stage; an executor
- * silent for network.timeout is declared lost (its tasks are re-queued and
- * its map outputs forgotten) and a replacement is requested.
+ * variable.  The loop thread plans it (dag.c), then offers free slots to the
+ * running stages' task sets (taskset.c) one locality level at a time, best
+ * level first, as Spark's TaskSchedulerImpl does.  Status updates register
+ * map outputs or collect result blocks; a result larger than
+ * task.maxDirectResultSize stays in the executor's block store and is
+ * fetched by the fetcher thread (after checking driver.maxResultSize, so the
+ * driver never loads what it would refuse).  Failures are retried up to
+ * task.maxFailures; a fetch failure unregisters the missing output and
+ * resubmits the parent stage; an executor whose process ended (reported by
+ * the cluster manager) or that is silent for network.timeout is lost: its
+ * tasks are re-queued without counting, its map outputs forgotten, and a
+ * replacement requested.
  *
- * Threads: every field below the "loop thread only" line is touched only
- * by the loop thread.  The submission slot and `stopping` are guarded by
- * `mu`; the loop is woken through the transport's wake().
+ * Threads: fields below "loop thread only" in driver_int.h are touched only
+ * by the loop thread.  The submission slot, `stopping` and the fetcher's
+ * queues are guarded by `mu`; the loop is woken through the transport's
+ * wake().  The fetcher thread owns its own client sockets.
  */
-#include "driver.h"
+#include "driver_int.h"
 
 #include "config.h"
 #include "plugin/plugins.h"
@@ -36,132 +40,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ------------------------------------------------------------------ types */
-
-typedef struct exec_rec {
-    char *id;
-    ember_peer peer;
-    char *host;
-    int64_t pid;
-    int cores;
-    int free_cores;
-    char *endpoint;
-    int alive;
-    int64_t last_seen;
-    int *stages_sent;
-    int nsent;
-} exec_rec;
-
-typedef struct map_output {
-    int valid;
-    int exec;             /* index into d->execs */
-    uint64_t map_task_id; /* = the TID that wrote it */
-} map_output;
-
-typedef struct shuffle_rec {
-    int shuffle_id;
-    int nmaps;
-    int nreduce;
-    map_output *outs;
-} shuffle_rec;
-
-enum { T_PENDING = 0, T_RUNNING = 1, T_DONE = 2 };
-enum { ST_IDLE = 0, ST_WAITING = 1, ST_RUNNING = 2, ST_DONE = 3 };
-
-typedef struct task_rec {
-    int partition;
-    int state;
-    int attempts;
-    int failures;
-} task_rec;
-
-typedef struct stage {
-    int id;
-    int attempt;
-    int is_map;
-    int shuffle_id; /* map stage: the shuffle it writes */
-    int nparts;     /* partitions of the stage's root */
-    int out_parts;  /* map stage: reduce partitions */
-    uint8_t *bin;
-    size_t bin_len;
-    int ninputs;
-    int *inputs; /* shuffle ids read */
-    int state;
-    int ntasks;
-    task_rec *tasks; /* result stage: one per requested partition */
-    int remaining;
-    int consecutive_failures;
-    struct job *job; /* job that currently drives it */
-} stage;
-
-typedef struct running {
-    uint64_t tid;
-    stage *st; /* NULL once its job ended */
-    int task;  /* index in st->tasks */
-    int attempt;
-    int stage_attempt;
-    int exec;
-    int64_t start_us;
-} running;
-
-typedef struct job {
-    int id;
-    const job_spec *spec;
-    job_result *res;
-    stage *result;
-    int done;
-    int rc;
-    char *errmsg;
-    int64_t start_us;
-    uint64_t result_bytes;
-    int ntasks;
-} job;
-
-struct driver {
-    const conf *conf;
-    char app_id[64];
-    char master[256];
-    const ember_transport_desc *tp;
-    void *tctx;
-    ember_tsock *sock;
-    char endpoint[256];
-    const ember_cm_desc *cm;
-    void *cm_state;
-    int expected_execs;
-    pthread_t thread;
-    int thread_started;
-
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    job *submitted; /* guarded by mu */
-    int stopping;   /* guarded by mu */
-    int total_cores_hint;
-
-    /* ---- loop thread only ---- */
-    exec_rec *execs;
-    int nexecs;
-    int ever_registered;
-    shuffle_rec *shuffles;
-    int nshuffles;
-    stage **stages; /* map stages (kept) and the live result stage */
-    int nstages;
-    running *run;
-    int nrun;
-    job *cur;
-    int next_job;
-    int next_stage;
-    uint64_t next_tid;
-    int64_t job_wait_since;
-    /* settings */
-    int64_t heartbeat_ms;
-    int64_t timeout_ms;
-    int64_t max_failures;
-    int64_t max_stage_attempts;
-    uint64_t max_result_size;
-    int64_t max_wait_ms;
-    char plugins_sig[2048];
-};
-
 /* --------------------------------------------------------------- helpers */
 
 static void send_buf(driver *d, const ember_peer *to, buf *b)
@@ -175,6 +53,15 @@ static void send_buf(driver *d, const ember_peer *to, buf *b)
         LOG_WARN("send to executor failed: %s", err.msg);
 }
 
+static void send_simple(driver *d, int ei, int type, uint64_t n)
+{
+    buf b;
+    buf_init(&b);
+    msg_simple_encode(&b, type, "", n);
+    send_buf(d, &d->execs[ei].peer, &b);
+    buf_free(&b);
+}
+
 static int exec_find(driver *d, const ember_peer *p)
 {
     for (int i = 0; i < d->nexecs; i++)
@@ -184,47 +71,20 @@ static int exec_find(driver *d, const ember_peer *p)
     return -1;
 }
 
-static shuffle_rec *shuffle_get(driver *d, int id)
+int exec_index(driver *d, const char *id)
 {
-    for (int i = 0; i < d->nshuffles; i++)
-        if (d->shuffles[i].shuffle_id == id)
-            return &d->shuffles[i];
-    return NULL;
+    for (int i = 0; i < d->nexecs; i++)
+        if (d->execs[i].id && id && strcmp(d->execs[i].id, id) == 0)
+            return i;
+    return -1;
 }
 
-static int shuffle_available(const shuffle_rec *s)
-{
-    for (int i = 0; i < s->nmaps; i++)
-        if (!s->outs[i].valid)
-            return 0;
-    return 1;
-}
-
-static const plan_node *node_get(const job_spec *spec, int id)
-{
-    for (int i = 0; i < spec->nnodes; i++)
-        if (spec->nodes[i].id == id)
-            return &spec->nodes[i];
-    return NULL;
-}
-
-static stage *map_stage_for(driver *d, int shuffle_id)
-{
-    for (int i = 0; i < d->nstages; i++)
-        if (d->stages[i]->is_map && d->stages[i]->shuffle_id == shuffle_id)
-            return d->stages[i];
-    return NULL;
-}
-
-static void job_fail(driver *d, job *j, const char *fmt, ...)
-    EMBER_PRINTF(3, 4);
-
-static void job_fail(driver *d, job *j, const char *fmt, ...)
+void job_fail(driver *d, job *j, const char *fmt, ...)
 {
     char msg[16384];
     va_list ap;
     (void)d;
-    if (j->done)
+    if (!j || j->done)
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -234,309 +94,149 @@ static void job_fail(driver *d, job *j, const char *fmt, ...)
     j->done = 1;
 }
 
-/* ----------------------------------------------------------- stage build */
-
-/* Collect the nodes of a stage: from root down to sources and shuffle
- * nodes (boundaries, included but not descended). */
-static int collect_nodes(const job_spec *spec, int id, int *ids, int *n,
-                         int max, int *inputs, int *ninputs, int top)
+static const char *rack_of(driver *d, const char *host)
 {
-    const plan_node *nd = node_get(spec, id);
-    for (int i = 0; i < *n; i++)
-        if (ids[i] == id)
-            return 0;
-    if (!nd || *n >= max)
-        return EMBER_EINVAL;
-    ids[(*n)++] = id;
-    if (nd->kind == NODE_SHUFFLE && !top) {
-        inputs[(*ninputs)++] = id;
-        return 0;
-    }
-    for (int i = 0; i < nd->nparents; i++) {
-        int rc = collect_nodes(spec, nd->parents[i], ids, n, max, inputs,
-                               ninputs, 0);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-static void put_node(buf *b, const plan_node *nd)
-{
-    buf_put_svarint(b, nd->id);
-    buf_put_svarint(b, nd->kind);
-    buf_put_svarint(b, nd->nparts);
-    buf_put_varint(b, (uint64_t)nd->nparents);
-    for (int i = 0; i < nd->nparents; i++)
-        buf_put_svarint(b, nd->parents[i]);
-    buf_put_lstr(b, nd->payload, nd->payload_len);
-}
-
-static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
-                          const plan_node *shuffle, job *j);
-
-static void stage_free(stage *st)
-{
-    if (!st)
-        return;
-    free(st->bin);
-    free(st->inputs);
-    free(st->tasks);
-    free(st);
-}
-
-/* The map stage writing `shuffle_node`, created on first use. */
-static stage *get_map_stage(driver *d, const job_spec *spec,
-                            const plan_node *sn, job *j)
-{
-    stage *st = map_stage_for(d, sn->id);
-    if (st)
-        return st;
-    if (sn->nparents != 1)
-        return NULL;
-    return stage_build(d, spec, sn->parents[0], 1, sn, j);
-}
-
-static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
-                          const plan_node *sn, job *j)
-{
-    int max = spec->nnodes + 1, n = 0, ninputs = 0;
-    int *ids = calloc((size_t)max, sizeof *ids);
-    int *inputs = calloc((size_t)max, sizeof *inputs);
-    const plan_node *rn = node_get(spec, root);
-    stage *st = NULL;
-    buf b;
-    buf_init(&b);
-    if (!ids || !inputs || !rn)
-        goto fail;
-    if (collect_nodes(spec, root, ids, &n, max, inputs, &ninputs, 1))
-        goto fail;
-    /* the root of a result stage may itself be a shuffle node: it is then
-       read, not written */
-    if (rn->kind == NODE_SHUFFLE) {
-        inputs[ninputs++] = rn->id;
-    }
-    st = calloc(1, sizeof *st);
-    if (!st)
-        goto fail;
-    st->is_map = is_map;
-    st->shuffle_id = is_map ? sn->id : -1;
-    st->nparts = rn->nparts;
-    st->out_parts = is_map ? sn->nparts : 0;
-    st->inputs = inputs;
-    st->ninputs = ninputs;
-    inputs = NULL;
-    /* parents first: every input shuffle needs its map stage */
-    for (int i = 0; i < st->ninputs; i++) {
-        const plan_node *in = node_get(spec, st->inputs[i]);
-        if (!in || !get_map_stage(d, spec, in, j))
-            goto fail;
-    }
-    buf_put_u8(&b, (uint8_t)is_map);
-    buf_put_svarint(&b, root);
-    buf_put_svarint(&b, st->shuffle_id);
-    buf_put_svarint(&b, st->out_parts);
-    if (is_map)
-        buf_put_lstr(&b, sn->payload, sn->payload_len);
-    else
-        buf_put_lstr(&b, spec->action, spec->action_len);
-    buf_put_varint(&b, (uint64_t)n);
-    for (int i = 0; i < n; i++)
-        put_node(&b, node_get(spec, ids[i]));
-    if (b.oom)
-        goto fail;
-    st->bin = buf_steal(&b, &st->bin_len);
-    st->id = d->next_stage++;
-    if (is_map) {
-        shuffle_rec *sr = shuffle_get(d, sn->id);
-        if (!sr) {
-            shuffle_rec *ns =
-                realloc(d->shuffles, (size_t)(d->nshuffles + 1) * sizeof *ns);
-            if (!ns)
-                goto fail;
-            d->shuffles = ns;
-            sr = &d->shuffles[d->nshuffles++];
-            sr->shuffle_id = sn->id;
-            sr->nmaps = st->nparts;
-            sr->nreduce = sn->nparts;
-            sr->outs = calloc((size_t)st->nparts + 1, sizeof *sr->outs);
-            if (!sr->outs) {
-                d->nshuffles--;
-                goto fail;
-            }
+    /* topology: "host=rack,host=rack" */
+    static char rack[128];
+    const char *t = d->topology;
+    size_t hl = strlen(host);
+    while (t && *t) {
+        const char *eq = strchr(t, '='), *comma = strchr(t, ',');
+        if (!eq)
+            break;
+        if ((size_t)(eq - t) == hl && strncmp(t, host, hl) == 0) {
+            size_t n = comma ? (size_t)(comma - eq - 1) : strlen(eq + 1);
+            if (n >= sizeof rack)
+                n = sizeof rack - 1;
+            memcpy(rack, eq + 1, n);
+            rack[n] = '\0';
+            return rack;
         }
-        stage **nv = realloc(d->stages, (size_t)(d->nstages + 1) * sizeof *nv);
-        if (!nv)
-            goto fail;
-        d->stages = nv;
-        d->stages[d->nstages++] = st;
+        t = comma ? comma + 1 : NULL;
     }
-    free(ids);
-    return st;
-fail:
-    buf_free(&b);
-    free(ids);
-    free(inputs);
-    stage_free(st);
     return NULL;
 }
 
-/* ------------------------------------------------------------ submission */
-
-static int stage_missing_parents(driver *d, stage *st)
+/* The live executors changed: tell every running task set. */
+void driver_live_changed(driver *d)
 {
-    int missing = 0;
-    for (int i = 0; i < st->ninputs; i++) {
-        shuffle_rec *sr = shuffle_get(d, st->inputs[i]);
-        if (!sr || !shuffle_available(sr))
-            missing++;
+    ts_exec *v = calloc((size_t)d->nexecs + 1, sizeof *v);
+    int n = 0;
+    if (!v)
+        return;
+    for (int i = 0; i < d->nexecs; i++)
+        if (d->execs[i].alive) {
+            v[n].id = d->execs[i].id;
+            v[n].host = d->execs[i].host;
+            v[n].rack = d->execs[i].rack;
+            n++;
+        }
+    for (int i = 0; i < d->nstages + 1; i++) {
+        stage *st =
+            i < d->nstages ? d->stages[i] : (d->cur ? d->cur->result : NULL);
+        if (st && st->ts)
+            taskset_set_executors(st->ts, v, n);
     }
-    return missing;
+    free(v);
 }
 
-static void stage_start(driver *d, stage *st)
+/* ------------------------------------------------------------ event log */
+
+static void ev_executor(driver *d, const exec_rec *e, int added,
+                        const char *reason)
 {
-    st->state = ST_RUNNING;
-    st->remaining = 0;
-    if (st->is_map) {
-        shuffle_rec *sr = shuffle_get(d, st->shuffle_id);
-        if (!st->tasks) {
-            st->tasks = calloc((size_t)st->nparts + 1, sizeof *st->tasks);
-            st->ntasks = st->nparts;
-            if (!st->tasks) {
-                job_fail(d, st->job, "out of memory");
-                return;
-            }
-        }
-        for (int p = 0; p < st->nparts; p++) {
-            task_rec *t = &st->tasks[p];
-            t->partition = p;
-            if (sr->outs[p].valid) {
-                t->state = T_DONE;
-            } else if (t->state != T_RUNNING) {
-                t->state = T_PENDING;
-                st->remaining++;
-            } else {
-                st->remaining++;
-            }
-        }
-        if (st->remaining == 0)
-            st->state = ST_DONE;
+    jw w;
+    if (!d->elog)
+        return;
+    jw_begin(&w, added ? "SparkListenerExecutorAdded"
+                       : "SparkListenerExecutorRemoved");
+    jw_int(&w, "Timestamp", wall_ms());
+    jw_str(&w, "Executor ID", e->id);
+    if (added) {
+        jw_obj(&w, "Executor Info");
+        jw_str(&w, "Host", e->host);
+        jw_int(&w, "Total Cores", e->cores);
+        jw_int(&w, "Process ID", e->pid);
+        jw_str(&w, "Block Endpoint", e->endpoint);
+        jw_end(&w);
     } else {
-        for (int i = 0; i < st->ntasks; i++)
-            if (st->tasks[i].state != T_DONE) {
-                if (st->tasks[i].state != T_RUNNING)
-                    st->tasks[i].state = T_PENDING;
-                st->remaining++;
-            }
+        jw_str(&w, "Removed Reason", reason);
     }
-    LOG_INFO("submitting stage %d (attempt %d, %s) with %d tasks", st->id,
-             st->attempt, st->is_map ? "shuffle map" : "result", st->remaining);
+    eventlog_write(d->elog, &w);
 }
 
-static void submit_stage(driver *d, stage *st, job *j)
+static void task_info(jw *w, driver *d, const running *r, int failed,
+                      int killed)
 {
-    if (st->state == ST_RUNNING || st->state == ST_WAITING)
-        return;
-    st->job = j;
-    if (stage_missing_parents(d, st) == 0) {
-        stage_start(d, st);
-        return;
+    const exec_rec *e = &d->execs[r->exec];
+    jw_obj(w, "Task Info");
+    jw_int(w, "Task ID", (int64_t)r->tid);
+    jw_int(w, "Index", r->task);
+    jw_int(w, "Attempt", r->attempt);
+    jw_int(w, "Partition ID", r->st ? r->st->part_of[r->task] : -1);
+    jw_int(w, "Launch Time", r->launch_ms);
+    jw_str(w, "Executor ID", e->id);
+    jw_str(w, "Host", e->host);
+    jw_str(w, "Locality", locality_name(r->level));
+    jw_bool(w, "Speculative", r->speculative);
+    if (failed >= 0) {
+        jw_int(w, "Finish Time", wall_ms());
+        jw_bool(w, "Failed", failed);
+        jw_bool(w, "Killed", killed);
     }
-    st->state = ST_WAITING;
-    for (int i = 0; i < st->ninputs; i++) {
-        shuffle_rec *sr = shuffle_get(d, st->inputs[i]);
-        stage *ps = map_stage_for(d, st->inputs[i]);
-        if (sr && !shuffle_available(sr) && ps) {
-            if (ps->state == ST_DONE)
-                ps->state = ST_IDLE;
-            submit_stage(d, ps, j);
-        }
-    }
+    jw_end(w);
 }
 
-/* A stage finished (or inputs came back): start waiting stages. */
-static void wake_waiting(driver *d, job *j)
+static void ev_task_start(driver *d, const running *r)
 {
-    for (int i = 0; i < d->nstages; i++) {
-        stage *st = d->stages[i];
-        if (st->state == ST_WAITING && stage_missing_parents(d, st) == 0)
-            stage_start(d, st);
-    }
-    if (j && j->result && j->result->state == ST_WAITING &&
-        stage_missing_parents(d, j->result) == 0)
-        stage_start(d, j->result);
+    jw w;
+    if (!d->elog)
+        return;
+    jw_begin(&w, "SparkListenerTaskStart");
+    jw_int(&w, "Stage ID", r->st->id);
+    jw_int(&w, "Stage Attempt ID", r->stage_attempt);
+    task_info(&w, d, r, -1, 0);
+    eventlog_write(d->elog, &w);
 }
 
-static void job_start(driver *d, job *j)
+static void ev_task_end(driver *d, const running *r, const msg_status *m,
+                        const char *reason, const char *desc)
 {
-    const job_spec *spec = j->spec;
-    stage *rs;
-    j->id = d->next_job++;
-    j->start_us = now_us();
-    rs = stage_build(d, spec, spec->root, 0, NULL, j);
-    if (!rs) {
-        job_fail(d, j, "cannot plan job %d: bad plan or out of memory", j->id);
+    jw w;
+    if (!d->elog || !r->st)
         return;
+    jw_begin(&w, "SparkListenerTaskEnd");
+    jw_int(&w, "Stage ID", r->st->id);
+    jw_int(&w, "Stage Attempt ID", r->stage_attempt);
+    jw_str(&w, "Task Type", r->st->is_map ? "ShuffleMapTask" : "ResultTask");
+    jw_obj(&w, "Task End Reason");
+    jw_str(&w, "Reason", reason);
+    if (desc)
+        jw_str(&w, "Description", desc);
+    if (m && m->traceback && *m->traceback)
+        jw_str(&w, "Full Stack Trace", m->traceback);
+    jw_end(&w);
+    task_info(&w, d, r, strcmp(reason, "Success") != 0,
+              strcmp(reason, "TaskKilled") == 0);
+    if (m) {
+        jw_obj(&w, "Task Metrics");
+        jw_int(&w, "Executor Run Time", m->run_us / 1000);
+        jw_int(&w, "Result Size",
+               (int64_t)(m->indirect_size ? m->indirect_size : m->result_len));
+        jw_str(&w, "Result Path", m->indirect_size ? "indirect" : "direct");
+        jw_int(&w, "Peak Execution Memory", m->peak_memory);
+        jw_obj(&w, "Input Metrics");
+        jw_int(&w, "Records Read", m->records_in);
+        jw_end(&w);
+        jw_obj(&w, "Shuffle Read Metrics");
+        jw_int(&w, "Remote Bytes Read", m->shuffle_read_bytes);
+        jw_end(&w);
+        jw_obj(&w, "Shuffle Write Metrics");
+        jw_int(&w, "Shuffle Bytes Written", m->shuffle_write_bytes);
+        jw_end(&w);
+        jw_end(&w);
     }
-    rs->ntasks = spec->npartitions > 0 ? spec->npartitions : rs->nparts;
-    rs->tasks = calloc((size_t)rs->ntasks + 1, sizeof *rs->tasks);
-    j->res->nparts = rs->ntasks;
-    j->res->blocks = calloc((size_t)rs->ntasks + 1, sizeof(uint8_t *));
-    j->res->lens = calloc((size_t)rs->ntasks + 1, sizeof(size_t));
-    if (!rs->tasks || !j->res->blocks || !j->res->lens) {
-        stage_free(rs);
-        job_fail(d, j, "out of memory");
-        return;
-    }
-    for (int i = 0; i < rs->ntasks; i++) {
-        int p = spec->npartitions > 0 ? spec->partitions[i] : i;
-        if (p < 0 || p >= rs->nparts) {
-            int np = rs->nparts;
-            stage_free(rs);
-            job_fail(d, j, "partition %d out of range (0..%d)", p, np - 1);
-            return;
-        }
-        rs->tasks[i].partition = p;
-    }
-    j->result = rs;
-    LOG_INFO("job %d: %s, %d result partitions", j->id,
-             spec->description ? spec->description : "action", rs->ntasks);
-    if (rs->ntasks == 0) {
-        j->done = 1;
-        return;
-    }
-    submit_stage(d, rs, j);
-    d->job_wait_since = now_ms();
-}
-
-static void job_finish(driver *d, job *j)
-{
-    /* tasks still running for this job: forget their stage */
-    for (int i = 0; i < d->nrun; i++)
-        if (d->run[i].st == j->result ||
-            (d->run[i].st && d->run[i].st->job == j && j->rc))
-            d->run[i].st = NULL;
-    for (int i = 0; i < d->nstages; i++) {
-        stage *st = d->stages[i];
-        if (st->job == j) {
-            st->job = NULL;
-            if (st->state != ST_DONE)
-                st->state = ST_IDLE;
-        }
-    }
-    if (j->res) {
-        j->res->job_id = j->id;
-        j->res->elapsed_us = now_us() - j->start_us;
-        j->res->ntasks = j->ntasks;
-    }
-    stage_free(j->result);
-    j->result = NULL;
-    pthread_mutex_lock(&d->mu);
-    d->cur = NULL;
-    j->done = 2; /* seen by driver_run_job */
-    pthread_cond_broadcast(&d->cv);
-    pthread_mutex_unlock(&d->mu);
+    eventlog_write(d->elog, &w);
 }
 
 /* ------------------------------------------------------------ scheduling */
@@ -549,10 +249,10 @@ static int exec_has_stage(exec_rec *e, int stage_id)
     return 0;
 }
 
-static int launch(driver *d, stage *st, int ti, int ei)
+static int launch(driver *d, stage *st, int ti, int ei, int level,
+                  int speculative)
 {
     exec_rec *e = &d->execs[ei];
-    task_rec *t = &st->tasks[ti];
     msg_launch m;
     buf b;
     int rc = 0;
@@ -563,8 +263,8 @@ static int launch(driver *d, stage *st, int ti, int ei)
     m.job_id = st->job ? st->job->id : -1;
     m.stage_id = st->id;
     m.stage_attempt = st->attempt;
-    m.partition = t->partition;
-    m.attempt = t->attempts;
+    m.partition = st->part_of[ti];
+    m.attempt = taskset_attempts(st->ts, ti) - 1;
     m.kind = st->is_map ? TASK_SHUFFLE_MAP : TASK_RESULT;
     m.out_partitions = st->out_parts;
     if (!exec_has_stage(e, st->id)) {
@@ -614,74 +314,99 @@ static int launch(driver *d, stage *st, int ti, int ei)
     if (!nr)
         return EMBER_ENOMEM;
     d->run = nr;
-    nr[d->nrun].tid = m.task_id;
-    nr[d->nrun].st = st;
-    nr[d->nrun].task = ti;
-    nr[d->nrun].attempt = t->attempts;
-    nr[d->nrun].stage_attempt = st->attempt;
-    nr[d->nrun].exec = ei;
-    nr[d->nrun].start_us = now_us();
-    d->nrun++;
-    t->state = T_RUNNING;
-    t->attempts++;
+    nr = &d->run[d->nrun++];
+    memset(nr, 0, sizeof *nr);
+    nr->tid = m.task_id;
+    nr->st = st;
+    nr->task = ti;
+    nr->attempt = m.attempt;
+    nr->stage_attempt = st->attempt;
+    nr->exec = ei;
+    nr->level = level;
+    nr->speculative = speculative;
+    nr->start_us = now_us();
+    nr->launch_ms = wall_ms();
     e->free_cores--;
     if (st->job)
         st->job->ntasks++;
-    LOG_DEBUG("launch task %d.%d in stage %d.%d (TID %llu) on executor %s",
-              t->partition, m.attempt, st->id, st->attempt,
-              (unsigned long long)m.task_id, e->id);
+    LOG_DEBUG("launch task %d.%d in stage %d.%d (TID %llu) on executor %s, "
+              "%s%s",
+              m.partition, m.attempt, st->id, st->attempt,
+              (unsigned long long)m.task_id, e->id, locality_name(level),
+              speculative ? ", speculative" : "");
+    ev_task_start(d, nr);
     return 0;
 }
 
-/* Runnable stages in order: map stages by id, then the result stage. */
-static stage *next_runnable(driver *d, int *idx)
+/* Registered resources are enough to start scheduling
+ * (scheduler.minRegisteredResourcesRatio / ...MaxRegisteredResources...). */
+static int resources_ready(driver *d)
 {
-    while (*idx < d->nstages) {
-        stage *st = d->stages[(*idx)++];
-        if (st->state == ST_RUNNING)
-            return st;
-    }
-    if (*idx == d->nstages) {
-        (*idx)++;
-        if (d->cur && d->cur->result && d->cur->result->state == ST_RUNNING)
-            return d->cur->result;
-    }
-    return NULL;
+    int cores = 0;
+    if (d->min_registered_ratio <= 0)
+        return 1;
+    if (now_ms() - d->started_ms >= d->max_wait_ms)
+        return 1;
+    for (int i = 0; i < d->nexecs; i++)
+        if (d->execs[i].alive)
+            cores += d->execs[i].cores;
+    return (double)cores >= d->min_registered_ratio * d->expected_cores;
 }
 
 static void schedule(driver *d)
 {
-    int progress = 1;
-    if (!d->cur || d->cur->done)
+    int64_t now = now_ms();
+    if (!d->cur || d->cur->done || !resources_ready(d))
         return;
-    while (progress) {
-        progress = 0;
-        for (int ei = 0; ei < d->nexecs; ei++) {
-            exec_rec *e = &d->execs[ei];
-            int idx = 0;
-            stage *st;
-            if (!e->alive || e->free_cores <= 0)
-                continue;
-            while ((st = next_runnable(d, &idx)) != NULL) {
-                int found = -1;
-                if (stage_missing_parents(d, st)) {
-                    /* an input went missing (executor lost): recompute it */
-                    st->state = ST_IDLE;
-                    submit_stage(d, st, d->cur);
-                    continue;
+    for (int si = 0; si <= d->nstages; si++) {
+        stage *st = si < d->nstages ? d->stages[si] : d->cur->result;
+        int levels[LOC_NLEVELS], nl;
+        if (!st || st->state != ST_RUNNING || !st->ts)
+            continue;
+        if (stage_missing_parents(d, st)) {
+            /* an input went missing (executor lost): recompute it first */
+            st->state = ST_IDLE;
+            submit_stage(d, st, d->cur);
+            continue;
+        }
+        nl = taskset_levels(st->ts, levels);
+        for (int li = 0; li < nl; li++) {
+            int launched = 1;
+            while (launched) {
+                launched = 0;
+                for (int ei = 0; ei < d->nexecs; ei++) {
+                    exec_rec *e = &d->execs[ei];
+                    ts_exec te = {e->id, e->host, e->rack};
+                    int level, spec, ti;
+                    if (!e->alive || e->free_cores <= 0)
+                        continue;
+                    ti = taskset_offer(st->ts, &te, levels[li], now, &level,
+                                       &spec);
+                    if (ti < 0)
+                        continue;
+                    if (launch(d, st, ti, ei, level, spec) == 0)
+                        launched = 1;
+                    else
+                        taskset_attempt_lost(st->ts, ti);
                 }
-                for (int ti = 0; ti < st->ntasks; ti++)
-                    if (st->tasks[ti].state == T_PENDING) {
-                        found = ti;
-                        break;
-                    }
-                if (found < 0)
-                    continue;
-                if (launch(d, st, found, ei) == 0)
-                    progress = 1;
-                break;
             }
         }
+    }
+}
+
+/* Speculation: mark stragglers; the next offers launch copies. */
+static void check_speculation(driver *d)
+{
+    int64_t now = now_ms();
+    if (!d->tscfg.speculation || !d->cur || now - d->last_spec_check < 100)
+        return;
+    d->last_spec_check = now;
+    for (int si = 0; si <= d->nstages; si++) {
+        stage *st = si < d->nstages ? d->stages[si] : d->cur->result;
+        if (st && st->state == ST_RUNNING && st->ts &&
+            taskset_check_speculation(st->ts, now) > 0)
+            LOG_INFO("stage %d.%d: speculating stragglers", st->id,
+                     st->attempt);
     }
 }
 
@@ -692,39 +417,6 @@ static void run_remove(driver *d, int i)
     d->run[i] = d->run[--d->nrun];
 }
 
-static int exec_by_id(driver *d, const char *id)
-{
-    for (int i = 0; i < d->nexecs; i++)
-        if (d->execs[i].id && id && strcmp(d->execs[i].id, id) == 0)
-            return i;
-    return -1;
-}
-
-/* Forget map outputs held by executor ei (all shuffles). */
-static void lose_outputs(driver *d, int ei)
-{
-    for (int s = 0; s < d->nshuffles; s++) {
-        shuffle_rec *sr = &d->shuffles[s];
-        int lost = 0;
-        for (int m = 0; m < sr->nmaps; m++)
-            if (sr->outs[m].valid && sr->outs[m].exec == ei) {
-                sr->outs[m].valid = 0;
-                lost++;
-            }
-        if (lost) {
-            stage *ms = map_stage_for(d, sr->shuffle_id);
-            LOG_INFO("lost %d map outputs of shuffle %d on executor %s", lost,
-                     sr->shuffle_id, d->execs[ei].id);
-            if (ms && ms->state == ST_DONE)
-                ms->state = ST_IDLE;
-            if (ms && ms->tasks)
-                for (int m = 0; m < sr->nmaps; m++)
-                    if (!sr->outs[m].valid && ms->tasks[m].state == T_DONE)
-                        ms->tasks[m].state = T_PENDING;
-        }
-    }
-}
-
 static void fmt_failure(driver *d, char *out, size_t n, const running *r,
                         const msg_status *m)
 {
@@ -733,11 +425,155 @@ static void fmt_failure(driver *d, char *out, size_t n, const running *r,
     snprintf(out, n,
              "task %d.%d in stage %d.%d (TID %llu) failed on executor %s "
              "(host %s, pid %lld): %s%s%s",
-             st->tasks[r->task].partition, r->attempt, st->id, r->stage_attempt,
+             st->part_of[r->task], r->attempt, st->id, r->stage_attempt,
              (unsigned long long)r->tid, e->id, e->host, (long long)e->pid,
-             m->message ? m->message : "(no message)",
-             m->traceback && *m->traceback ? "\n" : "",
-             m->traceback ? m->traceback : "");
+             m && m->message ? m->message : "(no message)",
+             m && m->traceback && *m->traceback ? "\n" : "",
+             m && m->traceback ? m->traceback : "");
+}
+
+/* Keep accumulator updates of the first successful attempt per task. */
+static void take_accum(driver *d, stage *st, int ti, const msg_status *m)
+{
+    job_result *res;
+    uint8_t **na;
+    size_t *nl;
+    (void)d;
+    if (!m->accum || !m->accum_len || !st->job || st->acc_applied[ti])
+        return;
+    st->acc_applied[ti] = 1;
+    res = st->job->res;
+    na = realloc(res->accum, (size_t)(res->naccum + 1) * sizeof *na);
+    if (!na)
+        return;
+    res->accum = na;
+    nl = realloc(res->accum_lens, (size_t)(res->naccum + 1) * sizeof *nl);
+    if (!nl)
+        return;
+    res->accum_lens = nl;
+    if (!(na[res->naccum] = malloc(m->accum_len)))
+        return;
+    memcpy(na[res->naccum], m->accum, m->accum_len);
+    nl[res->naccum++] = m->accum_len;
+}
+
+/* Kill the other running copies of a task that just succeeded. */
+static void kill_copies(driver *d, stage *st, int ti, uint64_t winner)
+{
+    for (int i = 0; i < d->nrun; i++)
+        if (d->run[i].st == st && d->run[i].task == ti &&
+            d->run[i].tid != winner && d->execs[d->run[i].exec].alive) {
+            LOG_INFO("killing TID %llu: TID %llu finished first",
+                     (unsigned long long)d->run[i].tid,
+                     (unsigned long long)winner);
+            send_simple(d, d->run[i].exec, MSG_KILL, d->run[i].tid);
+        }
+}
+
+static void task_succeeded(driver *d, stage *st, int ti, const running *r,
+                           const msg_status *m, uint8_t *block, size_t len)
+{
+    if (!taskset_succeeded(st->ts, ti, now_ms(),
+                           r ? (now_us() - r->start_us) / 1000 : 0)) {
+        free(block);
+        return; /* another attempt won */
+    }
+    if (m)
+        take_accum(d, st, ti, m);
+    if (st->is_map) {
+        shuffle_rec *sr = shuffle_get(d, st->shuffle_id);
+        map_output *o = &sr->outs[st->part_of[ti]];
+        free(o->sizes);
+        o->sizes = calloc((size_t)sr->nreduce + 1, sizeof *o->sizes);
+        if (o->sizes)
+            memcpy(o->sizes, m->sizes, (size_t)sr->nreduce * sizeof *o->sizes);
+        o->valid = 1;
+        o->exec = r->exec;
+        o->map_task_id = r->tid;
+    } else {
+        st->job->res->blocks[ti] = block;
+        st->job->res->lens[ti] = len;
+    }
+    if (r)
+        kill_copies(d, st, ti, r->tid);
+    if (taskset_remaining(st->ts) == 0)
+        stage_completed(d, st);
+}
+
+static void fetcher_submit(driver *d, fetch_req *f)
+{
+    pthread_mutex_lock(&d->mu);
+    f->next = d->fetch_in;
+    d->fetch_in = f;
+    pthread_cond_signal(&d->fetch_cv);
+    pthread_mutex_unlock(&d->mu);
+}
+
+/* A result task finished: check the result-size budget before touching
+ * the bytes, then keep a direct result or fetch an indirect one. */
+static void result_finished(driver *d, stage *st, int ti, running *r,
+                            const msg_status *m)
+{
+    job *j = st->job;
+    uint64_t size = m->indirect_size ? m->indirect_size : m->result_len;
+    if (taskset_is_done(st->ts, ti)) {
+        taskset_succeeded(st->ts, ti, now_ms(), 0); /* a losing copy */
+        return;
+    }
+    j->result_bytes += size;
+    if (d->max_result_size > 0 && j->result_bytes > d->max_result_size) {
+        job_fail(d, j,
+                 "Job %d (%s) aborted: total size of serialized results of "
+                 "%d tasks (%llu bytes) is bigger than driver.maxResultSize "
+                 "(%llu bytes). Write the data to storage (for example with "
+                 "save_as_text_file) instead of collecting it to the driver, "
+                 "or raise driver.maxResultSize",
+                 j->id, j->spec->description ? j->spec->description : "action",
+                 st->ntasks - taskset_remaining(st->ts) + 1,
+                 (unsigned long long)j->result_bytes,
+                 (unsigned long long)d->max_result_size);
+        return;
+    }
+    if (m->indirect_size) {
+        fetch_req *f = calloc(1, sizeof *f);
+        exec_rec *e = &d->execs[r->exec];
+        if (!f || !(f->endpoint = strdup(e->endpoint)) ||
+            !(f->exec_id = strdup(e->id))) {
+            if (f)
+                free(f->endpoint);
+            free(f);
+            job_fail(d, j, "out of memory");
+            return;
+        }
+        f->tid = r->tid;
+        f->size = m->indirect_size;
+        take_accum(d, st, ti, m);
+        j->pending_fetches++;
+        /* keep a running entry for the fetch, so the result finds its task */
+        {
+            running *nr = realloc(d->run, (size_t)(d->nrun + 1) * sizeof *nr);
+            if (nr) {
+                d->run = nr;
+                d->run[d->nrun] = *r;
+                d->run[d->nrun].exec = -1 - r->exec; /* marks "fetching" */
+                d->nrun++;
+            }
+        }
+        LOG_INFO("TID %llu: fetching its %llu-byte result from executor %s",
+                 (unsigned long long)r->tid,
+                 (unsigned long long)m->indirect_size, e->id);
+        fetcher_submit(d, f);
+        return;
+    }
+    {
+        uint8_t *copy = malloc(m->result_len ? m->result_len : 1);
+        if (!copy) {
+            job_fail(d, j, "out of memory storing a task result");
+            return;
+        }
+        memcpy(copy, m->result, m->result_len);
+        task_succeeded(d, st, ti, r, m, copy, m->result_len);
+    }
 }
 
 static void on_status(driver *d, int ei, const msg_status *m)
@@ -745,9 +581,9 @@ static void on_status(driver *d, int ei, const msg_status *m)
     int ri = -1;
     running r;
     stage *st;
-    task_rec *t;
+    char desc[12288] = "";
     for (int i = 0; i < d->nrun; i++)
-        if (d->run[i].tid == m->task_id) {
+        if (d->run[i].tid == m->task_id && d->run[i].exec >= 0) {
             ri = i;
             break;
         }
@@ -761,127 +597,223 @@ static void on_status(driver *d, int ei, const msg_status *m)
     if (r.exec >= 0 && r.exec < d->nexecs && d->execs[r.exec].alive)
         d->execs[r.exec].free_cores++;
     st = r.st;
-    if (!st || !st->job || st->job->done)
+    if (!st || !st->job || st->job->done || !st->ts)
         return; /* its job ended */
-    t = &st->tasks[r.task];
     if (m->state == TASK_FINISHED) {
-        if (t->state == T_DONE)
-            return;
+        ev_task_end(d, &r, m, "Success", NULL);
         if (st->is_map) {
             shuffle_rec *sr = shuffle_get(d, st->shuffle_id);
             if (m->nsizes != sr->nreduce) {
-                job_fail(
-                    d, st->job,
-                    "task %llu reported %d shuffle partitions, expected %d",
-                    (unsigned long long)m->task_id, m->nsizes, sr->nreduce);
+                job_fail(d, st->job,
+                         "task %llu reported %d shuffle partitions, expected "
+                         "%d",
+                         (unsigned long long)m->task_id, m->nsizes,
+                         sr->nreduce);
                 return;
             }
-            sr->outs[t->partition].valid = 1;
-            sr->outs[t->partition].exec = r.exec;
-            sr->outs[t->partition].map_task_id = m->task_id;
+            task_succeeded(d, st, r.task, &r, m, NULL, 0);
         } else {
-            job *j = st->job;
-            j->result_bytes += m->result_len;
-            if (d->max_result_size > 0 &&
-                j->result_bytes > d->max_result_size) {
-                job_fail(d, j,
-                         "Total size of serialized results of %d tasks (%llu "
-                         "bytes) is bigger than driver.maxResultSize (%llu "
-                         "bytes); write the data to storage (for example "
-                         "save_as_text_file) instead of collecting it, or "
-                         "raise driver.maxResultSize",
-                         st->ntasks - st->remaining + 1,
-                         (unsigned long long)j->result_bytes,
-                         (unsigned long long)d->max_result_size);
-                return;
-            }
-            j->res->blocks[r.task] = malloc(m->result_len ? m->result_len : 1);
-            if (!j->res->blocks[r.task]) {
-                job_fail(d, j, "out of memory storing a task result");
-                return;
-            }
-            memcpy(j->res->blocks[r.task], m->result, m->result_len);
-            j->res->lens[r.task] = m->result_len;
-        }
-        t->state = T_DONE;
-        st->consecutive_failures = 0;
-        if (--st->remaining <= 0) {
-            st->state = ST_DONE;
-            LOG_INFO("stage %d finished", st->id);
-            if (st->is_map)
-                wake_waiting(d, st->job);
-            else
-                st->job->done = 1;
+            result_finished(d, st, r.task, &r, m);
         }
         return;
     }
-    /* failed or killed */
+    if (m->state == TASK_KILLED) {
+        ev_task_end(d, &r, m, "TaskKilled", "another attempt finished first");
+        taskset_failed(st->ts, r.task, 0);
+        return;
+    }
     if (r.stage_attempt != st->attempt) {
-        /* an older attempt of a stage that was already retried */
-        if (t->state == T_RUNNING)
-            t->state = T_PENDING;
+        taskset_attempt_lost(st->ts, r.task); /* an older attempt */
         return;
     }
+    fmt_failure(d, desc, sizeof desc, &r, m);
     if (m->fail_kind == FAIL_FETCH) {
-        int oe = exec_by_id(d, m->fetch_exec);
-        shuffle_rec *sr = shuffle_get(d, m->fetch_shuffle);
-        LOG_WARN("fetch failure in stage %d: output of map task %llu of "
-                 "shuffle %d on executor %s is missing (%s)",
+        int oe = exec_index(d, m->fetch_exec);
+        ev_task_end(d, &r, m, "FetchFailed", m->message);
+        LOG_WARN("fetch failure in stage %d: map output %llu of shuffle %d "
+                 "on executor %s is missing (%s)",
                  st->id, (unsigned long long)m->fetch_map_task,
                  m->fetch_shuffle, m->fetch_exec ? m->fetch_exec : "?",
                  m->message ? m->message : "");
-        if (sr)
-            for (int k = 0; k < sr->nmaps; k++)
-                if (sr->outs[k].map_task_id == m->fetch_map_task)
-                    sr->outs[k].valid = 0;
+        unregister_output(d, m->fetch_shuffle, m->fetch_map_task);
         if (oe >= 0)
             lose_outputs(d, oe);
-        {
-            stage *ms = map_stage_for(d, m->fetch_shuffle);
-            if (ms && ms->state == ST_DONE)
-                ms->state = ST_IDLE;
-            if (ms && ms->tasks && sr)
-                for (int k = 0; k < sr->nmaps; k++)
-                    if (!sr->outs[k].valid && ms->tasks[k].state == T_DONE)
-                        ms->tasks[k].state = T_PENDING;
-        }
+        free(st->fail_reason);
+        st->fail_reason = strdup(desc);
+        ev_stage_completed(d, st);
         if (++st->consecutive_failures >= d->max_stage_attempts) {
-            char why[8192];
-            fmt_failure(d, why, sizeof why, &r, m);
             job_fail(d, st->job,
-                     "Job %d aborted: stage %d has failed the maximum "
+                     "Job %d (%s) aborted: stage %d has failed the maximum "
                      "allowable number of times: %lld. Most recent failure "
                      "reason: %s",
-                     st->job->id, st->id, (long long)d->max_stage_attempts,
-                     why);
-            return;
-        }
-        st->attempt++;
-        t->state = T_PENDING;
-        st->state = ST_IDLE;
-        for (int k = 0; k < st->ntasks; k++)
-            if (st->tasks[k].state == T_RUNNING)
-                st->tasks[k].state = T_PENDING;
-        submit_stage(d, st, st->job);
-        return;
-    }
-    t->failures++;
-    {
-        char why[12288];
-        fmt_failure(d, why, sizeof why, &r, m);
-        LOG_WARN("%s", why);
-        if (t->failures >= d->max_failures) {
-            job_fail(d, st->job,
-                     "Job %d (%s) aborted due to stage failure: task %d in "
-                     "stage %d.%d failed %d times, most recent failure: %s",
                      st->job->id,
                      st->job->spec->description ? st->job->spec->description
                                                 : "action",
-                     t->partition, st->id, st->attempt, t->failures, why);
+                     st->id, (long long)d->max_stage_attempts, desc);
             return;
         }
+        /* a new attempt of this stage once its parents are whole again */
+        st->attempt++;
+        free(st->fail_reason);
+        st->fail_reason = NULL;
+        st->state = ST_IDLE;
+        taskset_destroy(&st->ts);
+        submit_stage(d, st, st->job);
+        return;
     }
-    t->state = T_PENDING;
+    ev_task_end(d, &r, m, "ExceptionFailure", m->message);
+    LOG_WARN("%s", desc);
+    if (taskset_failed(st->ts, r.task, 1)) {
+        job_fail(d, st->job,
+                 "Job %d (%s) aborted due to stage failure: task %d in stage "
+                 "%d.%d failed %d times, most recent failure: %s",
+                 st->job->id,
+                 st->job->spec->description ? st->job->spec->description
+                                            : "action",
+                 st->part_of[r.task], st->id, st->attempt,
+                 taskset_failures(st->ts, r.task), desc);
+    }
+}
+
+/* The fetcher delivered an indirect result (or failed to). */
+static void on_fetched(driver *d, fetch_req *f)
+{
+    int ri = -1;
+    running r;
+    stage *st;
+    for (int i = 0; i < d->nrun; i++)
+        if (d->run[i].tid == f->tid && d->run[i].exec < 0) {
+            ri = i;
+            break;
+        }
+    if (ri < 0)
+        goto done;
+    r = d->run[ri];
+    run_remove(d, ri);
+    r.exec = -1 - r.exec;
+    st = r.st;
+    if (!st || !st->job || !st->ts)
+        goto done;
+    st->job->pending_fetches--;
+    if (st->job->done)
+        goto done;
+    if (f->rc) {
+        /* TaskResultLost: run the task again */
+        LOG_WARN("lost the result of TID %llu: %s", (unsigned long long)f->tid,
+                 f->error ? f->error : "fetch failed");
+        st->job->result_bytes -= f->size;
+        if (taskset_failed(st->ts, r.task, 1))
+            job_fail(d, st->job,
+                     "Job %d aborted: the result of task %d "
+                     "could not be fetched: %s",
+                     st->job->id, st->part_of[r.task],
+                     f->error ? f->error : "fetch failed");
+        goto done;
+    }
+    task_succeeded(d, st, r.task, &r, NULL, f->data, f->len);
+    f->data = NULL;
+    if (taskset_remaining(st->ts) == 0 && st->job->pending_fetches == 0)
+        st->job->done = 1;
+done:
+    free(f->data);
+    free(f->error);
+    free(f->endpoint);
+    free(f->exec_id);
+    free(f);
+}
+
+/* --------------------------------------------------------- result fetcher */
+
+static void *fetcher_main(void *arg)
+{
+    driver *d = arg;
+    struct {
+        char *ep;
+        ember_tsock *s;
+    } socks[64];
+    int nsocks = 0;
+    for (;;) {
+        fetch_req *f;
+        ember_error err = {0, ""};
+        ember_tsock *s = NULL;
+        buf req;
+        msg_fetch fm;
+        int rc;
+        pthread_mutex_lock(&d->mu);
+        while (!d->stopping && !d->fetch_in)
+            pthread_cond_wait(&d->fetch_cv, &d->mu);
+        if (d->stopping) {
+            pthread_mutex_unlock(&d->mu);
+            break;
+        }
+        f = d->fetch_in;
+        d->fetch_in = f->next;
+        pthread_mutex_unlock(&d->mu);
+
+        for (int i = 0; i < nsocks; i++)
+            if (strcmp(socks[i].ep, f->endpoint) == 0)
+                s = socks[i].s;
+        if (!s && d->tp->connect(d->tctx, f->endpoint, &s, &err) == 0 &&
+            nsocks < 64) {
+            socks[nsocks].ep = strdup(f->endpoint);
+            socks[nsocks].s = s;
+            nsocks++;
+        }
+        rc = s ? 0 : EMBER_EIO;
+        if (s) {
+            fm.shuffle_id = MSG_FETCH_RESULT;
+            fm.map_task_id = f->tid;
+            fm.reduce_id = 0;
+            buf_init(&req);
+            msg_fetch_encode(&req, &fm);
+            {
+                const void *parts[1] = {req.data};
+                size_t lens[1] = {req.len};
+                rc = d->tp->send(s, NULL, parts, lens, 1, &err);
+            }
+            buf_free(&req);
+        }
+        if (!rc) {
+            ember_tmsg msg;
+            int64_t deadline = now_ms() + d->timeout_ms;
+            do {
+                rc = d->tp->recv(s, 500, NULL, &msg, &err);
+            } while ((rc == EMBER_EAGAIN || rc == EMBER_EWOKEN) &&
+                     now_ms() < deadline && !d->stopping);
+            if (rc == 0) {
+                msg_block blk;
+                rc = msg_block_decode(msg.data, msg.len, &blk, &err);
+                if (rc == 0 && blk.status)
+                    rc = ember_seterr(&err, blk.status, "%s", blk.message);
+                else if (rc == 0 && !(f->data = malloc(blk.len ? blk.len : 1)))
+                    rc = ember_seterr(&err, EMBER_ENOMEM, "out of memory");
+                else if (rc == 0) {
+                    memcpy(f->data, blk.data, blk.len);
+                    f->len = blk.len;
+                }
+                if (rc == 0 || blk.message)
+                    msg_block_free(&blk);
+                d->tp->msg_release(&msg);
+            } else if (rc == EMBER_EAGAIN) {
+                rc = ember_seterr(&err, EMBER_ETIMEOUT,
+                                  "no answer from executor %s within %lld ms",
+                                  f->exec_id, (long long)d->timeout_ms);
+            }
+        }
+        f->rc = rc;
+        if (rc)
+            f->error = strdup(err.msg[0] ? err.msg : ember_strerror(rc));
+        pthread_mutex_lock(&d->mu);
+        f->next = d->fetch_out;
+        d->fetch_out = f;
+        pthread_mutex_unlock(&d->mu);
+        d->tp->wake(d->sock);
+    }
+    for (int i = 0; i < nsocks; i++) {
+        d->tp->sock_close(socks[i].s);
+        free(socks[i].ep);
+    }
+    return NULL;
 }
 
 /* --------------------------------------------------------------- messages */
@@ -911,22 +843,29 @@ static void on_register(driver *d, const ember_peer *peer, const void *data,
         if (!ne) {
             snprintf(why, sizeof why, "driver out of memory");
         } else {
+            const char *rack;
+            exec_rec *e;
             d->execs = ne;
-            exec_rec *e = &d->execs[d->nexecs++];
+            e = &d->execs[d->nexecs++];
             memset(e, 0, sizeof *e);
             e->id = m.exec_id;
             e->host = m.host;
             e->endpoint = m.data_endpoint;
             m.exec_id = m.host = m.data_endpoint = NULL;
+            rack = rack_of(d, e->host);
+            e->rack = rack ? strdup(rack) : NULL;
             e->peer = *peer;
             e->pid = m.pid;
             e->cores = e->free_cores = m.cores;
             e->alive = 1;
             e->last_seen = now_ms();
+            e->added_ms = wall_ms();
             d->ever_registered = 1;
             LOG_INFO("executor %s registered (host %s, pid %lld, %d cores, "
                      "blocks at %s)",
                      e->id, e->host, (long long)e->pid, e->cores, e->endpoint);
+            ev_executor(d, e, 1, NULL);
+            driver_live_changed(d);
         }
     }
     reply.ok = why[0] == '\0';
@@ -956,15 +895,14 @@ static void on_message(driver *d, const ember_peer *peer, const void *data,
         return;
     }
     if (ei < 0 || !d->execs[ei].alive) {
-        LOG_WARN("%s message from an unknown or lost executor ignored",
+        buf b;
+        LOG_WARN("%s message from an unknown or lost executor: telling it to "
+                 "stop",
                  msg_type_name(type));
-        if (ei < 0 || !d->execs[ei].alive) {
-            buf b;
-            buf_init(&b);
-            msg_simple_encode(&b, MSG_STOP, "", 0);
-            send_buf(d, peer, &b);
-            buf_free(&b);
-        }
+        buf_init(&b);
+        msg_simple_encode(&b, MSG_STOP, "", 0);
+        send_buf(d, peer, &b);
+        buf_free(&b);
         return;
     }
     d->execs[ei].last_seen = now_ms();
@@ -983,16 +921,12 @@ static void on_message(driver *d, const ember_peer *peer, const void *data,
     case MSG_HEARTBEAT: {
         char *id;
         uint64_t n;
-        buf b;
         if (msg_simple_decode(data, len, MSG_HEARTBEAT, &id, &n, &err)) {
             LOG_WARN("bad heartbeat: %s", err.msg);
             return;
         }
         free(id);
-        buf_init(&b);
-        msg_simple_encode(&b, MSG_HEARTBEAT_ACK, "", n);
-        send_buf(d, peer, &b);
-        buf_free(&b);
+        send_simple(d, ei, MSG_HEARTBEAT_ACK, n);
         break;
     }
     default:
@@ -1010,33 +944,51 @@ static void lose_executor(driver *d, int ei, const char *reason)
     LOG_WARN("lost executor %s (host %s, pid %lld): %s", e->id, e->host,
              (long long)e->pid, reason);
     e->alive = 0;
+    ev_executor(d, e, 0, reason);
     for (int i = 0; i < d->nrun;) {
         if (d->run[i].exec == ei) {
             running r = d->run[i];
             run_remove(d, i);
-            if (r.st && r.st->tasks[r.task].state == T_RUNNING)
-                r.st->tasks[r.task].state = T_PENDING;
+            if (r.st && r.st->ts) {
+                ev_task_end(d, &r, NULL, "ExecutorLostFailure", reason);
+                taskset_attempt_lost(r.st->ts, r.task); /* not counted */
+            }
         } else {
             i++;
         }
     }
     lose_outputs(d, ei);
+    driver_live_changed(d);
     if (d->cm && d->cm->request_executor && d->cm_state &&
         d->cm->request_executor(d->cm_state, &err) != 0)
         LOG_WARN("cannot request a replacement executor: %s", err.msg);
+}
+
+static void on_exited(void *ud, const char *exec_id, const char *how)
+{
+    driver *d = ud;
+    int ei = exec_index(d, exec_id);
+    if (ei >= 0)
+        lose_executor(d, ei, how);
 }
 
 static void check_timeouts(driver *d)
 {
     int64_t now = now_ms();
     int alive = 0;
+    if (d->cm && d->cm_state &&
+        d->cm->struct_size >=
+            offsetof(ember_cm_desc, poll_exited) + sizeof(d->cm->poll_exited) &&
+        d->cm->poll_exited)
+        d->cm->poll_exited(d->cm_state, on_exited, d);
     for (int i = 0; i < d->nexecs; i++) {
         if (!d->execs[i].alive)
             continue;
         if (now - d->execs[i].last_seen > d->timeout_ms) {
-            char why[128];
+            char why[160];
             snprintf(why, sizeof why,
-                     "no heartbeat for %lld ms (network.timeout is %lld ms)",
+                     "Executor heartbeat timed out after %lld ms "
+                     "(network.timeout is %lld ms)",
                      (long long)(now - d->execs[i].last_seen),
                      (long long)d->timeout_ms);
             lose_executor(d, i, why);
@@ -1057,6 +1009,20 @@ static void check_timeouts(driver *d)
 }
 
 /* ------------------------------------------------------------------ loop */
+
+static void drain_fetched(driver *d)
+{
+    fetch_req *f;
+    pthread_mutex_lock(&d->mu);
+    f = d->fetch_out;
+    d->fetch_out = NULL;
+    pthread_mutex_unlock(&d->mu);
+    while (f) {
+        fetch_req *next = f->next;
+        on_fetched(d, f);
+        f = next;
+    }
+}
 
 static void *loop_main(void *arg)
 {
@@ -1081,15 +1047,16 @@ static void *loop_main(void *arg)
             d->cur = nj;
             job_start(d, nj);
         }
+        drain_fetched(d);
+        check_speculation(d);
         schedule(d);
-        if (d->cur && d->cur->done == 1)
+        if (d->cur && d->cur->done == 1 && d->cur->pending_fetches == 0)
             job_finish(d, d->cur);
 
-        rc = d->tp->recv(d->sock, 200, &peer, &msg, &err);
+        rc = d->tp->recv(d->sock, 100, &peer, &msg, &err);
         if (rc == 0) {
             on_message(d, &peer, msg.data, msg.len);
             d->tp->msg_release(&msg);
-            /* drain what is queued before scheduling again */
             while (d->tp->recv(d->sock, 0, &peer, &msg, &err) == 0) {
                 on_message(d, &peer, msg.data, msg.len);
                 d->tp->msg_release(&msg);
@@ -1097,22 +1064,17 @@ static void *loop_main(void *arg)
         } else if (rc != EMBER_EAGAIN && rc != EMBER_EWOKEN) {
             LOG_WARN("receive failed: %s", err.msg);
         }
-        if (now_ms() - last_check >= 200) {
+        if (now_ms() - last_check >= 100) {
             check_timeouts(d);
             last_check = now_ms();
         }
-        if (d->cur && d->cur->done == 1)
+        drain_fetched(d);
+        if (d->cur && d->cur->done == 1 && d->cur->pending_fetches == 0)
             job_finish(d, d->cur);
     }
-    /* tell executors to stop */
     for (int i = 0; i < d->nexecs; i++)
-        if (d->execs[i].alive) {
-            buf b;
-            buf_init(&b);
-            msg_simple_encode(&b, MSG_STOP, "", 0);
-            send_buf(d, &d->execs[i].peer, &b);
-            buf_free(&b);
-        }
+        if (d->execs[i].alive)
+            send_simple(d, i, MSG_STOP, 0);
     return NULL;
 }
 
@@ -1181,8 +1143,8 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     argv_b av = {0};
     ember_cm_request req;
     uint64_t mem;
-    int64_t cores;
-    int rc;
+    int64_t cores, max_failures = 4, wait = 3000;
+    int rc, evlog = 0;
 
     if (!d) {
         ember_seterr(err, EMBER_ENOMEM, "out of memory");
@@ -1195,12 +1157,17 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
              master && *master ? master : "local[*]");
     snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d",
              (long long)(wall_ms() / 1000), (int)getpid());
-    (void)app_name;
+    snprintf(d->app_name, sizeof d->app_name, "%s",
+             app_name && *app_name ? app_name : "ember");
+    snprintf(d->host, sizeof d->host, "%s", host && *host ? host : "127.0.0.1");
+    d->started_ms = now_ms();
+    pthread_cond_init(&d->fetch_cv, NULL);
+    ts_config_default(&d->tscfg);
     if (conf_get_duration_ms(c, "executor.heartbeatInterval", 1000, 10000,
                              &d->heartbeat_ms, err) ||
         conf_get_duration_ms(c, "network.timeout", 1000, 120000, &d->timeout_ms,
                              err) ||
-        conf_get_int(c, "task.maxFailures", 4, &d->max_failures, err) ||
+        conf_get_int(c, "task.maxFailures", 4, &max_failures, err) ||
         conf_get_int(c, "stage.maxConsecutiveAttempts", 4,
                      &d->max_stage_attempts, err) ||
         conf_get_size(c, "driver.maxResultSize", 1, 1u << 30,
@@ -1208,10 +1175,47 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
         conf_get_duration_ms(c, "scheduler.maxRegisteredResourcesWaitingTime",
                              1000, 30000, &d->max_wait_ms, err) ||
         conf_get_size(c, "executor.memory", 1u << 20, 1u << 30, &mem, err) ||
-        conf_get_int(c, "executor.cores", 1, &cores, err))
+        conf_get_int(c, "executor.cores", 1, &cores, err) ||
+        conf_get_double(c, "scheduler.minRegisteredResourcesRatio", 0.0,
+                        &d->min_registered_ratio, err) ||
+        conf_get_bool(c, "speculation", 0, &d->tscfg.speculation, err) ||
+        conf_get_double(c, "speculation.multiplier", 3.0,
+                        &d->tscfg.spec_multiplier, err) ||
+        conf_get_double(c, "speculation.quantile", 0.9, &d->tscfg.spec_quantile,
+                        err) ||
+        conf_get_duration_ms(c, "speculation.minTaskRuntime", 1, 100,
+                             &d->tscfg.spec_min_ms, err) ||
+        conf_get_duration_ms(c, "locality.wait", 1, 3000, &wait, err) ||
+        conf_get_duration_ms(c, "locality.wait.process", 1, wait,
+                             &d->tscfg.wait_ms[LOC_PROCESS_LOCAL], err) ||
+        conf_get_duration_ms(c, "locality.wait.node", 1, wait,
+                             &d->tscfg.wait_ms[LOC_NODE_LOCAL], err) ||
+        conf_get_duration_ms(c, "locality.wait.rack", 1, wait,
+                             &d->tscfg.wait_ms[LOC_RACK_LOCAL], err) ||
+        conf_get_bool(c, "eventLog.enabled", 0, &evlog, err))
         goto fail;
-    if (d->max_failures < 1)
-        d->max_failures = 1;
+    d->tscfg.max_failures = max_failures < 1 ? 1 : (int)max_failures;
+    {
+        const char *topo = conf_get(c, "scheduler.topology");
+        d->topology = topo && *topo ? strdup(topo) : NULL;
+    }
+    if (evlog) {
+        const char *dir = conf_get(c, "eventLog.dir");
+        d->elog = eventlog_open(dir && *dir ? dir : "/tmp/ember-events",
+                                d->app_id, err);
+        if (!d->elog)
+            goto fail;
+        {
+            jw w;
+            jw_begin(&w, "SparkListenerApplicationStart");
+            jw_str(&w, "App Name", d->app_name);
+            jw_str(&w, "App ID", d->app_id);
+            jw_int(&w, "Timestamp", wall_ms());
+            jw_str(&w, "User", getenv("USER") ? getenv("USER") : "");
+            jw_str(&w, "Master", d->master);
+            eventlog_write(d->elog, &w);
+        }
+    }
     plugins_signature(d->plugins_sig, sizeof d->plugins_sig);
 
     /* transport */
@@ -1287,6 +1291,12 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
         ember_error_prefix(err, "cluster manager %s: ", d->cm->name);
         goto fail;
     }
+    d->expected_cores = driver_total_cores(d);
+    if (pthread_create(&d->fetcher, NULL, fetcher_main, d) != 0) {
+        ember_seterr(err, EMBER_EIO, "cannot start the result fetcher");
+        goto fail;
+    }
+    d->fetcher_started = 1;
     if (pthread_create(&d->thread, NULL, loop_main, d) != 0) {
         ember_seterr(err, EMBER_EIO, "cannot start the driver thread");
         goto fail;
@@ -1319,7 +1329,14 @@ int driver_run_job(driver *d, const job_spec *spec, job_result *res,
     if (j.rc) {
         ember_seterr(err, j.rc, "%s", j.errmsg ? j.errmsg : "job failed");
         free(j.errmsg);
-        job_result_free(res);
+        /* keep the accumulator updates of the tasks that succeeded */
+        for (int i = 0; i < res->nparts && res->blocks; i++)
+            free(res->blocks[i]);
+        free(res->blocks);
+        free(res->lens);
+        res->blocks = NULL;
+        res->lens = NULL;
+        res->nparts = 0;
         return j.rc;
     }
     free(j.errmsg);
@@ -1334,6 +1351,10 @@ void job_result_free(job_result *r)
         free(r->blocks[i]);
     free(r->blocks);
     free(r->lens);
+    for (int i = 0; i < r->naccum; i++)
+        free(r->accum[i]);
+    free(r->accum);
+    free(r->accum_lens);
     memset(r, 0, sizeof *r);
 }
 
@@ -1342,42 +1363,69 @@ void driver_destroy(driver **dp)
     driver *d = dp ? *dp : NULL;
     if (!d)
         return;
+    pthread_mutex_lock(&d->mu);
+    d->stopping = 1;
+    pthread_cond_broadcast(&d->fetch_cv);
+    pthread_mutex_unlock(&d->mu);
     if (d->thread_started) {
-        pthread_mutex_lock(&d->mu);
-        d->stopping = 1;
-        pthread_mutex_unlock(&d->mu);
         d->tp->wake(d->sock);
         pthread_join(d->thread, NULL);
     }
+    if (d->fetcher_started)
+        pthread_join(d->fetcher, NULL);
     if (d->cm && d->cm_state)
         d->cm->stop(d->cm_state);
     if (d->sock)
         d->tp->sock_close(d->sock);
     if (d->tctx)
         d->tp->close(d->tctx);
+    if (d->elog) {
+        jw w;
+        jw_begin(&w, "SparkListenerApplicationEnd");
+        jw_int(&w, "Timestamp", wall_ms());
+        eventlog_write(d->elog, &w);
+        eventlog_close(&d->elog);
+    }
+    while (d->fetch_in || d->fetch_out) {
+        fetch_req *f = d->fetch_in ? d->fetch_in : d->fetch_out;
+        if (f == d->fetch_in)
+            d->fetch_in = f->next;
+        else
+            d->fetch_out = f->next;
+        free(f->data);
+        free(f->error);
+        free(f->endpoint);
+        free(f->exec_id);
+        free(f);
+    }
     for (int i = 0; i < d->nexecs; i++) {
         free(d->execs[i].id);
         free(d->execs[i].host);
+        free(d->execs[i].rack);
         free(d->execs[i].endpoint);
         free(d->execs[i].stages_sent);
     }
     free(d->execs);
-    for (int i = 0; i < d->nshuffles; i++)
+    for (int i = 0; i < d->nshuffles; i++) {
+        for (int m = 0; m < d->shuffles[i].nmaps; m++)
+            free(d->shuffles[i].outs[m].sizes);
         free(d->shuffles[i].outs);
+    }
     free(d->shuffles);
     for (int i = 0; i < d->nstages; i++)
         stage_free(d->stages[i]);
     free(d->stages);
     free(d->run);
+    free(d->topology);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
+    pthread_cond_destroy(&d->fetch_cv);
     free(d);
     *dp = NULL;
 }
 
 int driver_total_cores(driver *d)
 {
-    /* expected cores: from the master URL through the manager's count */
     const char *m = d->master;
     int e, c, mem, n;
     if (sscanf(m, "local-cluster[%d,%d,%d]", &e, &c, &mem) == 3)
@@ -1398,4 +1446,9 @@ const char *driver_app_id(const driver *d)
 const char *driver_master(const driver *d)
 {
     return d->master;
+}
+
+const char *driver_eventlog_path(const driver *d)
+{
+    return eventlog_path(d->elog);
 }

@@ -26,6 +26,8 @@ typedef struct plan_node {
     int *parents;     /* node ids */
     uint8_t *payload; /* encoded Lua description, opaque to the driver */
     size_t payload_len;
+    const char **prefs; /* sources: preferred host per partition, or NULL;
+                           "localhost" means the driver's host */
 } plan_node;
 
 typedef struct job_spec {
@@ -47,6 +49,11 @@ typedef struct job_result {
     int64_t elapsed_us;
     int nstages;
     int ntasks;
+    /* accumulator updates of the tasks that counted (encoded Lua values),
+       also filled when the job fails */
+    int naccum;
+    uint8_t **accum;
+    size_t *accum_lens;
 } job_result;
 
 typedef struct driver driver;
@@ -56,7 +63,8 @@ typedef struct driver driver;
 driver *driver_new(const struct conf *c, const char *app_name,
                    ember_error *err);
 /* Run one job to completion.  On failure returns EMBER_ETASK (or another
- * code) with err->msg holding the full report. */
+ * code) with err->msg holding the full report; res then holds only the
+ * accumulator updates (free it with job_result_free either way). */
 int driver_run_job(driver *d, const job_spec *spec, job_result *res,
                    ember_error *err);
 void job_result_free(job_result *r);
@@ -66,5 +74,7 @@ void driver_destroy(driver **d);
 int driver_total_cores(driver *d); /* cores registered or expected */
 const char *driver_app_id(const driver *d);
 const char *driver_master(const driver *d);
+/* The event log file (final name), or NULL when eventLog.enabled is off. */
+const char *driver_eventlog_path(const driver *d);
 
 #endif

@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define EMBER_ABI_MAJOR 1
-#define EMBER_ABI_MINOR 0
+#define EMBER_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define EMBER_EXPORT __attribute__((visibility("default")))
@@ -256,6 +256,15 @@ typedef struct ember_cm_desc {
     int (*kill_executor)(void *state, const char *executor_id);
     /* Stop every executor and wait for them; frees state. */
     void (*stop)(void *state);
+    /* --- ABI 1.1 --- */
+    /* Report executors whose process ended since the last call: calls
+     * exited(ud, executor_id, description) for each ("killed by signal 9",
+     * "exited with status 1"); the driver then treats them as lost at once
+     * instead of waiting for network.timeout.  May be NULL. */
+    int (*poll_exited)(void *state,
+                       void (*exited)(void *ud, const char *executor_id,
+                                      const char *how),
+                       void *ud);
 } ember_cm_desc;
 
 /* ---------------------------------------------------------- the host table */

@@ -76,6 +76,8 @@ typedef struct executor {
     char id[16];
     pid_t pid;
     int alive;
+    int status;   /* wait status once reaped */
+    int reported; /* told the host through poll_exited */
 } executor;
 
 typedef struct cm_state {
@@ -265,6 +267,7 @@ static int reap(cm_state *st, executor *x, int block)
         pid_t r = waitpid(x->pid, &status, block ? 0 : WNOHANG);
         if (r == x->pid) {
             log_exit(st, x, status);
+            x->status = status;
             x->alive = 0;
             return 1;
         }
@@ -488,6 +491,34 @@ static int cm_kill_executor(void *state, const char *executor_id)
     return EMBER_ENOTFOUND;
 }
 
+static int cm_poll_exited(void *state,
+                          void (*exited)(void *ud, const char *executor_id,
+                                         const char *how),
+                          void *ud)
+{
+    cm_state *st = state;
+    char how[96];
+    if (!st || !exited)
+        return EMBER_EINVAL;
+    reap_finished(st);
+    for (size_t i = 0; i < st->nexecs; i++) {
+        executor *x = &st->execs[i];
+        if (x->alive || x->reported)
+            continue;
+        x->reported = 1;
+        if (WIFSIGNALED(x->status))
+            snprintf(how, sizeof how,
+                     "executor process %ld killed by signal %d", (long)x->pid,
+                     WTERMSIG(x->status));
+        else
+            snprintf(how, sizeof how,
+                     "executor process %ld exited with status %d", (long)x->pid,
+                     WEXITSTATUS(x->status));
+        exited(ud, x->id, how);
+    }
+    return 0;
+}
+
 /* --------------------------------------------------------------- plugin */
 
 static const ember_cm_desc local_cm = {
@@ -498,6 +529,7 @@ static const ember_cm_desc local_cm = {
     .request_executor = cm_request_executor,
     .kill_executor = cm_kill_executor,
     .stop = cm_stop,
+    .poll_exited = cm_poll_exited,
 };
 
 static int plugin_init(const ember_host *host, ember_registry *reg,
