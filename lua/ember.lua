@@ -30,11 +30,17 @@ Dataset.__name = "ember.Dataset"
 local next_id = 0
 local apply_updates
 
--- where in the user's script we were called from ("job.lua:12")
+-- where in the user's script we were called from ("job.lua:12"): the
+-- first frame outside this module and outside C
 local function caller(level)
-  local info = debug.getinfo(level + 1, "Sl")
-  if not info then return "?" end
-  return (info.short_src or "?") .. ":" .. (info.currentline or 0)
+  for l = level + 1, level + 20 do
+    local info = debug.getinfo(l, "Sl")
+    if not info then break end
+    if info.what ~= "C" and info.short_src ~= "[ember]" then
+      return (info.short_src or "?") .. ":" .. (info.currentline or 0)
+    end
+  end
+  return "?"
 end
 
 local function new_node(kind, nparts, parents, payload, level)

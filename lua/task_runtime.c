@@ -1050,6 +1050,7 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
         buf b;
         buf_init(&b);
         st->state = TASK_FINISHED;
+        st->result_raw_size = n;
         if (!s || blockcodec_encode(&b, s, n, te->ctx->compress)) {
             st->state = TASK_FAILED;
             st->fail_kind = FAIL_INTERNAL;

@@ -307,6 +307,7 @@ int msg_status_encode(buf *b, const msg_status *m)
     buf_put_lstr(b, m->accum, m->accum ? m->accum_len : 0);
     buf_put_varint(b, m->indirect_size);
     buf_put_svarint(b, m->peak_memory);
+    buf_put_varint(b, m->result_raw_size);
     return enc_done(b);
 }
 
@@ -359,6 +360,7 @@ int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err)
     }
     m->indirect_size = rd_varint(&r);
     m->peak_memory = rd_svarint(&r);
+    m->result_raw_size = rd_varint(&r);
     if (m->state < TASK_FINISHED || m->state > TASK_KILLED)
         r.failed = 1;
     if ((rc = close_rd(&r, MSG_STATUS, err)))

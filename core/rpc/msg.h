@@ -115,8 +115,9 @@ typedef struct msg_status {
     /* appended in protocol version 1: */
     uint8_t *accum; /* encoded accumulator updates (successful tasks) */
     size_t accum_len;
-    uint64_t indirect_size; /* result kept in the executor's block store */
-    int64_t peak_memory;    /* bytes of Lua heap at the task's peak */
+    uint64_t indirect_size;   /* result kept in the executor's block store */
+    int64_t peak_memory;      /* bytes of Lua heap at the task's peak */
+    uint64_t result_raw_size; /* decoded size of the result (accounting) */
 } msg_status;
 
 /* shuffle_id MSG_FETCH_RESULT: fetch the task result map_task_id. */

@@ -515,7 +515,10 @@ static void result_finished(driver *d, stage *st, int ti, running *r,
                             const msg_status *m)
 {
     job *j = st->job;
-    uint64_t size = m->indirect_size ? m->indirect_size : m->result_len;
+    /* account decoded bytes: what collecting them will cost the driver */
+    uint64_t size = m->result_raw_size ? m->result_raw_size
+                    : m->indirect_size ? m->indirect_size
+                                       : m->result_len;
     if (taskset_is_done(st->ts, ti)) {
         taskset_succeeded(st->ts, ti, now_ms(), 0); /* a losing copy */
         return;
@@ -547,6 +550,7 @@ static void result_finished(driver *d, stage *st, int ti, running *r,
         }
         f->tid = r->tid;
         f->size = m->indirect_size;
+        f->raw_size = size;
         take_accum(d, st, ti, m);
         j->pending_fetches++;
         /* keep a running entry for the fetch, so the result finds its task */
@@ -701,7 +705,7 @@ static void on_fetched(driver *d, fetch_req *f)
         /* TaskResultLost: run the task again */
         LOG_WARN("lost the result of TID %llu: %s", (unsigned long long)f->tid,
                  f->error ? f->error : "fetch failed");
-        st->job->result_bytes -= f->size;
+        st->job->result_bytes -= f->raw_size;
         if (taskset_failed(st->ts, r.task, 1))
             job_fail(d, st->job,
                      "Job %d aborted: the result of task %d "

@@ -91,6 +91,7 @@ typedef struct fetch_req {
     char *endpoint;
     char *exec_id;
     uint64_t size;
+    uint64_t raw_size; /* counted against driver.maxResultSize */
     /* filled by the fetcher thread */
     uint8_t *data;
     size_t len;

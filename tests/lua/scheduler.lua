@@ -1,0 +1,117 @@
+-- Scheduler behaviour seen from a job: accumulators counted exactly once,
+-- the two result paths, driver.maxResultSize with bounded driver memory,
+-- locality levels and stage reuse in the event log.
+package.path = os.getenv("top_srcdir") .. "/tests/tap/?.lua;" .. package.path
+local t = require("tap")
+local ember = require("ember")
+
+local tmp = os.tmpname()
+os.remove(tmp)
+os.execute("mkdir -p '" .. tmp .. "'")
+local evdir = tmp .. "/events"
+
+local sc = ember.session{master = "local-cluster[2,1,256]", conf = {
+  ["eventLog.enabled"] = true, ["eventLog.dir"] = evdir,
+  ["driver.maxResultSize"] = "48m"}}
+
+local function events()
+  local out = {}
+  local f = io.open(evdir .. "/" .. sc.app_id .. ".inprogress")
+  if not f then return out end
+  for line in f:lines() do out[#out + 1] = line end
+  f:close()
+  return out
+end
+
+local function grep(pattern)
+  local n = 0
+  for _, l in ipairs(events()) do if l:find(pattern) then n = n + 1 end end
+  return n
+end
+
+-- accumulators ---------------------------------------------------------
+local acc = sc:accumulator(0)
+sc:range(1000, 4):foreach(function(x) acc:add(x) end)
+t.is(acc.value, 499500, "numeric accumulator sums on executors")
+
+local longest = sc:accumulator("", function(a, b) return #b > #a and b or a end)
+sc:parallelize({"a", "ccc", "bb"}, 3):foreach(function(s) longest:add(s) end)
+t.is(longest.value, "ccc", "accumulator with a merge function")
+
+-- a task that fails once after adding: its update must not count
+local marker = tmp .. "/failed-once"
+local once = sc:accumulator(0)
+sc:range(10, 2):foreach(function(x)
+  once:add(1)
+  if x == 7 then
+    local f = io.open(marker)
+    if not f then
+      f = io.open(marker, "w"); f:write("x"); f:close()
+      error("fail the first attempt")
+    end
+    f:close()
+  end
+end)
+t.is(once.value, 10, "updates of a failed attempt are dropped (exactly once)")
+
+-- inside a transformation whose shuffle output is reused, nothing is
+-- counted twice
+local inmap = sc:accumulator(0)
+local red = sc:range(100, 4):map(function(x) inmap:add(1); return {x % 3, x} end)
+              :reduce_by_key(function(a, b) return a + b end)
+red:collect()
+red:collect()
+t.is(inmap.value, 100, "a skipped map stage does not count again")
+t.ok(grep('"Skipped":true') >= 1, "the event log says the map stage was skipped")
+
+-- two result paths -----------------------------------------------------
+-- incompressible bytes (results are LZ4 blocks; compressed size decides)
+local function noise(seed, n)
+  local parts, x = {}, seed
+  for i = 1, n // 8 do
+    x = (x * 6364136223846793005 + 1442695040888963407)
+    parts[i] = string.pack("<i8", x)
+  end
+  return table.concat(parts)
+end
+local big = sc:range(2, 2):map(function(x) return noise(x + 1, 3 * 1024 * 1024) end):collect()
+t.ok(#big == 2 and big[1] == noise(1, 3 * 1024 * 1024) and big[2] == noise(2, 3 * 1024 * 1024),
+     "a 3 MiB result per task arrives intact")
+t.ok(grep('"Result Path":"indirect"') >= 2, "results above task.maxDirectResultSize take the block path")
+t.ok(grep('"Result Path":"direct"') >= 1, "small results travel inline")
+
+-- driver.maxResultSize: the job fails cleanly, the driver stays small ---
+local function vmhwm()
+  for l in io.lines("/proc/self/status") do
+    local kb = l:match("^VmHWM:%s+(%d+)")
+    if kb then return tonumber(kb) * 1024 end
+  end
+end
+local before = vmhwm()
+local ok, err = pcall(function()
+  return sc:range(40, 40):map(function(x) return string.rep("x", 4 * 1024 * 1024) end):collect()
+end)
+t.ok(not ok, "collect of 160 MiB with driver.maxResultSize=48m fails")
+t.ok(tostring(err):find("driver.maxResultSize", 1, true) and tostring(err):find("save_as_text_file", 1, true),
+     "the error names the limit and suggests writing to storage")
+local grew = vmhwm() - before
+t.ok(grew < 48 * 1024 * 1024, string.format("the driver's peak RSS grew by %.1f MiB (< 48 MiB limit)", grew / 1048576))
+t.diag(err)
+
+-- locality ---------------------------------------------------------------
+local path = tmp .. "/in.txt"
+local f = io.open(path, "w")
+for i = 1, 2000 do f:write("line ", i, "\n") end
+f:close()
+local words = sc:text_file(path, {min_partitions = 4}):map(function(l) return {#l % 4, 1} end)
+                :reduce_by_key(function(a, b) return a + b end, 4):collect()
+t.is(#words, 4, "text_file + reduce_by_key runs")
+t.ok(grep('"Locality":"NODE_LOCAL"') >= 4, "text splits on this host run NODE_LOCAL")
+t.ok(grep('"Locality":"PROCESS_LOCAL"') >= 1, "reduce tasks run where their input is (PROCESS_LOCAL)")
+
+sc:stop()
+local final = io.open(evdir .. "/" .. sc.app_id)
+t.ok(final ~= nil, "the event log is renamed from .inprogress when the application ends")
+if final then final:close() end
+os.execute("rm -rf '" .. tmp .. "'")
+t.done()
