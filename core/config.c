@@ -90,6 +90,8 @@ static const conf_key_doc known_keys[] = {
      "fraction of expected resources registered before scheduling starts"},
     {"scheduler.maxRegisteredResourcesWaitingTime", "30s",
      "longest wait for resources to register before scheduling starts"},
+    {"scheduler.topology", "",
+     "racks of hosts for RACK_LOCAL scheduling: host=rack,host=rack"},
     {"scheduler.revive.interval", "1s",
      "interval of periodic resource offers to the task scheduler"},
     {"default.parallelism", "",
@@ -100,6 +102,8 @@ static const conf_key_doc known_keys[] = {
     {"eventLog.dir", "/tmp/ember-events", "directory of event logs"},
     {"speculation", "false", "re-launch slow tasks speculatively"},
     {"speculation.interval", "100ms", "how often to look for slow tasks"},
+    {"speculation.minTaskRuntime", "100ms",
+     "a task runs at least this long before it may be speculated"},
     {"speculation.multiplier", "3",
      "how many times slower than the median a task must be to be "
      "speculated"},
