@@ -63,6 +63,10 @@ struct task_env {
     buf scratch;
     _Atomic uint64_t current;  /* task id running now, 0 = none */
     _Atomic uint64_t kill_tid; /* task id asked to stop */
+    /* progress, published for heartbeats */
+    _Atomic int64_t prog_records;
+    _Atomic int64_t prog_memory;
+    _Atomic int64_t prog_start_ms;
 };
 
 #define KILLED_MSG "task killed: another attempt of it finished first"
@@ -72,9 +76,23 @@ static void kill_hook(lua_State *L, lua_Debug *ar)
 {
     task_env *te = *(task_env **)lua_getextraspace(L);
     (void)ar;
+    atomic_store(&te->prog_records, te->records_in);
+    atomic_store(&te->prog_memory, (int64_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024);
     if (atomic_load(&te->kill_tid) != 0 &&
         atomic_load(&te->kill_tid) == atomic_load(&te->current))
         luaL_error(L, KILLED_MSG);
+}
+
+int task_env_progress(task_env *te, msg_task_metrics *out)
+{
+    uint64_t tid = te ? atomic_load(&te->current) : 0;
+    if (!tid)
+        return 0;
+    out->task_id = tid;
+    out->run_ms = now_ms() - atomic_load(&te->prog_start_ms);
+    out->records_in = atomic_load(&te->prog_records);
+    out->memory = atomic_load(&te->prog_memory);
+    return 1;
 }
 
 void task_env_kill(task_env *te, uint64_t tid)
@@ -989,6 +1007,8 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     lua_setfield(L, -2, "task_id");
     lua_pushinteger(L, task->stage_id);
     lua_setfield(L, -2, "stage_id");
+    atomic_store(&te->prog_start_ms, now_ms());
+    atomic_store(&te->prog_records, 0);
     atomic_store(&te->current, task->task_id);
     if (lua_pcall(L, 2, 2, top + 1) != LUA_OK) {
         st->state = TASK_FAILED;

@@ -24,6 +24,9 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
  * Lua instruction check, reporting TASK_KILLED. */
 void task_env_kill(task_env *te, uint64_t tid);
 
+/* Any thread: the progress of the task running in te; 0 if none. */
+int task_env_progress(task_env *te, msg_task_metrics *out);
+
 /* Path of a stored task result in the executor's local directory. */
 void task_result_path(char *out, size_t n, const char *local_dir, uint64_t tid);
 

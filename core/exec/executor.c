@@ -365,6 +365,47 @@ static void *block_server(void *arg)
 
 /* --------------------------------------------------------------- control */
 
+/* Resident set size now and at its peak, from /proc/self/status. */
+static void read_rss(int64_t *rss, int64_t *peak)
+{
+    char line[256];
+    FILE *f = fopen("/proc/self/status", "r");
+    *rss = *peak = 0;
+    if (!f)
+        return;
+    while (fgets(line, sizeof line, f)) {
+        long long kb;
+        if (sscanf(line, "VmRSS: %lld", &kb) == 1)
+            *rss = kb * 1024;
+        else if (sscanf(line, "VmHWM: %lld", &kb) == 1)
+            *peak = kb * 1024;
+    }
+    fclose(f);
+}
+
+/* Alive, plus the progress of running tasks and our memory. */
+static void send_heartbeat(uint64_t seq)
+{
+    msg_heartbeat hb;
+    msg_task_metrics *tm = calloc((size_t)X.ncores + 1, sizeof *tm);
+    buf b;
+    memset(&hb, 0, sizeof hb);
+    hb.exec_id = X.exec_id;
+    hb.seq = seq;
+    read_rss(&hb.rss, &hb.peak_rss);
+    hb.tasks = tm;
+    pthread_mutex_lock(&X.mu);
+    for (int i = 0; tm && i < X.ncores; i++)
+        if (X.envs[i] && task_env_progress(X.envs[i], &tm[hb.ntasks]))
+            hb.ntasks++;
+    pthread_mutex_unlock(&X.mu);
+    buf_init(&b);
+    msg_heartbeat_encode(&b, &hb);
+    send_buf(&b);
+    buf_free(&b);
+    free(tm);
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -610,11 +651,7 @@ int executor_main(int argc, char **argv)
         }
         now = now_ms();
         if (now - last_hb >= hb_ms) {
-            buf b;
-            buf_init(&b);
-            msg_simple_encode(&b, MSG_HEARTBEAT, X.exec_id, ++hb_seq);
-            send_buf(&b);
-            buf_free(&b);
+            send_heartbeat(++hb_seq);
             last_hb = now;
         }
         if (now - last_ack > timeout_ms) {

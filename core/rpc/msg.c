@@ -449,6 +449,67 @@ void msg_block_free(msg_block *m)
     memset(m, 0, sizeof *m);
 }
 
+/* --------------------------------------------------------- heartbeat */
+
+int msg_heartbeat_encode(buf *b, const msg_heartbeat *m)
+{
+    msg_begin(b, MSG_HEARTBEAT);
+    buf_put_str(b, m->exec_id);
+    buf_put_varint(b, m->seq);
+    buf_put_svarint(b, m->rss);
+    buf_put_svarint(b, m->peak_rss);
+    buf_put_varint(b, (uint64_t)m->ntasks);
+    for (int i = 0; i < m->ntasks; i++) {
+        buf_put_varint(b, m->tasks[i].task_id);
+        buf_put_svarint(b, m->tasks[i].run_ms);
+        buf_put_svarint(b, m->tasks[i].records_in);
+        buf_put_svarint(b, m->tasks[i].memory);
+    }
+    return enc_done(b);
+}
+
+int msg_heartbeat_decode(const void *p, size_t n, msg_heartbeat *m,
+                         ember_error *err)
+{
+    rd r;
+    int rc;
+    uint64_t nt;
+    memset(m, 0, sizeof *m);
+    if ((rc = open_rd(&r, p, n, MSG_HEARTBEAT, err)))
+        return rc;
+    m->exec_id = rd_str(&r);
+    m->seq = rd_varint(&r);
+    m->rss = rd_svarint(&r);
+    m->peak_rss = rd_svarint(&r);
+    nt = rd_varint(&r);
+    if (!rd_ok(&r) || nt > rd_left(&r)) {
+        msg_heartbeat_free(m);
+        return ember_seterr(err, EMBER_EPROTO,
+                            "truncated or malformed heartbeat message");
+    }
+    if (nt && !(m->tasks = calloc((size_t)nt, sizeof *m->tasks))) {
+        msg_heartbeat_free(m);
+        return ember_seterr(err, EMBER_ENOMEM, "out of memory");
+    }
+    m->ntasks = (int)nt;
+    for (int i = 0; i < m->ntasks; i++) {
+        m->tasks[i].task_id = rd_varint(&r);
+        m->tasks[i].run_ms = rd_svarint(&r);
+        m->tasks[i].records_in = rd_svarint(&r);
+        m->tasks[i].memory = rd_svarint(&r);
+    }
+    if ((rc = close_rd(&r, MSG_HEARTBEAT, err)))
+        msg_heartbeat_free(m);
+    return rc;
+}
+
+void msg_heartbeat_free(msg_heartbeat *m)
+{
+    free(m->exec_id);
+    free(m->tasks);
+    memset(m, 0, sizeof *m);
+}
+
 /* ------------------------------------------------------------ simple */
 
 int msg_simple_encode(buf *b, int type, const char *id, uint64_t n)

@@ -165,7 +165,29 @@ int msg_block_encode_header(buf *b, int status, const char *message,
 int msg_block_decode(const void *p, size_t n, msg_block *m, ember_error *err);
 void msg_block_free(msg_block *m);
 
-/* Simple messages carrying one id string (heartbeat, ack, stop, kill). */
+/* Heartbeat: liveness plus the progress of running tasks. */
+typedef struct msg_task_metrics {
+    uint64_t task_id;
+    int64_t run_ms;
+    int64_t records_in;
+    int64_t memory; /* Lua heap bytes now */
+} msg_task_metrics;
+
+typedef struct msg_heartbeat {
+    char *exec_id;
+    uint64_t seq;
+    int64_t rss;      /* executor resident set size, bytes */
+    int64_t peak_rss; /* its peak so far */
+    int ntasks;
+    msg_task_metrics *tasks;
+} msg_heartbeat;
+
+int msg_heartbeat_encode(buf *b, const msg_heartbeat *m);
+int msg_heartbeat_decode(const void *p, size_t n, msg_heartbeat *m,
+                         ember_error *err);
+void msg_heartbeat_free(msg_heartbeat *m);
+
+/* Simple messages carrying one id string (ack, stop, kill). */
 int msg_simple_encode(buf *b, int type, const char *id, uint64_t n);
 int msg_simple_decode(const void *p, size_t len, int type, char **id,
                       uint64_t *n, ember_error *err);

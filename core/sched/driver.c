@@ -165,6 +165,31 @@ static void ev_executor(driver *d, const exec_rec *e, int added,
     eventlog_write(d->elog, &w);
 }
 
+/* What a heartbeat said: executor memory and running tasks' progress. */
+static void ev_metrics(driver *d, const exec_rec *e, const msg_heartbeat *hb)
+{
+    jw w;
+    if (!d->elog)
+        return;
+    jw_begin(&w, "SparkListenerExecutorMetricsUpdate");
+    jw_str(&w, "Executor ID", e->id);
+    jw_obj(&w, "Executor Metrics");
+    jw_int(&w, "ProcessTreeRSS", hb->rss);
+    jw_int(&w, "PeakRSS", hb->peak_rss);
+    jw_end(&w);
+    jw_arr(&w, "Metrics Updated");
+    for (int i = 0; i < hb->ntasks; i++) {
+        jw_obj(&w, NULL);
+        jw_int(&w, "Task ID", (int64_t)hb->tasks[i].task_id);
+        jw_int(&w, "Executor Run Time", hb->tasks[i].run_ms);
+        jw_int(&w, "Records Read", hb->tasks[i].records_in);
+        jw_int(&w, "Memory", hb->tasks[i].memory);
+        jw_end(&w);
+    }
+    jw_end(&w);
+    eventlog_write(d->elog, &w);
+}
+
 static void task_info(jw *w, driver *d, const running *r, int failed,
                       int killed)
 {
@@ -923,14 +948,15 @@ static void on_message(driver *d, const ember_peer *peer, const void *data,
         break;
     }
     case MSG_HEARTBEAT: {
-        char *id;
-        uint64_t n;
-        if (msg_simple_decode(data, len, MSG_HEARTBEAT, &id, &n, &err)) {
-            LOG_WARN("bad heartbeat: %s", err.msg);
+        msg_heartbeat hb;
+        if (msg_heartbeat_decode(data, len, &hb, &err)) {
+            LOG_WARN("bad heartbeat from executor %s: %s", d->execs[ei].id,
+                     err.msg);
             return;
         }
-        free(id);
-        send_simple(d, ei, MSG_HEARTBEAT_ACK, n);
+        send_simple(d, ei, MSG_HEARTBEAT_ACK, hb.seq);
+        ev_metrics(d, &d->execs[ei], &hb);
+        msg_heartbeat_free(&hb);
         break;
     }
     default:

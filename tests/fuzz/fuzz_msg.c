@@ -101,8 +101,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         msg_fetch m;
         memset(&err, 0, sizeof err);
         rc = msg_fetch_decode(data, size, &m, &err);
-        if (rc == 0 && (m.shuffle_id < 0 || m.reduce_id < 0))
+        if (rc == 0 && (m.shuffle_id < MSG_FETCH_RESULT || m.reduce_id < 0))
             abort();
+        check_failure(rc, &err);
+    }
+    {
+        msg_heartbeat m;
+        memset(&err, 0, sizeof err);
+        if ((rc = msg_heartbeat_decode(data, size, &m, &err)) == 0) {
+            if ((m.ntasks && !m.tasks) || !m.exec_id)
+                abort();
+            msg_heartbeat_free(&m);
+        }
         check_failure(rc, &err);
     }
     {

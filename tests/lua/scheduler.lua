@@ -12,7 +12,8 @@ local evdir = tmp .. "/events"
 
 local sc = ember.session{master = "local-cluster[2,1,256]", conf = {
   ["eventLog.enabled"] = true, ["eventLog.dir"] = evdir,
-  ["driver.maxResultSize"] = "48m"}}
+  ["driver.maxResultSize"] = "48m", ["executor.heartbeatInterval"] = "200ms",
+  ["scheduler.minRegisteredResourcesRatio"] = 1.0}}
 
 local function events()
   local out = {}
@@ -28,6 +29,28 @@ local function grep(pattern)
   for _, l in ipairs(events()) do if l:find(pattern) then n = n + 1 end end
   return n
 end
+
+-- registration: with minRegisteredResourcesRatio 1.0 no task starts before
+-- both executors registered
+sc:range(2, 2):count()
+do
+  local added, early = 0, false
+  for _, l in ipairs(events()) do
+    if l:find('"SparkListenerExecutorAdded"') then added = added + 1 end
+    if l:find('"SparkListenerTaskStart"') and added < 2 then early = true end
+  end
+  t.ok(added == 2 and not early,
+       "scheduler.minRegisteredResourcesRatio=1: tasks wait for every executor")
+end
+
+-- heartbeats carry the progress of running tasks
+sc:range(2, 2):foreach(function()
+  local stop = os.clock() + 0.8
+  while os.clock() < stop do end
+end)
+t.ok(grep('"SparkListenerExecutorMetricsUpdate".*"Task ID"') >= 1,
+     "heartbeats report running tasks (event log: ExecutorMetricsUpdate)")
+t.ok(grep('"ProcessTreeRSS":[1-9]') >= 1, "and the executor's memory")
 
 -- accumulators ---------------------------------------------------------
 local acc = sc:accumulator(0)

@@ -180,7 +180,12 @@ static void build_samples(void)
     s = add_sample("block (error)", MSG_BLOCK);
     msg_block_encode_header(&s->b, EMBER_ENOTFOUND, "no such map output", 0);
     s = add_sample("heartbeat", MSG_HEARTBEAT);
-    msg_simple_encode(&s->b, MSG_HEARTBEAT, "exec-7", 3);
+    {
+        msg_task_metrics tm[2] = {{7, 1500, 12345, 1 << 20},
+                                  {UINT64_MAX, 0, 0, 0}};
+        msg_heartbeat hb = {(char *)"exec-7", 3, 50 << 20, 60 << 20, 2, tm};
+        msg_heartbeat_encode(&s->b, &hb);
+    }
     s = add_sample("heartbeat-ack", MSG_HEARTBEAT_ACK);
     msg_simple_encode(&s->b, MSG_HEARTBEAT_ACK, "", 0);
     s = add_sample("stop", MSG_STOP);
@@ -248,6 +253,15 @@ static int decode_as(int type, const void *p, size_t n, ember_error *err)
     case MSG_FETCH: {
         msg_fetch m;
         return msg_fetch_decode(p, n, &m, err);
+    }
+    case MSG_HEARTBEAT: {
+        msg_heartbeat m;
+        if ((rc = msg_heartbeat_decode(p, n, &m, err)) == 0) {
+            if (m.ntasks && !m.tasks)
+                bail("heartbeat decoded with inconsistent tasks");
+            msg_heartbeat_free(&m);
+        }
+        return rc;
     }
     case MSG_BLOCK: {
         msg_block m;
@@ -519,13 +533,27 @@ static void test_simple(void)
     static const struct {
         const char *id;
         uint64_t n;
-    } want[] = {{"exec-7", 3},
-                {"", 0},
-                {"driver shutting down", UINT64_MAX},
-                {"exec-1", 12345}};
+    } want[] = {
+        {"", 0}, {"driver shutting down", UINT64_MAX}, {"exec-1", 12345}};
     ember_error err = {0, ""};
-    for (int i = 0; i < 4; i++) {
-        const sample *s = &samples[10 + i];
+    {
+        /* the heartbeat carries the progress of running tasks */
+        const sample *s = &samples[10];
+        msg_heartbeat hb;
+        is_int(0, msg_heartbeat_decode(s->b.data, s->b.len, &hb, &err),
+               "heartbeat decodes");
+        is_string("exec-7", hb.exec_id, "heartbeat: executor id");
+        ok(hb.seq == 3 && hb.rss == 50 << 20 && hb.peak_rss == 60 << 20,
+           "heartbeat: sequence and memory");
+        ok(hb.ntasks == 2 && hb.tasks[0].task_id == 7 &&
+               hb.tasks[0].run_ms == 1500 && hb.tasks[0].records_in == 12345 &&
+               hb.tasks[0].memory == 1 << 20 &&
+               hb.tasks[1].task_id == UINT64_MAX,
+           "heartbeat: task metrics");
+        msg_heartbeat_free(&hb);
+    }
+    for (int i = 0; i < 3; i++) {
+        const sample *s = &samples[11 + i];
         char *id = (char *)"sentinel";
         uint64_t n = 1;
         is_int(s->type, msg_peek_type(s->b.data, s->b.len, &err), "peek: %s",
