@@ -965,6 +965,19 @@ static void on_message(driver *d, const ember_peer *peer, const void *data,
     }
 }
 
+/* An executor on this host that died without cleaning up (kill -9)
+ * leaves its local directory: remove it. */
+static void remove_exec_dir(driver *d, const exec_rec *e)
+{
+    const char *base = conf_get(d->conf, "local.dir");
+    char dir[4096];
+    if (strcmp(e->host, d->host) != 0 && strcmp(e->host, "127.0.0.1") != 0)
+        return;
+    snprintf(dir, sizeof dir, "%s/ember-%s-exec-%s",
+             base && *base ? base : "/tmp", d->app_id, e->id);
+    rm_rf(dir);
+}
+
 static void lose_executor(driver *d, int ei, const char *reason)
 {
     exec_rec *e = &d->execs[ei];
@@ -989,6 +1002,8 @@ static void lose_executor(driver *d, int ei, const char *reason)
     }
     lose_outputs(d, ei);
     driver_live_changed(d);
+    if (strstr(reason, "killed by signal") || strstr(reason, "exited with"))
+        remove_exec_dir(d, e);
     if (d->cm && d->cm->request_executor && d->cm_state &&
         d->cm->request_executor(d->cm_state, &err) != 0)
         LOG_WARN("cannot request a replacement executor: %s", err.msg);
@@ -1405,6 +1420,8 @@ void driver_destroy(driver **dp)
         pthread_join(d->fetcher, NULL);
     if (d->cm && d->cm_state)
         d->cm->stop(d->cm_state);
+    for (int i = 0; i < d->nexecs; i++)
+        remove_exec_dir(d, &d->execs[i]); /* whatever a killed one left */
     if (d->sock)
         d->tp->sock_close(d->sock);
     if (d->tctx)

@@ -4,7 +4,7 @@
 # that always fails.  Answers must stay exact; the event log shows what the
 # scheduler did.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 10
+plan 12
 
 cat > "$T/job.lua" <<'LUA'
 -- two stages: 12 map tasks, then 6 slow reduce tasks
@@ -14,7 +14,7 @@ local function spin(ms)
   local t = os.clock() + ms / 1000
   while os.clock() < t do end
 end
-local pairs_ = sc:range(12000, 12):map(function(x) spin(1) return {x % 97, x} end)
+local pairs_ = sc:range(12000, 12):map(function(x) if x % 10 == 0 then spin(1) end return {x % 97, x} end)
 local sums = pairs_:reduce_by_key(function(a, b) return a + b end, 6)
   :map_partitions(function(it)
     spin(tonumber(arg and arg[1]) or 800)
@@ -68,6 +68,20 @@ grep -q '"SparkListenerExecutorRemoved".*heartbeat timed out' "$ev"
 ok $? "the stopped executor was declared lost after network.timeout"
 wait_for sh -c "! kill -0 $victim 2>/dev/null"
 ok $? "the stopped executor is gone after the driver ends"
+
+# --- a driver that stops answering (SIGSTOP): executors leave by themselves
+rm -rf "$T/ev"
+"$EMBER" submit --master 'local-cluster[2,1,256]' $conf "$T/job.lua" 5000 > "$T/out4" 2>&1 &
+drv=$!
+wait_for sh -c "grep -q '\"SparkListenerTaskStart\"' $T/ev/*.inprogress"
+kill -STOP "$drv"
+wait_for sh -c "! pgrep -f '[e]xecutor --driver .*local.dir=$T' > /dev/null"
+ok $? "executors exit when the driver stops answering for network.timeout"
+! ls -d "$T"/ember-*-exec-* > /dev/null 2>&1
+ok $? "and remove their local directories"
+kill -9 "$drv"
+kill -CONT "$drv" 2>/dev/null
+wait "$drv" 2>/dev/null
 
 # --- a task that always raises: 4 attempts, then the job fails
 cat > "$T/fail.lua" <<'LUA'
