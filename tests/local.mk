@@ -9,7 +9,8 @@ EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/unit/fake_h
 
 UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
 	tests/unit/test_config tests/unit/test_serialize tests/unit/test_msg \
-	tests/unit/test_plugins tests/unit/test_transport_zmq tests/unit/test_cm_local
+	tests/unit/test_plugins tests/unit/test_transport_zmq tests/unit/test_cm_local \
+	tests/unit/test_taskset
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 UNIT_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) -I$(top_srcdir)/tests
@@ -21,6 +22,8 @@ tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_serialize_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_taskset_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_taskset_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_msg_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_msg_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_plugins_CFLAGS = $(UNIT_CFLAGS)

@@ -89,7 +89,10 @@ struct taskset {
     int remaining;
     int64_t *durations;
     int ndur;
-    int dirty; /* preferences changed: rebuild the lists */
+    int dirty;        /* preferences changed: rebuild the lists */
+    int levels_known; /* levels computed from live executors once */
+    int dur_cap;
+    int premarked; /* tasks done elsewhere when the set was created */
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -234,6 +237,7 @@ taskset *taskset_new(int ntasks, const ts_config *cfg, int64_t now)
     }
     ts->n = ntasks;
     ts->remaining = ntasks;
+    ts->dur_cap = ntasks + 1;
     if (cfg)
         ts->cfg = *cfg;
     else
@@ -347,6 +351,8 @@ static int level_index(const taskset *ts, int level)
 static void compute_levels(taskset *ts)
 {
     int prev = ts->levels[ts->cur < ts->nlevels ? ts->cur : 0];
+    int prev_index = ts->cur, old[LOC_NLEVELS], nold = ts->nlevels;
+    memcpy(old, ts->levels, sizeof old);
     ts->nlevels = 0;
     if (kmap_has_live(ts, &ts->for_exec, 0))
         ts->levels[ts->nlevels++] = LOC_PROCESS_LOCAL;
@@ -357,7 +363,26 @@ static void compute_levels(taskset *ts)
     if (kmap_has_live(ts, &ts->for_rack, 2))
         ts->levels[ts->nlevels++] = LOC_RACK_LOCAL;
     ts->levels[ts->nlevels++] = LOC_ANY;
+    if (!ts->levels_known) {
+        /* a new task set starts at its most local level */
+        ts->levels_known = 1;
+        ts->cur = 0;
+        return;
+    }
     ts->cur = level_index(ts, prev);
+    if (ts->cur > prev_index) {
+        /* SPARK-31837: a more local level appeared (an executor joined):
+           move to the first new level */
+        for (int i = 0; i < ts->nlevels; i++) {
+            int seen = 0;
+            for (int k = 0; k < nold; k++)
+                seen |= old[k] == ts->levels[i];
+            if (!seen) {
+                ts->cur = i;
+                break;
+            }
+        }
+    }
 }
 
 void taskset_set_executors(taskset *ts, const ts_exec *execs, int n)
@@ -386,6 +411,7 @@ void taskset_mark_done(taskset *ts, int task)
         return;
     ts->t[task].done = 1;
     ts->remaining--;
+    ts->premarked++;
 }
 
 int taskset_levels(const taskset *ts, int *levels)
@@ -538,6 +564,14 @@ int taskset_succeeded(taskset *ts, int task, int64_t now, int64_t run_ms)
     t->done = 1;
     t->speculatable = 0;
     ts->remaining--;
+    if (ts->ndur == ts->dur_cap) {
+        int nc = ts->dur_cap * 2 + 8;
+        int64_t *nd = realloc(ts->durations, (size_t)nc * sizeof *nd);
+        if (!nd)
+            return 1; /* the duration is only for speculation */
+        ts->durations = nd;
+        ts->dur_cap = nc;
+    }
     ts->durations[ts->ndur++] = run_ms;
     return 1;
 }
@@ -584,13 +618,18 @@ int taskset_check_speculation(taskset *ts, int64_t now)
     int64_t median, threshold;
     if (!ts->cfg.speculation || ts->n == 0)
         return 0;
-    need = (int)(ts->cfg.spec_quantile * ts->n);
+    /* Spark's task set holds only the tasks that were missing */
+    need = (int)(ts->cfg.spec_quantile * (ts->n - ts->premarked));
     if (need < 1)
         need = 1;
     if (ts->ndur < need)
         return 0;
     qsort(ts->durations, (size_t)ts->ndur, sizeof *ts->durations, cmp_i64);
-    median = ts->durations[ts->ndur / 2];
+    median =
+        ts->ndur % 2
+            ? ts->durations[ts->ndur / 2]
+            : (ts->durations[ts->ndur / 2 - 1] + ts->durations[ts->ndur / 2]) /
+                  2;
     threshold = (int64_t)(ts->cfg.spec_multiplier * (double)median);
     if (threshold < ts->cfg.spec_min_ms)
         threshold = ts->cfg.spec_min_ms;
