@@ -15,6 +15,7 @@ core_libember_core_a_SOURCES = \
 	core/sched/dag.c core/sched/taskset.c core/sched/taskset.h \
 	core/sched/eventlog.c core/sched/eventlog.h \
 	core/exec/executor.c core/exec/exec_ctx.h \
+	core/exec/blockmgr.c core/exec/blockmgr.h \
 	lua/serialize.c lua/serialize.h \
 	lua/task_runtime.c lua/task_runtime.h \
 	lua/lua_ember.c lua/lua_ember.h

@@ -103,7 +103,8 @@ function ember.session(opts)
   local ok, s = pcall(core.session_new, opts)
   if not ok then error(s, 2) end
   local sc = setmetatable({_s = s, app = opts.app or "ember",
-                          _accs = setmetatable({}, {__mode = "v"})}, Session)
+                          _accs = setmetatable({}, {__mode = "v"}),
+                          _persisted = {}}, Session)
   sc.app_id = s:app_id()
   sc.master = s:master()
   return sc
@@ -280,6 +281,85 @@ function Dataset:union(other)
                                    {op = "union", parts = {a.nparts, b.nparts}}, 2))
 end
 
+------------------------------------------------------------------ storage
+
+local LEVELS = {NONE = 0, MEMORY_ONLY = 1, MEMORY_AND_DISK = 2,
+                MEMORY_ONLY_SER = 3, MEMORY_AND_DISK_SER = 4, DISK_ONLY = 5}
+ember.StorageLevel = {}
+for name in pairs(LEVELS) do ember.StorageLevel[name] = name end
+
+-- ds:persist("MEMORY_AND_DISK"): keep partitions once computed (lazy: the
+-- next action that computes a partition stores it)
+function Dataset:persist(level)
+  check_ds(self)
+  level = level or "MEMORY_ONLY"
+  local code = LEVELS[level]
+  if not code then
+    local names = {}
+    for k in pairs(LEVELS) do names[#names + 1] = k end
+    table.sort(names)
+    error("unknown storage level '" .. tostring(level) .. "' (valid: " ..
+          table.concat(names, ", ") .. ")", 2)
+  end
+  local n = self.node
+  if n.level and n.level ~= 0 and code ~= 0 and n.level ~= code then
+    error("cannot change the storage level of a persisted dataset (from " ..
+          n.level_name .. " to " .. level .. "): unpersist it first", 2)
+  end
+  n.level, n.level_name = code, level
+  self.sc._persisted[n.id] = self
+  return self
+end
+
+function Dataset:cache()
+  check_ds(self)
+  return self:persist("MEMORY_ONLY")
+end
+
+function Dataset:unpersist()
+  check_ds(self)
+  local n = self.node
+  if n.level and n.level ~= 0 then
+    self.sc._s:unpersist(n.id)
+  end
+  n.level, n.level_name = 0, nil
+  self.sc._persisted[n.id] = nil
+  return self
+end
+
+function Dataset:storage_level()
+  check_ds(self)
+  return self.node.level_name or "NONE"
+end
+
+-- sc:storage_info(): one row per persisted dataset
+function Session:storage_info()
+  check_open(self)
+  local rows, by = {}, {}
+  for id, ds in pairs(self._persisted) do
+    local r = {id = id, level = ds.node.level_name, partitions = ds.node.nparts,
+               cached_partitions = 0, memory = 0, disk = 0, executors = {}}
+    rows[#rows + 1] = r
+    by[id] = r
+  end
+  local seen = {}
+  for _, b in ipairs(self._s:storage_blocks()) do
+    local r = by[b.node]
+    if r then
+      local key = b.node .. ":" .. b.partition
+      if not seen[key] then
+        seen[key] = true
+        r.cached_partitions = r.cached_partitions + 1
+      end
+      r.memory = r.memory + b.memory
+      r.disk = r.disk + b.disk
+      r.executors[b.executor] = (r.executors[b.executor] or 0) + 1
+    end
+  end
+  table.sort(rows, function(a, b) return a.id < b.id end)
+  return rows
+end
+
 function Dataset:num_partitions()
   check_ds(self)
   return self.node.nparts
@@ -359,7 +439,8 @@ local function run(self, action, partitions, what, level)
     for _, p in ipairs(n.parents) do walk(p) end
     local pids = {}
     for i, p in ipairs(n.parents) do pids[i] = p.id end
-    nodes[#nodes + 1] = {n.id, n.kind, n.nparts, pids, n.bytes, n.prefs}
+    nodes[#nodes + 1] = {n.id, n.kind, n.nparts, pids, n.bytes, n.prefs,
+                         n.level or 0}
   end
   walk(self.node)
   local ok, abytes = pcall(core.encode, action)

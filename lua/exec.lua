@@ -126,7 +126,30 @@ function reduce_side.repartition(node, p, down)
   rt.read_shuffle(node.id, p, down)
 end
 
+local compute_node
+
+-- A persisted dataset: read the partition from the block manager, or
+-- compute it, keep it, and pass it on.
 function compute(stage, id, p, down, fin, task)
+  local n = stage.nodes[id]
+  local level = n.cache
+  if not level or level == 0 then
+    return compute_node(stage, id, p, down, fin, task)
+  end
+  local cached = rt.cache_get(id, p)
+  if cached then
+    for i = 1, #cached do down(cached[i]) end
+    return
+  end
+  local items, m = {}, 0
+  local fin2 = {}
+  compute_node(stage, id, p, function(x) m = m + 1; items[m] = x end, fin2, task)
+  for i = #fin2, 1, -1 do fin2[i]() end
+  rt.cache_put(id, p, level, items)
+  for i = 1, m do down(items[i]) end
+end
+
+function compute_node(stage, id, p, down, fin, task)
   local n = stage.nodes[id]
   local k = n.kind
   if k == SOURCE then

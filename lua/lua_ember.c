@@ -13,6 +13,7 @@
 #include "lua_ember.h"
 
 #include "config.h"
+#include "exec/blockmgr.h"
 #include "plugin/plugins.h"
 #include "sched/driver.h"
 #include "serialize.h"
@@ -395,6 +396,9 @@ static int l_run_job(lua_State *L)
             lua_pop(L, 1);
             /* preferred host per partition (sources), strings kept alive
                by the nodes table */
+            lua_rawgeti(L, -1, 7);
+            nd->cache_level = (int)lua_tointeger(L, -1);
+            lua_pop(L, 1);
             lua_rawgeti(L, -1, 6);
             if (lua_istable(L, -1) && nd->nparts > 0) {
                 nd->prefs = (const char **)pref_buf;
@@ -520,12 +524,56 @@ static int l_write_success(lua_State *L)
     return 0;
 }
 
+static void storage_row(void *ud, int node, int part, const char *exec,
+                        int level, uint64_t mem, uint64_t disk)
+{
+    lua_State *L = ud;
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, node);
+    lua_setfield(L, -2, "node");
+    lua_pushinteger(L, part);
+    lua_setfield(L, -2, "partition");
+    lua_pushstring(L, exec);
+    lua_setfield(L, -2, "executor");
+    lua_pushstring(L, level_name(level));
+    lua_setfield(L, -2, "level");
+    lua_pushinteger(L, (lua_Integer)mem);
+    lua_setfield(L, -2, "memory");
+    lua_pushinteger(L, (lua_Integer)disk);
+    lua_setfield(L, -2, "disk");
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+}
+
+/* s:storage_blocks() -> array of {node, partition, executor, level,
+ * memory, disk} */
+static int l_storage_blocks(lua_State *L)
+{
+    session *s = check_session(L);
+    lua_newtable(L);
+    driver_storage_info(s->drv, storage_row, L);
+    return 1;
+}
+
+static int l_unpersist(lua_State *L)
+{
+    session *s = check_session(L);
+    driver_unpersist(s->drv, (int)luaL_checkinteger(L, 2));
+    return 0;
+}
+
 static const luaL_Reg session_methods[] = {
-    {"run_job", l_run_job},   {"plan_source", l_plan_source},
-    {"check_op", l_check_op}, {"default_parallelism", l_default_parallelism},
-    {"app_id", l_app_id},     {"master", l_master},
-    {"conf", l_conf},         {"set_log_level", l_set_log_level},
-    {"stop", l_session_stop}, {NULL, NULL},
+    {"storage_blocks", l_storage_blocks},
+    {"unpersist", l_unpersist},
+    {"run_job", l_run_job},
+    {"plan_source", l_plan_source},
+    {"check_op", l_check_op},
+    {"default_parallelism", l_default_parallelism},
+    {"app_id", l_app_id},
+    {"master", l_master},
+    {"conf", l_conf},
+    {"set_log_level", l_set_log_level},
+    {"stop", l_session_stop},
+    {NULL, NULL},
 };
 
 static const luaL_Reg core_funcs[] = {

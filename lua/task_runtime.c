@@ -775,6 +775,48 @@ static int op_finish(lua_State *L)
     return op_flush(L, o, lua_isfunction(L, 2) ? 2 : 0, 1);
 }
 
+/* ------------------------------------------------------------- caching */
+
+/* rt.cache_get(node, part) -> array of the partition's elements, or nil */
+static int l_cache_get(lua_State *L)
+{
+    task_env *te = env_of(L);
+    int node = (int)luaL_checkinteger(L, 1);
+    int part = (int)luaL_checkinteger(L, 2);
+    ember_error err = {0, ""};
+    int rc;
+    buf_reset(&te->scratch);
+    rc = blockmgr_get(te->ctx->bm, node, part, &te->scratch, &err);
+    if (rc == EMBER_ENOTFOUND)
+        return 0;
+    if (rc || ser_decode_buf(L, te->scratch.data, te->scratch.len, 0, &err)) {
+        /* a damaged block is recomputed, not fatal */
+        LOG_WARN("cached block rdd_%d_%d unreadable (%s): recomputing", node,
+                 part, err.msg);
+        blockmgr_remove_node(te->ctx->bm, node);
+        return 0;
+    }
+    return 1;
+}
+
+/* rt.cache_put(node, part, level, array) */
+static int l_cache_put(lua_State *L)
+{
+    task_env *te = env_of(L);
+    int node = (int)luaL_checkinteger(L, 1);
+    int part = (int)luaL_checkinteger(L, 2);
+    int level = (int)luaL_checkinteger(L, 3);
+    ember_error err = {0, ""};
+    luaL_checktype(L, 4, LUA_TTABLE);
+    buf_reset(&te->scratch);
+    if (ser_encode(L, 4, &te->scratch, &err))
+        return raise_internal(L, "cannot cache this partition: %s", err.msg);
+    if (blockmgr_put(te->ctx->bm, node, part, level, te->scratch.data,
+                     te->scratch.len, &err))
+        LOG_WARN("cannot cache rdd_%d_%d: %s", node, part, err.msg);
+    return 0;
+}
+
 /* ----------------------------------------------------------------- setup */
 
 static const luaL_Reg rt_funcs[] = {
@@ -787,6 +829,8 @@ static const luaL_Reg rt_funcs[] = {
     {"writer", l_writer},
     {"sink_open", l_sink_open},
     {"transform_open", l_transform_open},
+    {"cache_get", l_cache_get},
+    {"cache_put", l_cache_put},
     {NULL, NULL},
 };
 
@@ -956,6 +1000,8 @@ static int push_stage(lua_State *L, const uint8_t *bin, size_t len,
         if (!pl || ser_decode_buf(L, pl, plen, 0, err))
             goto bad;
         lua_setfield(L, -2, "payload");
+        lua_pushinteger(L, rd_svarint(&r));
+        lua_setfield(L, -2, "cache");
         lua_rawseti(L, -2, id);
     }
     lua_setfield(L, -2, "nodes");
@@ -1100,6 +1146,15 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     }
     atomic_store(&te->current, 0);
     atomic_store(&te->kill_tid, 0);
+    {
+        /* cached-block changes made by this task (or evictions) */
+        buf ub;
+        buf_init(&ub);
+        blockmgr_drain_updates(te->ctx->bm, &ub);
+        if (ub.len > 1 && !ub.oom)
+            st->blocks = buf_steal(&ub, &st->blocks_len);
+        buf_free(&ub);
+    }
     st->peak_memory = (int64_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024;
     lua_settop(L, top);
     st->run_us = now_us() - t0;

@@ -5,6 +5,8 @@
 #ifndef EMBER_EXEC_CTX_H
 #define EMBER_EXEC_CTX_H
 
+#include "blockmgr.h"
+
 #include <ember/plugin.h>
 #include <stdint.h>
 
@@ -20,6 +22,7 @@ typedef struct exec_ctx {
     const struct conf *conf;
     int compress;
     uint64_t max_direct_result; /* task.maxDirectResultSize */
+    blockmgr *bm;               /* cached partitions */
 } exec_ctx;
 
 #endif

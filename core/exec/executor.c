@@ -592,6 +592,18 @@ int executor_main(int argc, char **argv)
         conf_get_size(X.conf, "task.maxDirectResultSize", 1, 1u << 20,
                       &X.ctx.max_direct_result, NULL);
     }
+    {
+        uint64_t mem = 1u << 30;
+        double frac = 0.6;
+        conf_get_size(X.conf, "executor.memory", 1u << 20, 1u << 30, &mem,
+                      NULL);
+        conf_get_double(X.conf, "memory.fraction", 0.6, &frac, NULL);
+        X.ctx.bm = blockmgr_new(X.local_dir, (uint64_t)((double)mem * frac));
+        if (!X.ctx.bm) {
+            LOG_ERROR("out of memory");
+            goto out;
+        }
+    }
     X.envs = calloc((size_t)X.ncores + 1, sizeof *X.envs);
     if (!X.envs) {
         LOG_ERROR("out of memory");
@@ -637,6 +649,14 @@ int executor_main(int argc, char **argv)
                 on_launch(msg.data, msg.len);
             } else if (type == MSG_KILL) {
                 on_kill(msg.data, msg.len);
+            } else if (type == MSG_REMOVE_RDD) {
+                char *id = NULL;
+                uint64_t node = 0;
+                if (msg_simple_decode(msg.data, msg.len, MSG_REMOVE_RDD, &id,
+                                      &node, &err) == 0) {
+                    blockmgr_remove_node(X.ctx.bm, (int)node);
+                    free(id);
+                }
             } else if (type == MSG_STOP) {
                 X.ctx.tp->msg_release(&msg);
                 LOG_INFO("driver asked us to stop");
@@ -714,6 +734,7 @@ out:
         free(X.bins[i].bin);
     free(X.bins);
     free(X.envs);
+    blockmgr_destroy(&X.ctx.bm);
     plugins_shutdown();
     conf_destroy(&X.conf);
     return rc;

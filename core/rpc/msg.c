@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *names[] = {"?",      "register",  "registered",    "launch",
-                              "status", "heartbeat", "heartbeat-ack", "stop",
-                              "fetch",  "block",     "kill"};
+static const char *names[] = {
+    "?",      "register",  "registered",    "launch",
+    "status", "heartbeat", "heartbeat-ack", "stop",
+    "fetch",  "block",     "kill",          "remove-rdd"};
 
 const char *msg_type_name(int type)
 {
@@ -308,6 +309,7 @@ int msg_status_encode(buf *b, const msg_status *m)
     buf_put_varint(b, m->indirect_size);
     buf_put_svarint(b, m->peak_memory);
     buf_put_varint(b, m->result_raw_size);
+    buf_put_lstr(b, m->blocks, m->blocks ? m->blocks_len : 0);
     return enc_done(b);
 }
 
@@ -361,6 +363,13 @@ int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err)
     m->indirect_size = rd_varint(&r);
     m->peak_memory = rd_svarint(&r);
     m->result_raw_size = rd_varint(&r);
+    res = rd_lstr(&r, &len);
+    if (res && len) {
+        if (!(m->blocks = malloc(len)))
+            goto oom;
+        memcpy(m->blocks, res, len);
+        m->blocks_len = len;
+    }
     if (m->state < TASK_FINISHED || m->state > TASK_KILLED)
         r.failed = 1;
     if ((rc = close_rd(&r, MSG_STATUS, err)))
@@ -377,6 +386,7 @@ oom:
 
 void msg_status_free(msg_status *m)
 {
+    free(m->blocks);
     free(m->accum);
     free(m->result);
     free(m->sizes);

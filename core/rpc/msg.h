@@ -33,7 +33,8 @@ enum msg_type {
     MSG_FETCH = 8,
     MSG_BLOCK = 9,
     MSG_KILL = 10,
-    MSG_TYPE_MAX = 10
+    MSG_REMOVE_RDD = 11,
+    MSG_TYPE_MAX = 11
 };
 
 const char *msg_type_name(int type);
@@ -118,6 +119,8 @@ typedef struct msg_status {
     uint64_t indirect_size;   /* result kept in the executor's block store */
     int64_t peak_memory;      /* bytes of Lua heap at the task's peak */
     uint64_t result_raw_size; /* decoded size of the result (accounting) */
+    uint8_t *blocks; /* cached-block changes (blockmgr_drain_updates) */
+    size_t blocks_len;
 } msg_status;
 
 /* shuffle_id MSG_FETCH_RESULT: fetch the task result map_task_id. */

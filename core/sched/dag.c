@@ -106,6 +106,7 @@ static void put_node(buf *b, const plan_node *nd)
     for (int i = 0; i < nd->nparents; i++)
         buf_put_svarint(b, nd->parents[i]);
     buf_put_lstr(b, nd->payload, nd->payload_len);
+    buf_put_svarint(b, nd->cache_level);
 }
 
 static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
@@ -218,7 +219,20 @@ static void node_prefs(driver *d, const job_spec *spec, int id, int p,
                        taskset *ts, int task, int depth)
 {
     const plan_node *nd = node_get(spec, id);
+    int cached = 0;
     if (!nd || depth > 64)
+        return;
+    /* a cached partition runs where it is cached (PROCESS_LOCAL) */
+    pthread_mutex_lock(&d->mu);
+    for (int i = 0; i < d->ncblocks; i++) {
+        const cached_block *b = &d->cblocks[i];
+        if (b->node == id && b->part == p && d->execs[b->exec].alive) {
+            taskset_prefer_exec(ts, task, d->execs[b->exec].id);
+            cached = 1;
+        }
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (cached)
         return;
     switch (nd->kind) {
     case NODE_NARROW:

@@ -605,6 +605,47 @@ static void result_finished(driver *d, stage *st, int ti, running *r,
     }
 }
 
+/* Apply an executor's cached-block changes to the master's table. */
+static void apply_blocks(driver *d, int ei, const msg_status *m)
+{
+    rd r;
+    uint64_t n;
+    if (!m->blocks || !m->blocks_len)
+        return;
+    rd_init(&r, m->blocks, m->blocks_len);
+    n = rd_varint(&r);
+    pthread_mutex_lock(&d->mu);
+    for (uint64_t k = 0; k < n && rd_ok(&r); k++) {
+        int node = (int)rd_svarint(&r), part = (int)rd_svarint(&r);
+        int level = (int)rd_svarint(&r);
+        uint64_t mem = rd_varint(&r), disk = rd_varint(&r);
+        int found = -1;
+        if (!rd_ok(&r))
+            break;
+        for (int i = 0; i < d->ncblocks; i++)
+            if (d->cblocks[i].node == node && d->cblocks[i].part == part &&
+                d->cblocks[i].exec == ei)
+                found = i;
+        if (level == 0) {
+            if (found >= 0)
+                d->cblocks[found] = d->cblocks[--d->ncblocks];
+            continue;
+        }
+        if (found < 0) {
+            cached_block *nb =
+                realloc(d->cblocks, (size_t)(d->ncblocks + 1) * sizeof *nb);
+            if (!nb)
+                break;
+            d->cblocks = nb;
+            found = d->ncblocks++;
+        }
+        d->cblocks[found] = (cached_block){node, part, ei, level, mem, disk};
+    }
+    pthread_mutex_unlock(&d->mu);
+    if (!rd_ok(&r))
+        LOG_WARN("bad block report from executor %s", d->execs[ei].id);
+}
+
 static void on_status(driver *d, int ei, const msg_status *m)
 {
     int ri = -1;
@@ -625,6 +666,7 @@ static void on_status(driver *d, int ei, const msg_status *m)
     run_remove(d, ri);
     if (r.exec >= 0 && r.exec < d->nexecs && d->execs[r.exec].alive)
         d->execs[r.exec].free_cores++;
+    apply_blocks(d, ei, m);
     st = r.st;
     if (!st || !st->job || st->job->done || !st->ts)
         return; /* its job ended */
@@ -868,19 +910,26 @@ static void on_register(driver *d, const ember_peer *peer, const void *data,
         if (d->execs[i].alive && strcmp(d->execs[i].id, m.exec_id) == 0)
             snprintf(why, sizeof why, "duplicate executor id %s", m.exec_id);
     if (!why[0]) {
-        exec_rec *ne = realloc(d->execs, (size_t)(d->nexecs + 1) * sizeof *ne);
+        exec_rec *ne;
+        /* storage_info reads execs[] from the main thread under mu */
+        pthread_mutex_lock(&d->mu);
+        ne = realloc(d->execs, (size_t)(d->nexecs + 1) * sizeof *ne);
+        if (ne) {
+            d->execs = ne;
+            memset(&d->execs[d->nexecs], 0, sizeof *ne);
+            d->execs[d->nexecs].id = m.exec_id;
+            d->nexecs++;
+            m.exec_id = NULL;
+        }
+        pthread_mutex_unlock(&d->mu);
         if (!ne) {
             snprintf(why, sizeof why, "driver out of memory");
         } else {
             const char *rack;
-            exec_rec *e;
-            d->execs = ne;
-            e = &d->execs[d->nexecs++];
-            memset(e, 0, sizeof *e);
-            e->id = m.exec_id;
+            exec_rec *e = &d->execs[d->nexecs - 1];
             e->host = m.host;
             e->endpoint = m.data_endpoint;
-            m.exec_id = m.host = m.data_endpoint = NULL;
+            m.host = m.data_endpoint = NULL;
             rack = rack_of(d, e->host);
             e->rack = rack ? strdup(rack) : NULL;
             e->peer = *peer;
@@ -1001,6 +1050,13 @@ static void lose_executor(driver *d, int ei, const char *reason)
         }
     }
     lose_outputs(d, ei);
+    pthread_mutex_lock(&d->mu);
+    for (int i = 0; i < d->ncblocks;)
+        if (d->cblocks[i].exec == ei)
+            d->cblocks[i] = d->cblocks[--d->ncblocks]; /* lost with it */
+        else
+            i++;
+    pthread_mutex_unlock(&d->mu);
     driver_live_changed(d);
     if (strstr(reason, "killed by signal") || strstr(reason, "exited with"))
         remove_exec_dir(d, e);
@@ -1055,6 +1111,23 @@ static void check_timeouts(driver *d)
 
 /* ------------------------------------------------------------------ loop */
 
+/* Datasets the script unpersisted: tell every executor, forget them. */
+static void drain_unpersist(driver *d)
+{
+    int *q, n;
+    pthread_mutex_lock(&d->mu);
+    q = d->unpersist_q;
+    n = d->nunpersist;
+    d->unpersist_q = NULL;
+    d->nunpersist = 0;
+    pthread_mutex_unlock(&d->mu);
+    for (int k = 0; k < n; k++)
+        for (int i = 0; i < d->nexecs; i++)
+            if (d->execs[i].alive)
+                send_simple(d, i, MSG_REMOVE_RDD, (uint64_t)q[k]);
+    free(q);
+}
+
 static void drain_fetched(driver *d)
 {
     fetch_req *f;
@@ -1093,6 +1166,7 @@ static void *loop_main(void *arg)
             job_start(d, nj);
         }
         drain_fetched(d);
+        drain_unpersist(d);
         check_speculation(d);
         schedule(d);
         if (d->cur && d->cur->done == 1 && d->cur->pending_fetches == 0)
@@ -1464,6 +1538,8 @@ void driver_destroy(driver **dp)
     free(d->stages);
     free(d->run);
     free(d->topology);
+    free(d->cblocks);
+    free(d->unpersist_q);
     pthread_mutex_destroy(&d->mu);
     pthread_cond_destroy(&d->cv);
     pthread_cond_destroy(&d->fetch_cv);
@@ -1493,6 +1569,40 @@ const char *driver_app_id(const driver *d)
 const char *driver_master(const driver *d)
 {
     return d->master;
+}
+
+void driver_storage_info(driver *d,
+                         void (*fn)(void *ud, int node, int part,
+                                    const char *exec, int level, uint64_t mem,
+                                    uint64_t disk),
+                         void *ud)
+{
+    /* execs[] only grows on the loop thread; ids never change once set */
+    pthread_mutex_lock(&d->mu);
+    for (int i = 0; i < d->ncblocks; i++) {
+        const cached_block *b = &d->cblocks[i];
+        fn(ud, b->node, b->part, d->execs[b->exec].id, b->level, b->mem,
+           b->disk);
+    }
+    pthread_mutex_unlock(&d->mu);
+}
+
+void driver_unpersist(driver *d, int node)
+{
+    int *nq;
+    pthread_mutex_lock(&d->mu);
+    for (int i = 0; i < d->ncblocks;)
+        if (d->cblocks[i].node == node)
+            d->cblocks[i] = d->cblocks[--d->ncblocks];
+        else
+            i++;
+    nq = realloc(d->unpersist_q, (size_t)(d->nunpersist + 1) * sizeof *nq);
+    if (nq) {
+        d->unpersist_q = nq;
+        nq[d->nunpersist++] = node;
+    }
+    pthread_mutex_unlock(&d->mu);
+    d->tp->wake(d->sock);
 }
 
 const char *driver_eventlog_path(const driver *d)

@@ -28,6 +28,7 @@ typedef struct plan_node {
     size_t payload_len;
     const char **prefs; /* sources: preferred host per partition, or NULL;
                            "localhost" means the driver's host */
+    int cache_level;    /* persisted: a LEVEL_* of blockmgr.h, 0 = none */
 } plan_node;
 
 typedef struct job_spec {
@@ -74,6 +75,16 @@ void driver_destroy(driver **d);
 int driver_total_cores(driver *d); /* cores registered or expected */
 const char *driver_app_id(const driver *d);
 const char *driver_master(const driver *d);
+/* Cached partitions known to the block-manager master: calls fn for each
+ * (node, partition, executor id, level, memory bytes, disk bytes). */
+void driver_storage_info(driver *d,
+                         void (*fn)(void *ud, int node, int part,
+                                    const char *exec, int level, uint64_t mem,
+                                    uint64_t disk),
+                         void *ud);
+/* Drop a dataset's cached blocks everywhere (asynchronous). */
+void driver_unpersist(driver *d, int node);
+
 /* The event log file (final name), or NULL when eventLog.enabled is off. */
 const char *driver_eventlog_path(const driver *d);
 

@@ -100,6 +100,16 @@ typedef struct fetch_req {
     struct fetch_req *next;
 } fetch_req;
 
+/* The block-manager master: which executor caches which partition. */
+typedef struct cached_block {
+    int node;
+    int part;
+    int exec;
+    int level;
+    uint64_t mem;
+    uint64_t disk;
+} cached_block;
+
 typedef struct job {
     int id;
     const job_spec *spec;
@@ -142,6 +152,13 @@ struct driver {
     pthread_cond_t fetch_cv;
     fetch_req *fetch_in;
     fetch_req *fetch_out;
+
+    /* block-manager master (written by the loop thread, read by the main
+       thread for storage_info: guarded by mu) */
+    cached_block *cblocks;
+    int ncblocks;
+    int *unpersist_q; /* datasets to drop on every executor (mu) */
+    int nunpersist;
 
     /* ---- loop thread only ---- */
     exec_rec *execs;
