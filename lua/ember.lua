@@ -428,10 +428,69 @@ apply_updates = function(sc, updates)
   end
 end
 
+-------------------------------------------------------------- checkpoints
+
+-- sc:set_checkpoint_dir(dir): where ds:checkpoint() writes partitions
+function Session:set_checkpoint_dir(dir)
+  check_open(self)
+  if type(dir) ~= "string" then
+    error("set_checkpoint_dir expects a directory path, got " .. type(dir), 2)
+  end
+  local ok, e = pcall(core.make_dir, dir)
+  if not ok then error(e, 2) end
+  self._ckpt_dir = dir
+end
+
+-- ds:checkpoint(): the next action writes this dataset's partitions to the
+-- checkpoint directory and truncates its lineage: later actions read the
+-- files instead of recomputing from the original input
+function Dataset:checkpoint()
+  check_ds(self)
+  if not self.sc._ckpt_dir then
+    error("checkpoint directory has not been set: call sc:set_checkpoint_dir(dir) first", 2)
+  end
+  self.node.ckpt_pending = true
+  return self
+end
+
+function Dataset:is_checkpointed()
+  check_ds(self)
+  return self.node.checkpointed ~= nil
+end
+
 ------------------------------------------------------------------ actions
 
+local run
+
+-- Write the pending checkpoints a plan depends on, then cut their lineage.
+local function write_checkpoints(self, level)
+  local pending, seen = {}, {}
+  local function walk(n)
+    if seen[n.id] then return end
+    seen[n.id] = true
+    for _, p in ipairs(n.parents) do walk(p) end
+    if n.ckpt_pending then pending[#pending + 1] = n end
+  end
+  walk(self.node)
+  for _, n in ipairs(pending) do
+    local dir = self.sc._ckpt_dir .. "/rdd-" .. n.id
+    local ok, e = pcall(core.make_dir, dir)
+    if not ok then error(e, level + 1) end
+    n.ckpt_pending = nil
+    run(dataset(self.sc, n), {op = "checkpoint_write", path = dir}, nil,
+        "checkpoint", level + 1)
+    -- the lineage ends here now
+    local payload = {src = "checkpoint", path = dir}
+    n.kind, n.parents, n.prefs = SOURCE, {}, nil
+    n.bytes = core.encode(payload)
+    n.op = "checkpoint"
+    n.checkpointed = dir
+  end
+end
+
 -- run the action on partitions (nil = all); returns decoded results
-local function run(self, action, partitions, what, level)
+function run(self, action, partitions, what, level)
+  if action.op ~= "checkpoint_write" then write_checkpoints(self, level + 1) end
   local nodes, seen = {}, {}
   local function walk(n)
     if seen[n.id] then return end

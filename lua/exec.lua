@@ -163,6 +163,9 @@ function compute_node(stage, id, p, down, fin, task)
       for i = a, b - s.step, s.step do down(i) end
     elseif s.src == "op" then
       rt.run_source(s.op, s.params, s.splits[p + 1], p, down)
+    elseif s.src == "checkpoint" then
+      local items = rt.checkpoint_read(s.path, p)
+      for i = 1, #items do down(items[i]) end
     else
       error("unknown source " .. tostring(s.src), 0)
     end
@@ -236,6 +239,11 @@ function actions.count_by_key()
     for i = 1, n do out[i] = {keys[i], cnt[i]} end
     return out
   end
+end
+function actions.checkpoint_write(a, task)
+  local items, n = {}, 0
+  return function(x) n = n + 1; items[n] = x end,
+         function() rt.checkpoint_write(a.path, task.partition, items); return true end
 end
 function actions.save_text(a, task)
   local s = rt.sink_open("text.write", {path = a.path}, task.partition)

@@ -506,6 +506,14 @@ static int l_prepare_output_dir(lua_State *L)
     return 0;
 }
 
+static int l_make_dir(lua_State *L)
+{
+    ember_error err = {0, ""};
+    if (mkdir_p(luaL_checkstring(L, 1), &err))
+        return luaL_error(L, "%s", err.msg);
+    return 0;
+}
+
 static int l_remove_dir(lua_State *L)
 {
     rm_rf(luaL_checkstring(L, 1));
@@ -583,6 +591,7 @@ static const luaL_Reg core_funcs[] = {
     {"key", l_key},
     {"prepare_output_dir", l_prepare_output_dir},
     {"remove_dir", l_remove_dir},
+    {"make_dir", l_make_dir},
     {"write_success", l_write_success},
     {NULL, NULL},
 };

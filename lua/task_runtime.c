@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const char ember_exec_lua[];
 extern const size_t ember_exec_lua_len;
@@ -817,6 +818,73 @@ static int l_cache_put(lua_State *L)
     return 0;
 }
 
+/* ---------------------------------------------------------- checkpoints */
+
+static void ckpt_path(char *out, size_t n, const char *dir, int part)
+{
+    snprintf(out, n, "%s/part-%05d", dir, part);
+}
+
+/* rt.checkpoint_write(dir, part, array): one file per partition, written
+ * to a temporary name and renamed (a failed attempt leaves nothing) */
+static int l_checkpoint_write(lua_State *L)
+{
+    task_env *te = env_of(L);
+    const char *dir = luaL_checkstring(L, 1);
+    int part = (int)luaL_checkinteger(L, 2);
+    ember_error err = {0, ""};
+    char path[4096], tmp[4200];
+    buf frames;
+    FILE *f;
+    luaL_checktype(L, 3, LUA_TTABLE);
+    buf_reset(&te->scratch);
+    if (ser_encode(L, 3, &te->scratch, &err))
+        return raise_internal(L, "cannot checkpoint this partition: %s",
+                              err.msg);
+    buf_init(&frames);
+    if (blockcodec_encode(&frames, te->scratch.data, te->scratch.len, 1)) {
+        buf_free(&frames);
+        return raise_internal(L, "out of memory");
+    }
+    ckpt_path(path, sizeof path, dir, part);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%llu", path,
+             (unsigned long long)te->task->task_id);
+    f = fopen(tmp, "wb");
+    if (!f || fwrite(frames.data, 1, frames.len, f) != frames.len ||
+        fclose(f) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        buf_free(&frames);
+        unlink(tmp);
+        return raise_internal(L, "cannot write checkpoint %s: %s", path,
+                              strerror(e));
+    }
+    buf_free(&frames);
+    return 0;
+}
+
+/* rt.checkpoint_read(dir, part) -> array */
+static int l_checkpoint_read(lua_State *L)
+{
+    task_env *te = env_of(L);
+    const char *dir = luaL_checkstring(L, 1);
+    int part = (int)luaL_checkinteger(L, 2);
+    ember_error err = {0, ""};
+    char path[4096];
+    char *data = NULL;
+    size_t n = 0;
+    ckpt_path(path, sizeof path, dir, part);
+    buf_reset(&te->scratch);
+    if (read_file(path, &data, &n, &err) ||
+        blockcodec_decode_all(data, n, &te->scratch, &err) ||
+        ser_decode_buf(L, te->scratch.data, te->scratch.len, 0, &err)) {
+        free(data);
+        return raise_internal(L, "cannot read checkpoint %s: %s", path,
+                              err.msg);
+    }
+    free(data);
+    return 1;
+}
+
 /* ----------------------------------------------------------------- setup */
 
 static const luaL_Reg rt_funcs[] = {
@@ -831,6 +899,8 @@ static const luaL_Reg rt_funcs[] = {
     {"transform_open", l_transform_open},
     {"cache_get", l_cache_get},
     {"cache_put", l_cache_put},
+    {"checkpoint_write", l_checkpoint_write},
+    {"checkpoint_read", l_checkpoint_read},
     {NULL, NULL},
 };
 

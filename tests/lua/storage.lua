@@ -136,6 +136,33 @@ t.is(lost:reduce(function(x, y) return x + y end), 80200, "blocks lost with an e
 local rl = info(lost)
 t.ok(rl.cached_partitions <= 4, "the master forgot the lost blocks (" .. rl.cached_partitions .. " known)")
 
+-- checkpoints: the next action writes the partitions and truncates the
+-- lineage; after that, losing every executor does not recompute from input
+t.raises(function() sc:range(3):checkpoint() end, "set_checkpoint_dir",
+         "checkpoint without a directory raises")
+sc:set_checkpoint_dir(tmp .. "/ckpt")
+local ccount = sc:accumulator(0)
+local cds = sc:range(200, 4):map(function(x) ccount:add(1); return {x % 7, x} end)
+              :reduce_by_key(function(x, y) return x + y end, 3)
+cds:checkpoint()
+local before_lineage = cds:to_debug_string()
+t.ok(before_lineage:find("range") ~= nil, "lineage before: back to the range source")
+local first = t.sorted(cds:collect())
+t.ok(cds:is_checkpointed(), "the action wrote the checkpoint")
+local after_lineage = cds:to_debug_string()
+t.ok(after_lineage:find("checkpoint") and not after_lineage:find("range"),
+     "lineage after: the checkpoint only")
+t.diag("before:\n" .. before_lineage .. "\nafter:\n" .. after_lineage)
+t.is(ccount.value, 200, "input computed once (for the checkpoint)")
+local pid2
+for _, l in ipairs(events()) do
+  local p = l:match('"SparkListenerExecutorAdded".-"Process ID":(%d+)')
+  if p then pid2 = p end
+end
+os.execute("kill -9 " .. pid2)
+t.same(t.sorted(cds:collect()), first, "after losing every executor the answer is the same")
+t.is(ccount.value, 200, "and nothing was recomputed from the original input")
+
 sc:stop()
 os.execute("rm -rf '" .. tmp .. "'")
 t.done()
