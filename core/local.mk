@@ -14,6 +14,7 @@ core_libember_core_a_SOURCES = \
 	core/sched/driver.c core/sched/driver.h core/sched/driver_int.h \
 	core/sched/dag.c core/sched/taskset.c core/sched/taskset.h \
 	core/sched/eventlog.c core/sched/eventlog.h \
+	core/sched/bcast.c core/sched/bcast.h \
 	core/exec/executor.c core/exec/exec_ctx.h \
 	core/exec/blockmgr.c core/exec/blockmgr.h \
 	lua/serialize.c lua/serialize.h \

@@ -428,6 +428,50 @@ apply_updates = function(sc, updates)
   end
 end
 
+---------------------------------------------------------------- broadcasts
+
+local Broadcast = {__name = "ember.Broadcast"}
+Broadcast.__index = function(b, k)
+  if k == "value" then
+    if rawget(b, "_destroyed") then
+      error("broadcast " .. rawget(b, "id") .. " was destroyed", 2)
+    end
+    return rawget(b, "_value")
+  end
+  return Broadcast[k]
+end
+Broadcast.__tostring = function(b) return "ember.Broadcast(" .. b.id .. ")" end
+
+-- sc:broadcast(value): the value is encoded once, shipped to each executor
+-- at most once, and read in tasks as b.value
+function Session:broadcast(value)
+  check_open(self)
+  local ok, bytes = pcall(core.encode, value)
+  if not ok then error(bytes, 2) end
+  local id = self._s:broadcast_put(bytes)
+  return setmetatable({id = id, _value = value, _sc = self}, Broadcast)
+end
+
+-- drop the executors' copies (fetched again when used)
+function Broadcast:unpersist()
+  if rawget(self, "_destroyed") then error("broadcast " .. self.id .. " was destroyed", 2) end
+  rawget(self, "_sc")._s:broadcast_unpersist(self.id)
+end
+
+-- forget the value everywhere: later use is an error
+function Broadcast:destroy()
+  if not rawget(self, "_destroyed") then
+    rawget(self, "_sc")._s:broadcast_destroy(self.id)
+    rawset(self, "_destroyed", true)
+    rawset(self, "_value", nil)
+  end
+end
+
+-- how many times executors fetched it (for tests and tuning)
+function Broadcast:fetch_count()
+  return rawget(self, "_sc")._s:broadcast_fetches(self.id)
+end
+
 -------------------------------------------------------------- checkpoints
 
 -- sc:set_checkpoint_dir(dir): where ds:checkpoint() writes partitions

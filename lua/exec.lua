@@ -309,6 +309,20 @@ local function updates_list()
   return out
 end
 
+-- Broadcast variables arrive as their id; b.value fetches the value once
+-- per executor (rt.bcast_get) and keeps it in this state.
+local bcast_mt = {__name = "ember.Broadcast"}
+bcast_mt.__index = function(b, k)
+  if k == "value" then
+    local v = rt.bcast_get(rawget(b, "id"))
+    rawset(b, "value", v)
+    return v
+  end
+end
+debug.getregistry()["ember.bcast_proxy"] = function(id)
+  return setmetatable({id = id}, bcast_mt)
+end
+
 local M = {}
 
 -- Run one task.  stage: {is_map, root, shuffle_id, out_parts, out, nodes};

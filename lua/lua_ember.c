@@ -569,7 +569,44 @@ static int l_unpersist(lua_State *L)
     return 0;
 }
 
+/* s:broadcast_put(bytes) -> id */
+static int l_broadcast_put(lua_State *L)
+{
+    session *s = check_session(L);
+    size_t n;
+    const char *v = luaL_checklstring(L, 2, &n);
+    ember_error err = {0, ""};
+    int64_t id;
+    if (driver_broadcast_put(s->drv, v, n, &id, &err))
+        return luaL_error(L, "%s", err.msg);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+static int l_broadcast_unpersist(lua_State *L)
+{
+    driver_broadcast_unpersist(check_session(L)->drv, luaL_checkinteger(L, 2));
+    return 0;
+}
+
+static int l_broadcast_destroy(lua_State *L)
+{
+    driver_broadcast_destroy(check_session(L)->drv, luaL_checkinteger(L, 2));
+    return 0;
+}
+
+static int l_broadcast_fetches(lua_State *L)
+{
+    lua_pushinteger(L, driver_broadcast_fetches(check_session(L)->drv,
+                                                luaL_checkinteger(L, 2)));
+    return 1;
+}
+
 static const luaL_Reg session_methods[] = {
+    {"broadcast_put", l_broadcast_put},
+    {"broadcast_unpersist", l_broadcast_unpersist},
+    {"broadcast_destroy", l_broadcast_destroy},
+    {"broadcast_fetches", l_broadcast_fetches},
     {"storage_blocks", l_storage_blocks},
     {"unpersist", l_unpersist},
     {"run_job", l_run_job},

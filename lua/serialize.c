@@ -58,8 +58,13 @@ enum {
     T_FREF = 9,   /* varint function number */
     T_CFUNC = 10, /* varint len, name */
     T_ENV = 11,   /* upvalue: the decoding side's environment */
-    T_UPREF = 12 /* upvalue: varint function number, varint upvalue (1-based) */
+    T_UPREF =
+        12,      /* upvalue: varint function number, varint upvalue (1-based) */
+    T_BCAST = 13 /* a broadcast variable: varint id */
 };
+
+#define BCAST_MT "ember.Broadcast"
+#define BCAST_PROXY_KEY "ember.bcast_proxy"
 
 #define NULL_KEY "ember.null"
 #define CFUNCS_KEY "ember.ser.cfuncs"
@@ -705,6 +710,21 @@ static int enc_value(enc *e, int idx)
         return put_tag_bytes(b, T_STR, s, n) ? enc_oom(e) : 0;
     }
     case LUA_TTABLE:
+        if (lua_getmetatable(L, idx)) {
+            /* a broadcast variable ships as its id, not its value */
+            int is_bcast;
+            lua_getfield(L, -1, "__name");
+            is_bcast = lua_type(L, -1) == LUA_TSTRING &&
+                       strcmp(lua_tostring(L, -1), BCAST_MT) == 0;
+            lua_pop(L, 2);
+            if (is_bcast) {
+                lua_Integer id;
+                lua_getfield(L, idx, "id");
+                id = lua_tointeger(L, -1);
+                lua_pop(L, 1);
+                return put_tag_u(b, T_BCAST, (uint64_t)id) ? enc_oom(e) : 0;
+            }
+        }
         return enc_table(e, idx);
     case LUA_TFUNCTION:
         if (lua_iscfunction(L, idx))
@@ -1000,6 +1020,23 @@ static int dec_value(dec *d, int tag, int depth)
     case T_NULL:
         ser_push_null(L);
         return 0;
+    case T_BCAST: {
+        /* the decoding side makes the handle (executors: a lazy proxy) */
+        uint64_t id = rd_varint(r);
+        if (!rd_ok(r))
+            return truncated(d);
+        lua_getfield(L, LUA_REGISTRYINDEX, BCAST_PROXY_KEY);
+        if (lua_isfunction(L, -1)) {
+            lua_pushinteger(L, (lua_Integer)id);
+            lua_call(L, 1, 1);
+        } else {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 1);
+            lua_pushinteger(L, (lua_Integer)id);
+            lua_setfield(L, -2, "id");
+        }
+        return 0;
+    }
     case T_TAB:
         return dec_table(d, depth);
     case T_FUNC:

@@ -28,6 +28,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -818,6 +819,47 @@ static int l_cache_put(lua_State *L)
     return 0;
 }
 
+/* ----------------------------------------------------------- broadcasts */
+
+/* One fetch at a time per executor, so a value is fetched at most once. */
+static pthread_mutex_t bcast_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* rt.bcast_get(id) -> the broadcast value: from this executor's block
+ * manager (block -id), else fetched once from the driver and kept */
+static int l_bcast_get(lua_State *L)
+{
+    task_env *te = env_of(L);
+    lua_Integer id = luaL_checkinteger(L, 1);
+    ember_error err = {0, ""};
+    buf frames;
+    int rc;
+    pthread_mutex_lock(&bcast_mu);
+    buf_reset(&te->scratch);
+    rc = blockmgr_get(te->ctx->bm, -(int)id, 0, &te->scratch, &err);
+    if (rc == EMBER_ENOTFOUND) {
+        msg_maploc loc = {(uint64_t)id, (char *)"driver",
+                          (char *)te->ctx->driver_block_endpoint};
+        buf_init(&frames);
+        rc = fetch_block(te, &loc, MSG_FETCH_BCAST, 0, &frames, &err);
+        buf_reset(&te->scratch);
+        if (rc == 0)
+            rc = blockcodec_decode_all(frames.data, frames.len, &te->scratch,
+                                       &err);
+        buf_free(&frames);
+        if (rc == 0 &&
+            blockmgr_put(te->ctx->bm, -(int)id, 0, LEVEL_MEMORY_AND_DISK_SER,
+                         te->scratch.data, te->scratch.len, &err))
+            LOG_WARN("cannot keep broadcast %d: %s", (int)id, err.msg);
+    }
+    pthread_mutex_unlock(&bcast_mu);
+    if (rc)
+        return raise_internal(L, "cannot read broadcast %d: %s", (int)id,
+                              err.msg);
+    if (ser_decode_buf(L, te->scratch.data, te->scratch.len, 0, &err))
+        return raise_internal(L, "corrupt broadcast %d: %s", (int)id, err.msg);
+    return 1;
+}
+
 /* ---------------------------------------------------------- checkpoints */
 
 static void ckpt_path(char *out, size_t n, const char *dir, int part)
@@ -901,6 +943,7 @@ static const luaL_Reg rt_funcs[] = {
     {"cache_put", l_cache_put},
     {"checkpoint_write", l_checkpoint_write},
     {"checkpoint_read", l_checkpoint_read},
+    {"bcast_get", l_bcast_get},
     {NULL, NULL},
 };
 

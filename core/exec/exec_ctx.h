@@ -21,8 +21,9 @@ typedef struct exec_ctx {
     void *tctx;
     const struct conf *conf;
     int compress;
-    uint64_t max_direct_result; /* task.maxDirectResultSize */
-    blockmgr *bm;               /* cached partitions */
+    uint64_t max_direct_result;        /* task.maxDirectResultSize */
+    blockmgr *bm;                      /* cached partitions */
+    const char *driver_block_endpoint; /* broadcasts are fetched there */
 } exec_ctx;
 
 #endif

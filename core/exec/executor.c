@@ -73,6 +73,7 @@ static struct {
     char block_ep[256];
     char exec_id[64];
     char app_id[128];
+    char driver_block_ep[256];
     task_env **envs; /* one per task thread, for kills */
 } X;
 
@@ -456,6 +457,9 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
         }
         *hb_ms = rr.heartbeat_ms;
         *timeout_ms = rr.timeout_ms;
+        snprintf(X.driver_block_ep, sizeof X.driver_block_ep, "%s",
+                 rr.block_endpoint ? rr.block_endpoint : "");
+        X.ctx.driver_block_endpoint = X.driver_block_ep;
         msg_registered_free(&rr);
         return 0;
     }
@@ -649,6 +653,14 @@ int executor_main(int argc, char **argv)
                 on_launch(msg.data, msg.len);
             } else if (type == MSG_KILL) {
                 on_kill(msg.data, msg.len);
+            } else if (type == MSG_REMOVE_BCAST) {
+                char *id = NULL;
+                uint64_t bid = 0;
+                if (msg_simple_decode(msg.data, msg.len, MSG_REMOVE_BCAST, &id,
+                                      &bid, &err) == 0) {
+                    blockmgr_remove_node(X.ctx.bm, -(int)bid);
+                    free(id);
+                }
             } else if (type == MSG_REMOVE_RDD) {
                 char *id = NULL;
                 uint64_t node = 0;

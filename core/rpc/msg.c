@@ -13,10 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *names[] = {
-    "?",      "register",  "registered",    "launch",
-    "status", "heartbeat", "heartbeat-ack", "stop",
-    "fetch",  "block",     "kill",          "remove-rdd"};
+static const char *names[] = {"?",
+                              "register",
+                              "registered",
+                              "launch",
+                              "status",
+                              "heartbeat",
+                              "heartbeat-ack",
+                              "stop",
+                              "fetch",
+                              "block",
+                              "kill",
+                              "remove-rdd",
+                              "remove-broadcast"};
 
 const char *msg_type_name(int type)
 {
@@ -149,6 +158,7 @@ int msg_registered_encode(buf *b, const msg_registered *m)
     buf_put_str(b, m->message);
     buf_put_svarint(b, m->heartbeat_ms);
     buf_put_svarint(b, m->timeout_ms);
+    buf_put_str(b, m->block_endpoint);
     return enc_done(b);
 }
 
@@ -164,6 +174,7 @@ int msg_registered_decode(const void *p, size_t n, msg_registered *m,
     m->message = rd_str(&r);
     m->heartbeat_ms = rd_svarint(&r);
     m->timeout_ms = rd_svarint(&r);
+    m->block_endpoint = rd_str(&r);
     if ((rc = close_rd(&r, MSG_REGISTERED, err)))
         msg_registered_free(m);
     return rc;
@@ -171,6 +182,7 @@ int msg_registered_decode(const void *p, size_t n, msg_registered *m,
 
 void msg_registered_free(msg_registered *m)
 {
+    free(m->block_endpoint);
     free(m->message);
     memset(m, 0, sizeof *m);
 }
@@ -417,7 +429,7 @@ int msg_fetch_decode(const void *p, size_t n, msg_fetch *m, ember_error *err)
     m->shuffle_id = rd_int(&r);
     m->map_task_id = rd_varint(&r);
     m->reduce_id = rd_int(&r);
-    if (m->shuffle_id < MSG_FETCH_RESULT || m->reduce_id < 0)
+    if (m->shuffle_id < MSG_FETCH_BCAST || m->reduce_id < 0)
         r.failed = 1;
     return close_rd(&r, MSG_FETCH, err);
 }

@@ -34,7 +34,8 @@ enum msg_type {
     MSG_BLOCK = 9,
     MSG_KILL = 10,
     MSG_REMOVE_RDD = 11,
-    MSG_TYPE_MAX = 11
+    MSG_REMOVE_BCAST = 12,
+    MSG_TYPE_MAX = 12
 };
 
 const char *msg_type_name(int type);
@@ -58,6 +59,7 @@ typedef struct msg_registered {
     char *message;
     int64_t heartbeat_ms;
     int64_t timeout_ms;
+    char *block_endpoint; /* the driver's block server (broadcasts) */
 } msg_registered;
 
 typedef struct msg_maploc {
@@ -123,8 +125,10 @@ typedef struct msg_status {
     size_t blocks_len;
 } msg_status;
 
-/* shuffle_id MSG_FETCH_RESULT: fetch the task result map_task_id. */
+/* shuffle_id MSG_FETCH_RESULT: fetch the task result map_task_id;
+ * MSG_FETCH_BCAST: fetch broadcast value map_task_id (from the driver). */
 #define MSG_FETCH_RESULT (-1)
+#define MSG_FETCH_BCAST (-2)
 
 typedef struct msg_fetch {
     int shuffle_id;

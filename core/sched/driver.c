@@ -950,6 +950,7 @@ static void on_register(driver *d, const ember_peer *peer, const void *data,
     reply.message = why;
     reply.heartbeat_ms = d->heartbeat_ms;
     reply.timeout_ms = d->timeout_ms;
+    reply.block_endpoint = (char *)bcast_server_endpoint(d->bcast);
     if (msg_registered_encode(&b, &reply) == 0)
         send_buf(d, peer, &b);
     if (why[0])
@@ -1124,7 +1125,8 @@ static void drain_unpersist(driver *d)
     for (int k = 0; k < n; k++)
         for (int i = 0; i < d->nexecs; i++)
             if (d->execs[i].alive)
-                send_simple(d, i, MSG_REMOVE_RDD, (uint64_t)q[k]);
+                send_simple(d, i, q[k] > 0 ? MSG_REMOVE_RDD : MSG_REMOVE_BCAST,
+                            (uint64_t)(q[k] > 0 ? q[k] : -q[k]));
     free(q);
 }
 
@@ -1357,6 +1359,8 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     if (d->tp->listen(d->tctx, ep, &d->sock, d->endpoint, sizeof d->endpoint,
                       err))
         goto fail;
+    if (!(d->bcast = bcast_server_new(d->tp, d->tctx, d->host, err)))
+        goto fail;
 
     /* cluster manager */
     {
@@ -1496,6 +1500,7 @@ void driver_destroy(driver **dp)
         d->cm->stop(d->cm_state);
     for (int i = 0; i < d->nexecs; i++)
         remove_exec_dir(d, &d->execs[i]); /* whatever a killed one left */
+    bcast_server_destroy(&d->bcast);
     if (d->sock)
         d->tp->sock_close(d->sock);
     if (d->tctx)
@@ -1603,6 +1608,41 @@ void driver_unpersist(driver *d, int node)
     }
     pthread_mutex_unlock(&d->mu);
     d->tp->wake(d->sock);
+}
+
+int driver_broadcast_put(driver *d, const void *raw, size_t len, int64_t *id,
+                         ember_error *err)
+{
+    return bcast_put(d->bcast, raw, len, id, err);
+}
+
+static void queue_removal(driver *d, int v)
+{
+    int *nq;
+    pthread_mutex_lock(&d->mu);
+    nq = realloc(d->unpersist_q, (size_t)(d->nunpersist + 1) * sizeof *nq);
+    if (nq) {
+        d->unpersist_q = nq;
+        nq[d->nunpersist++] = v;
+    }
+    pthread_mutex_unlock(&d->mu);
+    d->tp->wake(d->sock);
+}
+
+void driver_broadcast_unpersist(driver *d, int64_t id)
+{
+    queue_removal(d, -(int)id);
+}
+
+void driver_broadcast_destroy(driver *d, int64_t id)
+{
+    bcast_remove(d->bcast, id);
+    queue_removal(d, -(int)id);
+}
+
+int64_t driver_broadcast_fetches(driver *d, int64_t id)
+{
+    return bcast_fetches(d->bcast, id);
 }
 
 const char *driver_eventlog_path(const driver *d)

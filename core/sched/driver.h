@@ -85,6 +85,14 @@ void driver_storage_info(driver *d,
 /* Drop a dataset's cached blocks everywhere (asynchronous). */
 void driver_unpersist(driver *d, int node);
 
+/* Broadcast variables: keep an encoded value (id in *id), drop executors'
+ * copies (unpersist), forget it (destroy), count executor fetches. */
+int driver_broadcast_put(driver *d, const void *raw, size_t len, int64_t *id,
+                         ember_error *err);
+void driver_broadcast_unpersist(driver *d, int64_t id);
+void driver_broadcast_destroy(driver *d, int64_t id);
+int64_t driver_broadcast_fetches(driver *d, int64_t id);
+
 /* The event log file (final name), or NULL when eventLog.enabled is off. */
 const char *driver_eventlog_path(const driver *d);
 

@@ -7,6 +7,7 @@
 #ifndef EMBER_SCHED_DRIVER_INT_H
 #define EMBER_SCHED_DRIVER_INT_H
 
+#include "bcast.h"
 #include "driver.h"
 #include "eventlog.h"
 #include "taskset.h"
@@ -140,6 +141,7 @@ struct driver {
     pthread_t thread;
     int thread_started;
     eventlog *elog;
+    bcast_server *bcast;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -157,7 +159,8 @@ struct driver {
        thread for storage_info: guarded by mu) */
     cached_block *cblocks;
     int ncblocks;
-    int *unpersist_q; /* datasets to drop on every executor (mu) */
+    int *unpersist_q; /* datasets (> 0) and broadcasts (< 0, negated) to
+                         drop on every executor (mu) */
     int nunpersist;
 
     /* ---- loop thread only ---- */

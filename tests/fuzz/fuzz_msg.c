@@ -101,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         msg_fetch m;
         memset(&err, 0, sizeof err);
         rc = msg_fetch_decode(data, size, &m, &err);
-        if (rc == 0 && (m.shuffle_id < MSG_FETCH_RESULT || m.reduce_id < 0))
+        if (rc == 0 && (m.shuffle_id < MSG_FETCH_BCAST || m.reduce_id < 0))
             abort();
         check_failure(rc, &err);
     }

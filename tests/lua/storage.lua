@@ -136,6 +136,27 @@ t.is(lost:reduce(function(x, y) return x + y end), 80200, "blocks lost with an e
 local rl = info(lost)
 t.ok(rl.cached_partitions <= 4, "the master forgot the lost blocks (" .. rl.cached_partitions .. " known)")
 
+-- broadcast variables: fetched at most once per executor (one executor
+-- with two task threads here), unpersist drops the copies, destroy forbids
+local lookup = {}
+for i = 1, 5000 do lookup[i] = "v" .. i end
+local bv = sc:broadcast(lookup)
+local got = sc:range(1, 41, 1, 20):map(function(x) return bv.value[x * 100] end):collect()
+t.is(got[40], "v4000", "tasks read b.value")
+t.is(bv:fetch_count(), 1, "20 tasks on one executor fetched the value once")
+sc:range(1, 11, 1, 10):foreach(function(x) assert(bv.value[x] == "v" .. x) end)
+t.is(bv:fetch_count(), 1, "a later job does not fetch it again")
+bv:unpersist()
+sc:range(1, 5, 1, 4):foreach(function(x) assert(bv.value[x] == "v" .. x) end)
+t.is(bv:fetch_count(), 2, "after unpersist the executor fetches it again")
+bv:destroy()
+t.raises(function() return bv.value end, "destroyed", "b.value after destroy raises")
+local okd, errd = pcall(function()
+  return sc:range(1, 3, 1, 2):map(function(x) return bv.value[x] end):collect()
+end)
+t.ok(not okd and tostring(errd):find("broadcast " .. bv.id .. " was destroyed", 1, true),
+     "a task using a destroyed broadcast fails with that reason")
+
 -- checkpoints: the next action writes the partitions and truncates the
 -- lineage; after that, losing every executor does not recompute from input
 t.raises(function() sc:range(3):checkpoint() end, "set_checkpoint_dir",

@@ -62,7 +62,8 @@ static const msg_register reg_in = {"exec-7",
                                     16384,
                                     "tcp://10.0.0.1:35000",
                                     "op_text 0.1.0;transport_zmq 0.1.0"};
-static const msg_registered regd_in = {1, "welcome", 1000, -1};
+static const msg_registered regd_in = {1, "welcome", 1000, -1,
+                                       "tcp://127.0.0.1:5555"};
 
 static msg_launch launch_plain(void)
 {
@@ -329,10 +330,12 @@ static void test_registered(void)
     is_string("welcome", m.message, "registered: message");
     is_int(1000, m.heartbeat_ms, "registered: heartbeat_ms");
     is_int(-1, m.timeout_ms, "registered: timeout_ms (negative)");
+    is_string("tcp://127.0.0.1:5555", m.block_endpoint,
+              "registered: the driver's block endpoint");
     msg_registered_free(&m);
 
     {
-        msg_registered no = {42, NULL, 0, 0};
+        msg_registered no = {42, NULL, 0, 0, NULL};
         buf b;
         buf_init(&b);
         msg_registered_encode(&b, &no);
