@@ -17,6 +17,7 @@ core_libember_core_a_SOURCES = \
 	core/sched/bcast.c core/sched/bcast.h \
 	core/exec/executor.c core/exec/exec_ctx.h \
 	core/exec/blockmgr.c core/exec/blockmgr.h \
+	core/exec/memmgr.c core/exec/memmgr.h \
 	lua/serialize.c lua/serialize.h \
 	lua/task_runtime.c lua/task_runtime.h \
 	lua/lua_ember.c lua/lua_ember.h

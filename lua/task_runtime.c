@@ -62,6 +62,7 @@ struct task_env {
     int64_t shuffle_read_bytes;
     int64_t shuffle_write_bytes;
     int64_t records_in;
+    int64_t spilled; /* bytes this task spilled to disk */
     buf scratch;
     _Atomic uint64_t current;  /* task id running now, 0 = none */
     _Atomic uint64_t kill_tid; /* task id asked to stop */
@@ -584,7 +585,11 @@ static int l_read_shuffle(lua_State *L)
 typedef struct lwriter {
     shuffle_writer *w;
     int nparts;
+    uint64_t granted; /* execution memory held for the buffers */
+    memmgr *mm;
 } lwriter;
+
+#define WRITER_CHUNK (4u << 20)
 
 static int l_writer(lua_State *L)
 {
@@ -596,6 +601,8 @@ static int l_writer(lua_State *L)
     lwriter *w = lua_newuserdatauv(L, sizeof *w, 0);
     w->w = NULL;
     w->nparts = n;
+    w->granted = 0;
+    w->mm = te->ctx->mm;
     luaL_setmetatable(L, WRITER_MT);
     w->w = shuffle_writer_new(te->ctx->local_dir, sid, tid, n,
                               te->ctx->compress, &err);
@@ -617,6 +624,19 @@ static int w_add(lua_State *L)
     buf_reset(&te->scratch);
     if (ser_encode(L, 3, &te->scratch, &err))
         return raise_internal(L, "cannot shuffle this value: %s", err.msg);
+    /* buffers live in execution memory: ask for more, spill if refused */
+    if (shuffle_writer_buffered(w->w) + te->scratch.len + 16 > w->granted) {
+        uint64_t want = te->scratch.len + 16 > WRITER_CHUNK
+                            ? te->scratch.len + 16
+                            : WRITER_CHUNK;
+        w->granted += memmgr_acquire_execution(w->mm, want);
+        if (shuffle_writer_buffered(w->w) + te->scratch.len + 16 > w->granted) {
+            size_t had = shuffle_writer_buffered(w->w);
+            if (shuffle_writer_spill(w->w, &err))
+                return raise_internal(L, "%s", err.msg);
+            te->spilled += had;
+        }
+    }
     if (shuffle_writer_add(w->w, (int)p, te->scratch.data, te->scratch.len,
                            &err))
         return raise_internal(L, "%s", err.msg);
@@ -635,8 +655,12 @@ static int w_commit(lua_State *L)
     }
     if (shuffle_writer_commit(&w->w, sizes, &err)) {
         free(sizes);
+        memmgr_release_execution(w->mm, w->granted);
+        w->granted = 0;
         return raise_internal(L, "%s", err.msg);
     }
+    memmgr_release_execution(w->mm, w->granted);
+    w->granted = 0;
     lua_createtable(L, w->nparts, 0);
     for (int i = 0; i < w->nparts; i++) {
         te->shuffle_write_bytes += (int64_t)sizes[i];
@@ -651,6 +675,9 @@ static int w_gc(lua_State *L)
 {
     lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
     shuffle_writer_abort(&w->w);
+    if (w->granted && w->mm)
+        memmgr_release_execution(w->mm, w->granted);
+    w->granted = 0;
     return 0;
 }
 
@@ -1137,6 +1164,7 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     int top = lua_gettop(L);
     te->task = task;
     te->shuffle_read_bytes = te->shuffle_write_bytes = te->records_in = 0;
+    te->spilled = 0;
     st->task_id = task->task_id;
 
     lua_getfield(L, LUA_REGISTRYINDEX, HANDLER_KEY);
@@ -1274,6 +1302,7 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     st->records_in = te->records_in;
     st->shuffle_read_bytes = te->shuffle_read_bytes;
     st->shuffle_write_bytes = te->shuffle_write_bytes;
+    st->spill_bytes = te->spilled;
     te->task = NULL;
     lua_gc(L, LUA_GCSTEP, 0);
 }

@@ -49,6 +49,11 @@ LUA_LOG_DRIVER = $(LOG_DRIVER)
 LUA_LOG_COMPILER = $(LOG_COMPILER)
 T_LOG_DRIVER = $(LOG_DRIVER)
 T_LOG_COMPILER = $(LOG_COMPILER)
-LUA_TESTS = tests/lua/rdd_api.lua tests/lua/scheduler.lua tests/lua/speculation.lua tests/lua/storage.lua
+LUA_TESTS = tests/lua/rdd_api.lua tests/lua/scheduler.lua tests/lua/speculation.lua tests/lua/storage.lua tests/lua/memory.lua
 INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
+
+# the real driver against simulated executors and a fake clock
+UNIT_TESTS += tests/unit/test_dag
+tests_unit_test_dag_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_dag_LDADD = $(EMBER_CORE_LIBS)

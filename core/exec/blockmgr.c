@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <unistd.h>
 
 typedef struct block {
@@ -35,7 +36,7 @@ typedef struct block {
 struct blockmgr {
     pthread_mutex_t mu;
     char dir[4096];
-    uint64_t budget;
+    memmgr *mm;
     uint64_t used;
     uint64_t clock;
     block *v;
@@ -80,15 +81,21 @@ static int serialized(int level)
            level == LEVEL_MEMORY_AND_DISK_SER || level == LEVEL_DISK_ONLY;
 }
 
-blockmgr *blockmgr_new(const char *dir, uint64_t memory_budget)
+static void evict_cb(void *ud, uint64_t bytes)
+{
+    blockmgr_evict(ud, bytes);
+}
+
+blockmgr *blockmgr_new(const char *dir, memmgr *mm)
 {
     blockmgr *bm = calloc(1, sizeof *bm);
     if (!bm)
         return NULL;
     pthread_mutex_init(&bm->mu, NULL);
     snprintf(bm->dir, sizeof bm->dir, "%s/blocks", dir);
-    bm->budget = memory_budget;
+    bm->mm = mm;
     buf_init(&bm->updates);
+    memmgr_set_evictor(mm, evict_cb, bm);
     return bm;
 }
 
@@ -155,6 +162,7 @@ static void drop(blockmgr *bm, block *b)
     char path[4200];
     if (b->mem) {
         bm->used -= b->mem_len;
+        memmgr_release_storage(bm->mm, b->mem_len);
         free(b->mem);
         b->mem = NULL;
         b->mem_len = 0;
@@ -168,29 +176,32 @@ static void drop(blockmgr *bm, block *b)
     note(bm, b);
 }
 
-/* Make room for need bytes by evicting LRU blocks of other datasets.
- * Returns 1 if the room is there. */
-static int make_room(blockmgr *bm, uint64_t need, int node)
+/* Move the LRU in-memory block (not of dataset `keep`) out of memory: to
+ * disk if its level allows, else drop it.  Returns the bytes freed. */
+static uint64_t evict_one(blockmgr *bm, int keep)
 {
-    while (bm->used + need > bm->budget) {
-        block *victim = NULL;
-        for (int i = 0; i < bm->n; i++) {
-            block *b = &bm->v[i];
-            if (b->used && b->mem && b->node != node &&
-                (!victim || b->last_use < victim->last_use))
-                victim = b;
-        }
-        if (!victim)
-            return 0;
+    block *victim = NULL;
+    uint64_t freed;
+    for (int i = 0; i < bm->n; i++) {
+        block *b = &bm->v[i];
+        if (b->used && b->mem && b->node != keep &&
+            (!victim || b->last_use < victim->last_use))
+            victim = b;
+    }
+    if (!victim)
+        return 0;
+    freed = victim->mem_len;
+    {
         if (use_disk(victim->level) && !victim->disk_len) {
             ember_error err = {0, ""};
             if (write_disk(bm, victim, victim->mem, victim->mem_len, &err) !=
                 0) {
-                drop(bm, victim);
-                continue;
+                drop(bm, victim); /* releases its memory */
+                return freed;
             }
         }
         bm->used -= victim->mem_len;
+        memmgr_release_storage(bm->mm, victim->mem_len);
         free(victim->mem);
         victim->mem = NULL;
         victim->mem_len = 0;
@@ -198,7 +209,26 @@ static int make_room(blockmgr *bm, uint64_t need, int node)
             victim->used = 0; /* dropped: recomputed when needed */
         note(bm, victim);
     }
+    return freed;
+}
+
+/* Take need bytes of storage memory, evicting LRU blocks of other
+ * datasets as long as that helps.  Returns 1 if the room is there. */
+static int make_room(blockmgr *bm, uint64_t need, int node)
+{
+    while (!memmgr_acquire_storage(bm->mm, need))
+        if (evict_one(bm, node) == 0)
+            return 0;
     return 1;
+}
+
+void blockmgr_evict(blockmgr *bm, uint64_t bytes)
+{
+    uint64_t freed = 0, f;
+    pthread_mutex_lock(&bm->mu);
+    while (freed < bytes && (f = evict_one(bm, INT32_MIN)) > 0)
+        freed += f;
+    pthread_mutex_unlock(&bm->mu);
 }
 
 int blockmgr_put(blockmgr *bm, int node, int part, int level, const void *raw,

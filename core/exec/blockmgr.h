@@ -13,6 +13,7 @@
 #ifndef EMBER_EXEC_BLOCKMGR_H
 #define EMBER_EXEC_BLOCKMGR_H
 
+#include "memmgr.h"
 #include "util/buf.h"
 
 #include <ember/plugin.h>
@@ -33,7 +34,9 @@ int level_parse(const char *name); /* -1 if unknown */
 
 typedef struct blockmgr blockmgr;
 
-blockmgr *blockmgr_new(const char *dir, uint64_t memory_budget);
+/* Memory for blocks comes from mm (storage side of the unified pool);
+ * the manager registers itself as mm's evictor. */
+blockmgr *blockmgr_new(const char *dir, memmgr *mm);
 void blockmgr_destroy(blockmgr **bm);
 
 /* Store raw (encoded elements) for block (node, part) at level.  Evicts
@@ -55,5 +58,8 @@ void blockmgr_remove_node(blockmgr *bm, int node);
 void blockmgr_drain_updates(blockmgr *bm, buf *out);
 
 uint64_t blockmgr_memory_used(blockmgr *bm);
+/* Free at least `bytes` of memory by evicting least-recently-used blocks
+ * (to disk when their level allows); execution memory calls this. */
+void blockmgr_evict(blockmgr *bm, uint64_t bytes);
 
 #endif

@@ -23,6 +23,7 @@ typedef struct exec_ctx {
     int compress;
     uint64_t max_direct_result;        /* task.maxDirectResultSize */
     blockmgr *bm;                      /* cached partitions */
+    memmgr *mm;                        /* the unified memory pool */
     const char *driver_block_endpoint; /* broadcasts are fetched there */
 } exec_ctx;
 

@@ -598,11 +598,13 @@ int executor_main(int argc, char **argv)
     }
     {
         uint64_t mem = 1u << 30;
-        double frac = 0.6;
+        double frac = 0.6, sfrac = 0.5;
         conf_get_size(X.conf, "executor.memory", 1u << 20, 1u << 30, &mem,
                       NULL);
         conf_get_double(X.conf, "memory.fraction", 0.6, &frac, NULL);
-        X.ctx.bm = blockmgr_new(X.local_dir, (uint64_t)((double)mem * frac));
+        conf_get_double(X.conf, "memory.storageFraction", 0.5, &sfrac, NULL);
+        X.ctx.mm = memmgr_new((uint64_t)((double)mem * frac), sfrac, X.ncores);
+        X.ctx.bm = X.ctx.mm ? blockmgr_new(X.local_dir, X.ctx.mm) : NULL;
         if (!X.ctx.bm) {
             LOG_ERROR("out of memory");
             goto out;
@@ -747,6 +749,7 @@ out:
     free(X.bins);
     free(X.envs);
     blockmgr_destroy(&X.ctx.bm);
+    memmgr_destroy(&X.ctx.mm);
     plugins_shutdown();
     conf_destroy(&X.conf);
     return rc;

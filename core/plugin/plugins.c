@@ -6,6 +6,8 @@
  * newer than ours, signature of shared struct sizes) before running any of
  * the plugin's code, then calls init() with the host table and a registry
  * cursor that tags every registration with the plugin that made it.
+ * plugins_register_static() does the same for a descriptor compiled into
+ * the program (static builds, tests): no module, so no lt_dlclose().
  *
  * Threads: main thread only, before worker threads start.  Afterwards the
  * registry is read-only and may be read from any thread.
@@ -302,61 +304,38 @@ static int check_desc(const ember_plugin *d, const char *name, const char *path,
     return 0;
 }
 
-int plugins_load(const char *name, ember_error *err)
+/* Add a checked descriptor to the registry and run its init().  h is the
+ * module handle, NULL for a plugin compiled into the program.  On failure
+ * every registration init() made is dropped and the handle is left to the
+ * caller. */
+static int add_plugin(lt_dlhandle h, const ember_plugin *d, const char *path,
+                      ember_error *err)
 {
-    lt_dlhandle h;
-    ember_plugin_entry_fn entry;
-    const ember_plugin *d;
-    const lt_dlinfo *li;
     ember_registry reg;
     ember_error ierr = {0, ""};
-    char modname[256];
     loaded *np;
     int rc;
 
-    if (!lt_ready && plugins_init(NULL, err))
-        return EMBER_EIO;
-    module_name(name, modname, sizeof modname);
-    for (int i = 0; i < nplugins; i++)
-        if (strcmp(plugins[i].info.name, modname) == 0)
-            return 0;
-    h = strchr(name, '/') ? lt_dlopen(name) : lt_dlopenext(name);
-    if (!h)
-        return ember_seterr(err, EMBER_ENOTFOUND,
-                            "cannot load plugin '%s': %s (search path: %s)",
-                            name, lt_dlerror(), search_path);
-    li = lt_dlgetinfo(h);
-    entry = (ember_plugin_entry_fn)(uintptr_t)lt_dlsym(
-        h, EMBER_PLUGIN_ENTRY_SYMBOL);
-    if (!entry) {
-        rc = ember_seterr(
-            err, EMBER_EABI, "plugin '%s' (%s) has no %s() entry point", name,
-            li && li->filename ? li->filename : "?", EMBER_PLUGIN_ENTRY_SYMBOL);
-        lt_dlclose(h);
-        return rc;
-    }
-    d = entry();
-    if ((rc = check_desc(d, modname, li && li->filename ? li->filename : name,
-                         err))) {
-        lt_dlclose(h);
-        return rc;
-    }
     np = realloc(plugins, (size_t)(nplugins + 1) * sizeof *np);
-    if (!np) {
-        lt_dlclose(h);
+    if (!np)
         return ember_seterr(err, EMBER_ENOMEM, "out of memory");
-    }
     plugins = np;
     memset(&plugins[nplugins], 0, sizeof *plugins);
     plugins[nplugins].handle = h;
     plugins[nplugins].desc = d;
     plugins[nplugins].info.name = strdup(d->name);
     plugins[nplugins].info.version = strdup(d->version);
-    plugins[nplugins].info.path =
-        strdup(li && li->filename ? li->filename : name);
+    plugins[nplugins].info.path = strdup(path);
     plugins[nplugins].info.abi_major = d->abi_major;
     plugins[nplugins].info.abi_minor = d->abi_minor;
     plugins[nplugins].info.kind = "none";
+    if (!plugins[nplugins].info.name || !plugins[nplugins].info.version ||
+        !plugins[nplugins].info.path) {
+        free(plugins[nplugins].info.name);
+        free(plugins[nplugins].info.version);
+        free(plugins[nplugins].info.path);
+        return ember_seterr(err, EMBER_ENOMEM, "out of memory");
+    }
     reg.plugin = nplugins;
     nplugins++;
     rc = d->init(&the_host, &reg, &ierr);
@@ -384,10 +363,71 @@ int plugins_load(const char *name, ember_error *err)
         free(plugins[me].info.version);
         free(plugins[me].info.path);
         nplugins--;
-        lt_dlclose(h);
         return rc;
     }
     return 0;
+}
+
+static int plugin_known(const char *modname)
+{
+    for (int i = 0; i < nplugins; i++)
+        if (strcmp(plugins[i].info.name, modname) == 0)
+            return 1;
+    return 0;
+}
+
+int plugins_load(const char *name, ember_error *err)
+{
+    lt_dlhandle h;
+    ember_plugin_entry_fn entry;
+    const ember_plugin *d;
+    const lt_dlinfo *li;
+    char modname[256];
+    int rc;
+
+    if (!lt_ready && plugins_init(NULL, err))
+        return EMBER_EIO;
+    module_name(name, modname, sizeof modname);
+    if (plugin_known(modname))
+        return 0;
+    h = strchr(name, '/') ? lt_dlopen(name) : lt_dlopenext(name);
+    if (!h)
+        return ember_seterr(err, EMBER_ENOTFOUND,
+                            "cannot load plugin '%s': %s (search path: %s)",
+                            name, lt_dlerror(), search_path);
+    li = lt_dlgetinfo(h);
+    entry = (ember_plugin_entry_fn)(uintptr_t)lt_dlsym(
+        h, EMBER_PLUGIN_ENTRY_SYMBOL);
+    if (!entry) {
+        rc = ember_seterr(
+            err, EMBER_EABI, "plugin '%s' (%s) has no %s() entry point", name,
+            li && li->filename ? li->filename : "?", EMBER_PLUGIN_ENTRY_SYMBOL);
+        lt_dlclose(h);
+        return rc;
+    }
+    d = entry();
+    if ((rc = check_desc(d, modname, li && li->filename ? li->filename : name,
+                         err))) {
+        lt_dlclose(h);
+        return rc;
+    }
+    rc = add_plugin(h, d, li && li->filename ? li->filename : name, err);
+    if (rc)
+        lt_dlclose(h);
+    return rc;
+}
+
+int plugins_register_static(const ember_plugin *desc, const char *path_label,
+                            ember_error *err)
+{
+    const char *label = path_label && *path_label ? path_label : "(static)";
+    const char *name = desc && desc->name ? desc->name : "(unnamed)";
+    int rc;
+    if ((rc = check_desc(desc, name, label, err)))
+        return rc;
+    if (plugin_known(desc->name))
+        return 0;
+    return add_plugin(NULL, desc, label, err);
 }
 
 int plugins_load_all(void (*warn)(void *ud, const char *msg), void *ud)
@@ -435,7 +475,8 @@ void plugins_shutdown(void)
         free(plugins[i].info.name);
         free(plugins[i].info.version);
         free(plugins[i].info.path);
-        lt_dlclose(plugins[i].handle);
+        if (plugins[i].handle) /* NULL: compiled in (register_static) */
+            lt_dlclose(plugins[i].handle);
     }
     free(plugins);
     free(ops);

@@ -40,6 +40,20 @@ int plugins_load(const char *name, ember_error *err);
  * for finding a cluster manager that accepts a master URL).  Files that
  * fail are reported through warn (may be NULL) and skipped. */
 int plugins_load_all(void (*warn)(void *ud, const char *msg), void *ud);
+/* Register a plugin compiled into the program (a static build, or a test's
+ * fake transport or cluster manager): the descriptor (borrowed, must live
+ * until plugins_shutdown) gets the same checks as a loaded module's, then
+ * its init() runs with the host table.  path_label is what `ember plugins`
+ * shows as its file (NULL: "(static)").  Once registered, plugins_load() of
+ * the descriptor's name is a no-op, so name it after the module it stands
+ * for ("transport_sim" is what driver_new loads for transport=sim).
+ * Registering a name already present is a no-op returning 0.  Errors:
+ * EMBER_EABI (bad descriptor), EMBER_ENOMEM, or init()'s code, with err
+ * saying which; nothing stays registered on failure.  Main thread only,
+ * like plugins_load; plugins_shutdown() calls its fini() and never tries
+ * to unload it. */
+int plugins_register_static(const ember_plugin *desc, const char *path_label,
+                            ember_error *err);
 
 int plugins_count(void);
 const plugin_info *plugins_get(int i);

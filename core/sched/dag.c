@@ -299,6 +299,9 @@ static void stage_start(driver *d, stage *st)
 {
     shuffle_rec *sr = st->is_map ? shuffle_get(d, st->shuffle_id) : NULL;
     int todo = 0;
+    if (st->ever_started)
+        st->attempt++; /* every submission is a new stage attempt */
+    st->ever_started = 1;
     taskset_destroy(&st->ts);
     st->ts = taskset_new(st->ntasks, &d->tscfg, now_ms());
     if (!st->ts) {

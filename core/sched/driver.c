@@ -259,6 +259,7 @@ static void ev_task_end(driver *d, const running *r, const msg_status *m,
         jw_obj(&w, "Shuffle Write Metrics");
         jw_int(&w, "Shuffle Bytes Written", m->shuffle_write_bytes);
         jw_end(&w);
+        jw_int(&w, "Memory Bytes Spilled", m->spill_bytes);
         jw_end(&w);
     }
     eventlog_write(d->elog, &w);
@@ -646,6 +647,47 @@ static void apply_blocks(driver *d, int ei, const msg_status *m)
         LOG_WARN("bad block report from executor %s", d->execs[ei].id);
 }
 
+/* A success reported by an older attempt of a stage: keep the map output
+ * or the result block (Spark does), so the new attempt need not run that
+ * partition again. */
+static void keep_old_success(driver *d, stage *st, running *r,
+                             const msg_status *m)
+{
+    if (st->ts) {
+        /* the new attempt is running: its task set settles duplicates */
+        if (st->is_map && m->nsizes == shuffle_get(d, st->shuffle_id)->nreduce)
+            task_succeeded(d, st, r->task, r, m, NULL, 0);
+        else if (!st->is_map)
+            result_finished(d, st, r->task, r, m);
+        return;
+    }
+    if (st->is_map) {
+        shuffle_rec *sr = shuffle_get(d, st->shuffle_id);
+        map_output *o = &sr->outs[st->part_of[r->task]];
+        if (o->valid || m->nsizes != sr->nreduce)
+            return;
+        o->sizes = calloc((size_t)sr->nreduce + 1, sizeof *o->sizes);
+        if (!o->sizes)
+            return;
+        memcpy(o->sizes, m->sizes, (size_t)sr->nreduce * sizeof *o->sizes);
+        o->valid = 1;
+        o->exec = r->exec;
+        o->map_task_id = r->tid;
+        take_accum(d, st, r->task, m);
+    } else if (!st->job->res->blocks[r->task] && !m->indirect_size &&
+               m->result) {
+        uint8_t *copy = malloc(m->result_len ? m->result_len : 1);
+        if (!copy)
+            return;
+        memcpy(copy, m->result, m->result_len);
+        st->job->result_bytes +=
+            m->result_raw_size ? m->result_raw_size : m->result_len;
+        st->job->res->blocks[r->task] = copy;
+        st->job->res->lens[r->task] = m->result_len;
+        take_accum(d, st, r->task, m);
+    }
+}
+
 static void on_status(driver *d, int ei, const msg_status *m)
 {
     int ri = -1;
@@ -668,8 +710,15 @@ static void on_status(driver *d, int ei, const msg_status *m)
         d->execs[r.exec].free_cores++;
     apply_blocks(d, ei, m);
     st = r.st;
-    if (!st || !st->job || st->job->done || !st->ts)
+    if (!st || !st->job || st->job->done)
         return; /* its job ended */
+    if (r.stage_attempt != st->attempt || !st->ts) {
+        /* a task of an older attempt of this stage: its failures are
+           ignored (Spark), its successes kept */
+        if (m->state == TASK_FINISHED)
+            keep_old_success(d, st, &r, m);
+        return;
+    }
     if (m->state == TASK_FINISHED) {
         ev_task_end(d, &r, m, "Success", NULL);
         if (st->is_map) {
@@ -691,10 +740,6 @@ static void on_status(driver *d, int ei, const msg_status *m)
     if (m->state == TASK_KILLED) {
         ev_task_end(d, &r, m, "TaskKilled", "another attempt finished first");
         taskset_failed(st->ts, r.task, 0);
-        return;
-    }
-    if (r.stage_attempt != st->attempt) {
-        taskset_attempt_lost(st->ts, r.task); /* an older attempt */
         return;
     }
     fmt_failure(d, desc, sizeof desc, &r, m);
@@ -723,8 +768,8 @@ static void on_status(driver *d, int ei, const msg_status *m)
                      st->id, (long long)d->max_stage_attempts, desc);
             return;
         }
-        /* a new attempt of this stage once its parents are whole again */
-        st->attempt++;
+        /* a new attempt of this stage once its parents are whole again
+           (stage_start numbers it) */
         free(st->fail_reason);
         st->fail_reason = NULL;
         st->state = ST_IDLE;

@@ -68,6 +68,7 @@ typedef struct stage {
     uint8_t *acc_applied; /* per task index: accumulators counted */
     taskset *ts;          /* the current attempt's tasks */
     int consecutive_failures;
+    int ever_started;
     int64_t submitted_ms;
     char *fail_reason;
     struct job *job; /* job that currently drives it */

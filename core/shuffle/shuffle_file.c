@@ -40,6 +40,15 @@ struct shuffle_writer {
     buf *parts; /* nparts buffers of varint-len + bytes records */
     uint64_t records;
     size_t buffered; /* sum of parts[].len */
+    /* spills: earlier buffers written out, one file each, partitions in
+       order; commit concatenates them per partition (records carry no
+       order across a partition, so merging is concatenation) */
+    struct spill {
+        char *path;
+        uint64_t *off; /* nparts + 1 offsets */
+    } * spills;
+    int nspills;
+    uint64_t spilled_bytes;
 };
 
 /* ------------------------------------------------------------------ helpers */
@@ -127,6 +136,12 @@ static void writer_free(shuffle_writer *w)
 {
     if (!w)
         return;
+    for (int i = 0; i < w->nspills; i++) {
+        unlink(w->spills[i].path);
+        free(w->spills[i].path);
+        free(w->spills[i].off);
+    }
+    free(w->spills);
     if (w->parts)
         for (int i = 0; i < w->nparts; i++)
             buf_free(&w->parts[i]);
@@ -263,6 +278,101 @@ static int close_file(int fd, const char *path, ember_error *err)
     return 0;
 }
 
+int shuffle_writer_spill(shuffle_writer *w, ember_error *err)
+{
+    char path[PATH_MAX + 32], base[PATH_MAX];
+    struct spill *ns;
+    frame_sink sink;
+    uint64_t *off;
+    int fd, rc = 0;
+    if (!w || w->buffered == 0)
+        return 0;
+    make_path(base, sizeof base, w->dir, w->shuffle_id, w->map_id, "data", 1);
+    snprintf(path, sizeof path, "%s.spill%d", base, w->nspills);
+    ns = realloc(w->spills, (size_t)(w->nspills + 1) * sizeof *ns);
+    off = calloc((size_t)w->nparts + 1, sizeof *off);
+    if (!ns || !off) {
+        if (ns)
+            w->spills = ns;
+        free(off);
+        return ember_seterr(err, EMBER_ENOMEM, "shuffle spill: out of memory");
+    }
+    w->spills = ns;
+    if ((fd = create_file(path, err)) < 0) {
+        free(off);
+        return fd;
+    }
+    memset(&sink, 0, sizeof sink);
+    buf_init(&sink.frame);
+    sink.fd = fd;
+    sink.path = path;
+    sink.compress = w->compress;
+    sink.err = err;
+    for (int p = 0; p < w->nparts && !rc; p++) {
+        off[p] = sink.written;
+        rc =
+            split_records(w->parts[p].data, w->parts[p].len, emit_frame, &sink);
+    }
+    off[w->nparts] = sink.written;
+    buf_free(&sink.frame);
+    if (!rc)
+        rc = close_file(fd, path, err);
+    else
+        close(fd);
+    if (rc) {
+        unlink(path);
+        free(off);
+        return rc;
+    }
+    ns[w->nspills].path = strdup(path);
+    ns[w->nspills].off = off;
+    if (!ns[w->nspills].path) {
+        unlink(path);
+        free(off);
+        return ember_seterr(err, EMBER_ENOMEM, "shuffle spill: out of memory");
+    }
+    w->nspills++;
+    w->spilled_bytes += w->buffered;
+    for (int p = 0; p < w->nparts; p++)
+        buf_free(&w->parts[p]); /* give the memory back */
+    w->buffered = 0;
+    return 0;
+}
+
+int shuffle_writer_spills(const shuffle_writer *w)
+{
+    return w ? w->nspills : 0;
+}
+
+/* Copy [from, to) of a spill file to the data file. */
+static int copy_range(const char *src, uint64_t from, uint64_t to,
+                      frame_sink *s)
+{
+    uint8_t chunk[1 << 16];
+    int fd = open(src, O_RDONLY | O_CLOEXEC);
+    int rc = 0;
+    if (fd < 0)
+        return ember_seterr(s->err, EMBER_EIO, "open %s: %s", src,
+                            strerror(errno));
+    while (from < to && !rc) {
+        size_t want = (size_t)(to - from) < sizeof chunk ? (size_t)(to - from)
+                                                         : sizeof chunk;
+        ssize_t k = pread(fd, chunk, want, (off_t)from);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            rc = ember_seterr(s->err, EMBER_EIO, "read %s: %s", src,
+                              k < 0 ? strerror(errno) : "short file");
+            break;
+        }
+        rc = write_all(s->fd, chunk, (size_t)k, s->path, s->err);
+        s->written += (uint64_t)k;
+        from += (uint64_t)k;
+    }
+    close(fd);
+    return rc;
+}
+
 int shuffle_writer_commit(shuffle_writer **wp, uint64_t *sizes,
                           ember_error *err)
 {
@@ -311,6 +421,10 @@ int shuffle_writer_commit(shuffle_writer **wp, uint64_t *sizes,
     sink.err = err;
     for (int p = 0; p < w->nparts; p++) {
         off[p] = sink.written;
+        for (int k = 0; k < w->nspills; k++)
+            if ((rc = copy_range(w->spills[k].path, w->spills[k].off[p],
+                                 w->spills[k].off[p + 1], &sink)))
+                goto out;
         rc =
             split_records(w->parts[p].data, w->parts[p].len, emit_frame, &sink);
         if (rc == EMBER_ECORRUPT) /* a bug: add() frames every record */

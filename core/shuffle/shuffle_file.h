@@ -52,6 +52,12 @@ int shuffle_writer_add(shuffle_writer *w, int partition, const void *rec,
 uint64_t shuffle_writer_records(const shuffle_writer *w);
 size_t shuffle_writer_buffered(const shuffle_writer *w);
 
+/* Write what is buffered to a spill file and free the buffers (memory
+ * pressure); commit merges spills with what is buffered then.  0 if there
+ * was nothing to spill. */
+int shuffle_writer_spill(shuffle_writer *w, ember_error *err);
+int shuffle_writer_spills(const shuffle_writer *w);
+
 /* Write data + index to `<final>.tmp.<pid>` files in dir, then rename both
  * into place, index last.  sizes (may be NULL) receives, on success,
  * num_partitions stored byte counts (what a reducer will fetch).  Takes the

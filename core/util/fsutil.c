@@ -1,7 +1,8 @@
 /*
  * fsutil.c -- file-system and time helpers used by every process.
  * No shared state except self_exe()'s cache (filled on the main thread at
- * start-up by main()).
+ * start-up by main()) and the clock override (tests only; an atomic
+ * pointer, so any thread may read the clock while a test swaps it).
  */
 #include "fsutil.h"
 
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +21,21 @@
 #include <time.h>
 #include <unistd.h>
 
+typedef int64_t (*clock_fn)(void);
+static _Atomic(clock_fn) clock_override_fn;
+
+void clock_override(int64_t (*now_ms_fn)(void))
+{
+    atomic_store_explicit(&clock_override_fn, now_ms_fn, memory_order_release);
+}
+
 int64_t now_ms(void)
 {
     struct timespec ts;
+    clock_fn fn =
+        atomic_load_explicit(&clock_override_fn, memory_order_acquire);
+    if (fn)
+        return fn();
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
@@ -29,6 +43,10 @@ int64_t now_ms(void)
 int64_t now_us(void)
 {
     struct timespec ts;
+    clock_fn fn =
+        atomic_load_explicit(&clock_override_fn, memory_order_acquire);
+    if (fn)
+        return fn() * 1000;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -11,6 +11,13 @@
 int64_t now_ms(void);  /* monotonic milliseconds */
 int64_t now_us(void);  /* monotonic microseconds */
 int64_t wall_ms(void); /* wall-clock milliseconds since the epoch */
+/* Tests only: make now_ms() return now_ms_fn() and now_us() return
+ * now_ms_fn() * 1000 (a fake monotonic clock the test advances by hand);
+ * NULL restores the real clock.  wall_ms() is never overridden.  The
+ * function is called from any thread that reads the clock, so it must be
+ * thread-safe.  Swap it only while no code relies on the clock being
+ * continuous (before starting or after stopping a driver). */
+void clock_override(int64_t (*now_ms_fn)(void));
 int mkdir_p(const char *path, ember_error *err);
 int rm_rf(const char *path); /* 0, or -1 if something could not go */
 const char *self_exe(void);  /* /proc/self/exe resolved once */
