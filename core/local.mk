@@ -19,6 +19,7 @@ core_libember_core_a_SOURCES = \
 	core/exec/blockmgr.c core/exec/blockmgr.h \
 	core/exec/memmgr.c core/exec/memmgr.h \
 	lua/serialize.c lua/serialize.h \
+	lua/luaparams.c lua/luaparams.h \
 	lua/task_runtime.c lua/task_runtime.h \
 	lua/lua_ember.c lua/lua_ember.h
 nodist_core_libember_core_a_SOURCES = lua/ember_lua.c lua/ember_exec_lua.c

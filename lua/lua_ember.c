@@ -16,6 +16,7 @@
 #include "exec/blockmgr.h"
 #include "plugin/plugins.h"
 #include "sched/driver.h"
+#include "luaparams.h"
 #include "serialize.h"
 #include "codec/blockcodec.h"
 #include "util/buf.h"
@@ -199,44 +200,6 @@ static int l_default_parallelism(lua_State *L)
     return 1;
 }
 
-/* validated params for op from a Lua table */
-static ember_params *params_from_table(lua_State *L, int idx,
-                                       const ember_op_desc *op,
-                                       ember_error *err)
-{
-    ember_params *p = params_new(op);
-    if (!p) {
-        ember_seterr(err, EMBER_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (lua_istable(L, idx)) {
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            const char *k = lua_tostring(L, -2), *v = conf_value(L, -1);
-            if (!k || !v) {
-                ember_seterr(err, EMBER_EINVAL,
-                             "operator %s: option values must be strings, "
-                             "numbers or booleans",
-                             op->name);
-                lua_pop(L, 2);
-                params_destroy(&p);
-                return NULL;
-            }
-            if (params_set(p, k, v, err)) {
-                lua_pop(L, 2);
-                params_destroy(&p);
-                return NULL;
-            }
-            lua_pop(L, 1);
-        }
-    }
-    if (params_finish(p, err)) {
-        params_destroy(&p);
-        return NULL;
-    }
-    return p;
-}
-
 static int no_such_op(lua_State *L, const char *name, int kind)
 {
     const ember_op_desc **ops;
@@ -268,7 +231,7 @@ static int l_plan_source(lua_State *L)
     check_session(L);
     if (!op || op->kind != EMBER_OP_SOURCE || !op->plan)
         return no_such_op(L, name, EMBER_OP_SOURCE);
-    if (!(p = params_from_table(L, 3, op, &err)))
+    if (!(p = lua_params(L, 3, op, &err)))
         return luaL_error(L, "%s", err.msg);
     if (!(sl = splits_new())) {
         params_destroy(&p);
@@ -306,7 +269,7 @@ static int l_check_op(lua_State *L)
     check_session(L);
     if (!op || op->kind != EMBER_OP_TRANSFORM)
         return no_such_op(L, name, EMBER_OP_TRANSFORM);
-    if (!(p = params_from_table(L, 3, op, &err)))
+    if (!(p = lua_params(L, 3, op, &err)))
         return luaL_error(L, "%s", err.msg);
     params_destroy(&p);
     return 0;

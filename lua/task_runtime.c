@@ -20,6 +20,7 @@
 #include "config.h"
 #include "data/batch.h"
 #include "plugin/plugins.h"
+#include "luaparams.h"
 #include "serialize.h"
 #include "shuffle/shuffle_file.h"
 #include "util/buf.h"
@@ -251,42 +252,6 @@ static int l_partition(lua_State *L)
 
 /* --------------------------------------------------------------- sources */
 
-/* ember_params from a Lua table of option values */
-static ember_params *params_from(lua_State *L, int idx, const ember_op_desc *op,
-                                 ember_error *err)
-{
-    ember_params *p = params_new(op);
-    if (!p) {
-        ember_seterr(err, EMBER_ENOMEM, "out of memory");
-        return NULL;
-    }
-    if (lua_istable(L, idx)) {
-        lua_pushnil(L);
-        while (lua_next(L, idx)) {
-            const char *k = lua_tostring(L, -2);
-            const char *v;
-            if (lua_isboolean(L, -1))
-                v = lua_toboolean(L, -1) ? "true" : "false";
-            else
-                v = lua_tostring(L, -1);
-            if (!k || !v || params_set(p, k, v, err)) {
-                if (!k || !v)
-                    ember_seterr(err, EMBER_EINVAL,
-                                 "operator %s: bad option value", op->name);
-                lua_pop(L, 2);
-                params_destroy(&p);
-                return NULL;
-            }
-            lua_pop(L, 1);
-        }
-    }
-    if (params_finish(p, err)) {
-        params_destroy(&p);
-        return NULL;
-    }
-    return p;
-}
-
 typedef struct emit_ctx {
     lua_State *L;
     int fn_idx; /* consumer on the stack */
@@ -357,7 +322,7 @@ static int l_run_source(lua_State *L)
     if (!op || op->kind != EMBER_OP_SOURCE)
         return raise_internal(L, "no source operator '%s' on executor %s", name,
                               te->ctx->exec_id);
-    if (!(p = params_from(L, 2, op, &err)))
+    if (!(p = lua_params(L, 2, op, &err)))
         return raise_internal(L, "%s", err.msg);
     memset(&ti, 0, sizeof ti);
     ti.struct_size = sizeof ti;
@@ -724,7 +689,7 @@ static int op_open(lua_State *L, int kind)
     o->in = batch_new();
     if (!o->in || batch_add_column(o->in, "value", EMBER_TYPE_STRING) < 0)
         return raise_internal(L, "out of memory");
-    if (!(p = params_from(L, 2, op, &err)))
+    if (!(p = lua_params(L, 2, op, &err)))
         return raise_internal(L, "%s", err.msg);
     memset(&ti, 0, sizeof ti);
     ti.struct_size = sizeof ti;
