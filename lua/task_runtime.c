@@ -818,32 +818,37 @@ static pthread_mutex_t bcast_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* rt.bcast_get(id) -> the broadcast value: from this executor's block
  * manager (block -id), else fetched once from the driver and kept */
+int task_env_broadcast(task_env *te, int64_t id, buf *raw, ember_error *err)
+{
+    buf frames;
+    int rc;
+    pthread_mutex_lock(&bcast_mu);
+    rc = blockmgr_get(te->ctx->bm, -(int)id, 0, raw, err);
+    if (rc == EMBER_ENOTFOUND) {
+        msg_maploc loc = {(uint64_t)id, (char *)"driver",
+                          (char *)te->ctx->driver_block_endpoint};
+        buf_init(&frames);
+        rc = fetch_block(te, &loc, MSG_FETCH_BCAST, 0, &frames, err);
+        if (rc == 0)
+            rc = blockcodec_decode_all(frames.data, frames.len, raw, err);
+        buf_free(&frames);
+        if (rc == 0 &&
+            blockmgr_put(te->ctx->bm, -(int)id, 0, LEVEL_MEMORY_AND_DISK_SER,
+                         raw->data, raw->len, err))
+            LOG_WARN("cannot keep broadcast %d: %s", (int)id, err->msg);
+    }
+    pthread_mutex_unlock(&bcast_mu);
+    return rc;
+}
+
 static int l_bcast_get(lua_State *L)
 {
     task_env *te = env_of(L);
     lua_Integer id = luaL_checkinteger(L, 1);
     ember_error err = {0, ""};
-    buf frames;
     int rc;
-    pthread_mutex_lock(&bcast_mu);
     buf_reset(&te->scratch);
-    rc = blockmgr_get(te->ctx->bm, -(int)id, 0, &te->scratch, &err);
-    if (rc == EMBER_ENOTFOUND) {
-        msg_maploc loc = {(uint64_t)id, (char *)"driver",
-                          (char *)te->ctx->driver_block_endpoint};
-        buf_init(&frames);
-        rc = fetch_block(te, &loc, MSG_FETCH_BCAST, 0, &frames, &err);
-        buf_reset(&te->scratch);
-        if (rc == 0)
-            rc = blockcodec_decode_all(frames.data, frames.len, &te->scratch,
-                                       &err);
-        buf_free(&frames);
-        if (rc == 0 &&
-            blockmgr_put(te->ctx->bm, -(int)id, 0, LEVEL_MEMORY_AND_DISK_SER,
-                         te->scratch.data, te->scratch.len, &err))
-            LOG_WARN("cannot keep broadcast %d: %s", (int)id, err.msg);
-    }
-    pthread_mutex_unlock(&bcast_mu);
+    rc = task_env_broadcast(te, id, &te->scratch, &err);
     if (rc)
         return raise_internal(L, "cannot read broadcast %d: %s", (int)id,
                               err.msg);

@@ -27,6 +27,10 @@ void task_env_kill(task_env *te, uint64_t tid);
 /* Any thread: the progress of the task running in te; 0 if none. */
 int task_env_progress(task_env *te, msg_task_metrics *out);
 
+/* The raw bytes of broadcast id (fetched from the driver at most once
+ * per executor, then kept in its block manager), appended to raw. */
+int task_env_broadcast(task_env *te, int64_t id, buf *raw, ember_error *err);
+
 /* Path of a stored task result in the executor's local directory. */
 void task_result_path(char *out, size_t n, const char *local_dir, uint64_t tid);
 

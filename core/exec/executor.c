@@ -159,6 +159,34 @@ static int stage_lookup(int id, uint8_t **bin, size_t *len)
     return EMBER_ENOTFOUND;
 }
 
+/* A large stage binary travels as a broadcast: fetch it once, keep it
+ * with the others. */
+static int fetch_stage(task_env *te, const msg_launch *m, uint8_t **bin,
+                       size_t *len, ember_error *err)
+{
+    buf raw;
+    int rc;
+    buf_init(&raw);
+    rc = task_env_broadcast(te, (int64_t)m->stage_bcast, &raw, err);
+    pthread_mutex_lock(&X.mu);
+    if (rc == 0 && stage_lookup(m->stage_id, bin, len) != 0) {
+        stage_bin *nb = realloc(X.bins, (size_t)(X.nbins + 1) * sizeof *nb);
+        if (!nb) {
+            rc = ember_seterr(err, EMBER_ENOMEM, "out of memory");
+        } else {
+            X.bins = nb;
+            nb[X.nbins].stage_id = m->stage_id;
+            nb[X.nbins].bin = buf_steal(&raw, &nb[X.nbins].len);
+            *bin = nb[X.nbins].bin;
+            *len = nb[X.nbins].len;
+            X.nbins++;
+        }
+    }
+    pthread_mutex_unlock(&X.mu);
+    buf_free(&raw);
+    return rc;
+}
+
 static void *task_thread(void *arg)
 {
     task_env *te;
@@ -198,6 +226,11 @@ static void *task_thread(void *arg)
         memset(&st, 0, sizeof st);
         st.task_id = q->m.task_id;
         if (!te) {
+            st.state = TASK_FAILED;
+            st.fail_kind = FAIL_INTERNAL;
+            st.message = strdup(err.msg);
+        } else if (!bin && q->m.stage_bcast &&
+                   fetch_stage(te, &q->m, &bin, &len, &err) != 0) {
             st.state = TASK_FAILED;
             st.fail_kind = FAIL_INTERNAL;
             st.message = strdup(err.msg);

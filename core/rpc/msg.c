@@ -212,6 +212,7 @@ int msg_launch_encode(buf *b, const msg_launch *m)
             buf_put_str(b, in->maps[j].endpoint);
         }
     }
+    buf_put_varint(b, m->stage_bcast);
     return enc_done(b);
 }
 
@@ -266,6 +267,7 @@ int msg_launch_decode(const void *p, size_t n, msg_launch *m, ember_error *err)
         if (!rd_ok(&r))
             goto bad;
     }
+    m->stage_bcast = rd_varint(&r);
     if (m->kind != TASK_RESULT && m->kind != TASK_SHUFFLE_MAP)
         r.failed = 1;
     if ((rc = close_rd(&r, MSG_LAUNCH, err)))

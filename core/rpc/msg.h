@@ -89,6 +89,7 @@ typedef struct msg_launch {
     size_t stage_len;
     int ninputs;
     msg_shuffle_in *inputs;
+    uint64_t stage_bcast; /* large stage binaries: a broadcast id, else 0 */
 } msg_launch;
 
 enum { TASK_FINISHED = 1, TASK_FAILED = 2, TASK_KILLED = 3 };

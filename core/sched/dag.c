@@ -490,6 +490,8 @@ void job_finish(driver *d, job *j)
     }
     jw_end(&w);
     eventlog_write(d->elog, &w);
+    if (j->result && j->result->bin_bcast)
+        bcast_remove(d->bcast, j->result->bin_bcast);
     stage_free(j->result);
     j->result = NULL;
     pthread_mutex_lock(&d->mu);
@@ -561,6 +563,8 @@ static void stage_info(jw *w, driver *d, const stage *st)
     }
     jw_end(w);
     jw_int(w, "Submission Time", st->submitted_ms);
+    jw_int(w, "Binary Size", (int64_t)st->bin_len);
+    jw_bool(w, "Binary Broadcast", st->bin_len > d->bin_bcast_threshold);
 }
 
 void ev_stage_submitted(driver *d, const stage *st)

@@ -294,8 +294,22 @@ static int launch(driver *d, stage *st, int ti, int ei, int level,
     m.kind = st->is_map ? TASK_SHUFFLE_MAP : TASK_RESULT;
     m.out_partitions = st->out_parts;
     if (!exec_has_stage(e, st->id)) {
-        m.stage_bin = st->bin;
-        m.stage_len = st->bin_len;
+        if (st->bin_len > d->bin_bcast_threshold) {
+            /* a large stage (parallelize of much data, big closures):
+               executors fetch it like a broadcast, off the control path */
+            if (!st->bin_bcast) {
+                ember_error err = {0, ""};
+                if (bcast_put(d->bcast, st->bin, st->bin_len, &st->bin_bcast,
+                              &err))
+                    LOG_WARN("stage %d binary not broadcast: %s", st->id,
+                             err.msg);
+            }
+            m.stage_bcast = (uint64_t)st->bin_bcast;
+        }
+        if (!m.stage_bcast) {
+            m.stage_bin = st->bin;
+            m.stage_len = st->bin_len;
+        }
     }
     m.ninputs = st->ninputs;
     m.inputs = calloc((size_t)st->ninputs + 1, sizeof *m.inputs);
@@ -1358,7 +1372,9 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
                              &d->tscfg.wait_ms[LOC_NODE_LOCAL], err) ||
         conf_get_duration_ms(c, "locality.wait.rack", 1, wait,
                              &d->tscfg.wait_ms[LOC_RACK_LOCAL], err) ||
-        conf_get_bool(c, "eventLog.enabled", 0, &evlog, err))
+        conf_get_bool(c, "eventLog.enabled", 0, &evlog, err) ||
+        conf_get_size(c, "task.binaryBroadcastThreshold", 1, 1u << 20,
+                      &d->bin_bcast_threshold, err))
         goto fail;
     d->tscfg.max_failures = max_failures < 1 ? 1 : (int)max_failures;
     {

@@ -69,6 +69,7 @@ typedef struct stage {
     taskset *ts;          /* the current attempt's tasks */
     int consecutive_failures;
     int ever_started;
+    int64_t bin_bcast; /* the stage binary as a broadcast, or 0 */
     int64_t submitted_ms;
     char *fail_reason;
     struct job *job; /* job that currently drives it */
@@ -189,6 +190,7 @@ struct driver {
     uint64_t max_result_size;
     int64_t max_wait_ms;
     double min_registered_ratio;
+    uint64_t bin_bcast_threshold; /* task.binaryBroadcastThreshold */
     int expected_cores;
     char *topology; /* "host=rack,host=rack" */
     char plugins_sig[2048];

@@ -13,7 +13,8 @@ local evdir = tmp .. "/events"
 local sc = ember.session{master = "local-cluster[2,1,256]", conf = {
   ["eventLog.enabled"] = true, ["eventLog.dir"] = evdir,
   ["driver.maxResultSize"] = "48m", ["executor.heartbeatInterval"] = "200ms",
-  ["scheduler.minRegisteredResourcesRatio"] = 1.0}}
+  ["scheduler.minRegisteredResourcesRatio"] = 1.0,
+  ["task.binaryBroadcastThreshold"] = "64k"}}
 
 local function events()
   local out = {}
@@ -120,6 +121,13 @@ t.ok(tostring(err):find("driver.maxResultSize", 1, true) and tostring(err):find(
 local grew = vmhwm() - before
 t.ok(grew < 48 * 1024 * 1024, string.format("the driver's peak RSS grew by %.1f MiB (< 48 MiB limit)", grew / 1048576))
 t.diag(err)
+
+-- a large stage binary travels as a broadcast ----------------------------
+local rows = {}
+for i = 1, 50000 do rows[i] = "row-" .. i end
+local n = sc:parallelize(rows, 4):filter(function(s) return s:sub(-1) == "7" end):count()
+t.is(n, 5000, "a 1 MB parallelize (stage binary over the 64k threshold) runs right")
+t.ok(grep('"Binary Broadcast":true') >= 1, "its stage binary went out as a broadcast")
 
 -- locality ---------------------------------------------------------------
 local path = tmp .. "/in.txt"
