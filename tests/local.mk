@@ -3,6 +3,9 @@
 LOG_DRIVER = env AM_TAP_AWK='$(AWK)' $(SHELL) $(top_srcdir)/build-aux/tap-driver.sh
 LOG_COMPILER = $(top_srcdir)/tests/run-test
 AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' EMBER='$(abs_top_builddir)/cli/ember'; export top_builddir top_srcdir EMBER;
+if SANITIZERS
+AM_TESTS_ENVIRONMENT += EMBER_SANITIZED=1; export EMBER_SANITIZED;
+endif
 EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/unit/fake_host.h \
 	tests/integration/lib.sh $(LUA_TESTS) $(INTEGRATION_TESTS) \
 	$(wildcard $(srcdir)/tests/fuzz/*.c) tests/fuzz/run-fuzz.sh

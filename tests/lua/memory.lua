@@ -42,9 +42,14 @@ for _, l in ipairs(events()) do
   if p and p > peak then peak = p end
 end
 t.ok(spilled > 0, string.format("map tasks spilled %.1f MiB to disk", spilled / 1048576))
-t.ok(peak > 0 and peak <= (MEM + 32) * 1048576,
-     string.format("executor peak RSS %.1f MiB <= executor.memory %d MiB + 32 MiB overhead",
-                   peak / 1048576, MEM))
+if os.getenv("EMBER_SANITIZED") then
+  -- AddressSanitizer's shadow memory and quarantine dwarf the heap
+  t.skip(string.format("peak RSS %.1f MiB is not meaningful under sanitizers", peak / 1048576))
+else
+  t.ok(peak > 0 and peak <= (MEM + 32) * 1048576,
+       string.format("executor peak RSS %.1f MiB <= executor.memory %d MiB + 32 MiB overhead",
+                     peak / 1048576, MEM))
+end
 
 -- spilling keeps aggregations exact: many distinct keys, map-side combine
 local K = 200000
