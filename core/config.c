@@ -102,6 +102,8 @@ static const conf_key_doc known_keys[] = {
     {"eventLog.dir", "/tmp/ember-events", "directory of event logs"},
     {"speculation", "false", "re-launch slow tasks speculatively"},
     {"speculation.interval", "100ms", "how often to look for slow tasks"},
+    {"transport.data", "",
+     "transport for bulk data between executors on one host (shm)"},
     {"task.binaryBroadcastThreshold", "1m",
      "stage binaries larger than this reach executors as broadcasts"},
     {"speculation.minTaskRuntime", "100ms",

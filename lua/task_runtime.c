@@ -49,6 +49,7 @@ extern const size_t ember_exec_lua_len;
 typedef struct peer_sock {
     char *endpoint;
     ember_tsock *s;
+    const ember_transport_desc *tp;
 } peer_sock;
 
 struct task_env {
@@ -63,7 +64,8 @@ struct task_env {
     int64_t shuffle_read_bytes;
     int64_t shuffle_write_bytes;
     int64_t records_in;
-    int64_t spilled; /* bytes this task spilled to disk */
+    int64_t spilled;    /* bytes this task spilled to disk */
+    int64_t data_bytes; /* shuffle bytes fetched over transport.data */
     buf scratch;
     _Atomic uint64_t current;  /* task id running now, 0 = none */
     _Atomic uint64_t kill_tid; /* task id asked to stop */
@@ -359,11 +361,38 @@ static int l_run_source(lua_State *L)
 
 /* ---------------------------------------------------------- shuffle read */
 
-static ember_tsock *peer_get(task_env *te, const char *ep, ember_error *err)
+/* The part of a block endpoint ("tcp://h:p" or "tcp://h:p;shm://name")
+ * to use: the data transport's when the peer is on this host. */
+static const ember_transport_desc *pick_endpoint(task_env *te, const char *eps,
+                                                 char *out, size_t n)
+{
+    const char *semi = strchr(eps, ';');
+    size_t tl = semi ? (size_t)(semi - eps) : strlen(eps);
+    if (semi && te->ctx->data_tp) {
+        /* same host: the tcp parts name the same address */
+        const char *mine = te->ctx->block_endpoint;
+        size_t mtl = strcspn(mine, ";");
+        const char *mc = memrchr(mine, ':', mtl), *pc = memrchr(eps, ':', tl);
+        size_t ml = mc ? (size_t)(mc - mine) : 0;
+        size_t pl = pc ? (size_t)(pc - eps) : 0;
+        if (ml && ml == pl && strncmp(mine, eps, ml) == 0) {
+            snprintf(out, n, "%s", semi + 1);
+            return te->ctx->data_tp;
+        }
+    }
+    snprintf(out, n, "%.*s", (int)tl, eps);
+    return te->ctx->tp;
+}
+
+static ember_tsock *peer_get(task_env *te, const char *eps,
+                             const ember_transport_desc **tpp, ember_error *err)
 {
     peer_sock *np;
+    char ep[512];
+    const ember_transport_desc *tp = pick_endpoint(te, eps, ep, sizeof ep);
+    *tpp = tp;
     for (int i = 0; i < te->npeers; i++)
-        if (strcmp(te->peers[i].endpoint, ep) == 0)
+        if (strcmp(te->peers[i].endpoint, eps) == 0)
             return te->peers[i].s;
     np = realloc(te->peers, (size_t)(te->npeers + 1) * sizeof *np);
     if (!np) {
@@ -371,9 +400,11 @@ static ember_tsock *peer_get(task_env *te, const char *ep, ember_error *err)
         return NULL;
     }
     te->peers = np;
-    np[te->npeers].endpoint = strdup(ep);
+    np[te->npeers].endpoint = strdup(eps);
+    np[te->npeers].tp = tp;
     if (!np[te->npeers].endpoint ||
-        te->ctx->tp->connect(te->ctx->tctx, ep, &np[te->npeers].s, err)) {
+        tp->connect(tp == te->ctx->tp ? te->ctx->tctx : te->ctx->data_tctx, ep,
+                    &np[te->npeers].s, err)) {
         free(np[te->npeers].endpoint);
         return NULL;
     }
@@ -384,7 +415,7 @@ static void peer_drop(task_env *te, const char *ep)
 {
     for (int i = 0; i < te->npeers; i++)
         if (strcmp(te->peers[i].endpoint, ep) == 0) {
-            te->ctx->tp->sock_close(te->peers[i].s);
+            te->peers[i].tp->sock_close(te->peers[i].s);
             free(te->peers[i].endpoint);
             te->peers[i] = te->peers[--te->npeers];
             return;
@@ -397,6 +428,7 @@ static int fetch_block(task_env *te, const msg_maploc *loc, int shuffle_id,
 {
     msg_fetch f = {shuffle_id, loc->map_task_id, reduce_id};
     ember_tsock *s;
+    const ember_transport_desc *tp = te->ctx->tp;
     buf req;
     ember_tmsg msg;
     msg_block blk;
@@ -406,14 +438,14 @@ static int fetch_block(task_env *te, const msg_maploc *loc, int shuffle_id,
     if (strcmp(loc->endpoint, te->ctx->block_endpoint) == 0)
         return shuffle_read_block(te->ctx->local_dir, shuffle_id,
                                   loc->map_task_id, reduce_id, out, err);
-    if (!(s = peer_get(te, loc->endpoint, err)))
+    if (!(s = peer_get(te, loc->endpoint, &tp, err)))
         return err->code ? err->code : EMBER_EIO;
     buf_init(&req);
     msg_fetch_encode(&req, &f);
     {
         const void *parts[1] = {req.data};
         size_t lens[1] = {req.len};
-        rc = te->ctx->tp->send(s, NULL, parts, lens, 1, err);
+        rc = tp->send(s, NULL, parts, lens, 1, err);
     }
     buf_free(&req);
     if (rc) {
@@ -431,8 +463,7 @@ static int fetch_block(task_env *te, const msg_maploc *loc, int shuffle_id,
                                 loc->exec_id, loc->endpoint,
                                 (long long)te->fetch_timeout_ms);
         }
-        rc = te->ctx->tp->recv(s, (int)(left > 1000 ? 1000 : left), NULL, &msg,
-                               err);
+        rc = tp->recv(s, (int)(left > 1000 ? 1000 : left), NULL, &msg, err);
         if (rc == EMBER_EAGAIN || rc == EMBER_EWOKEN)
             continue;
         if (rc) {
@@ -447,9 +478,11 @@ static int fetch_block(task_env *te, const msg_maploc *loc, int shuffle_id,
             rc = ember_seterr(err, blk.status, "%s", blk.message);
         else if (buf_put(out, blk.data, blk.len))
             rc = ember_seterr(err, EMBER_ENOMEM, "out of memory");
+        else if (tp != te->ctx->tp)
+            te->data_bytes += (int64_t)blk.len;
         msg_block_free(&blk);
     }
-    te->ctx->tp->msg_release(&msg);
+    tp->msg_release(&msg);
     return rc;
 }
 
@@ -1049,7 +1082,7 @@ void task_env_destroy(task_env **tp)
     if (!te)
         return;
     for (int i = 0; i < te->npeers; i++) {
-        te->ctx->tp->sock_close(te->peers[i].s);
+        te->peers[i].tp->sock_close(te->peers[i].s);
         free(te->peers[i].endpoint);
     }
     free(te->peers);
@@ -1135,6 +1168,7 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     te->task = task;
     te->shuffle_read_bytes = te->shuffle_write_bytes = te->records_in = 0;
     te->spilled = 0;
+    te->data_bytes = 0;
     st->task_id = task->task_id;
 
     lua_getfield(L, LUA_REGISTRYINDEX, HANDLER_KEY);
@@ -1273,6 +1307,7 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     st->shuffle_read_bytes = te->shuffle_read_bytes;
     st->shuffle_write_bytes = te->shuffle_write_bytes;
     st->spill_bytes = te->spilled;
+    st->data_transport_bytes = te->data_bytes;
     te->task = NULL;
     lua_gc(L, LUA_GCSTEP, 0);
 }

@@ -13,6 +13,7 @@ EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/unit/fake_h
 UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
 	tests/unit/test_config tests/unit/test_serialize tests/unit/test_msg \
 	tests/unit/test_plugins tests/unit/test_transport_zmq tests/unit/test_cm_local \
+	tests/unit/test_transport_shm \
 	tests/unit/test_taskset
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
@@ -43,6 +44,9 @@ tests_unit_op_oldminor_la_LDFLAGS = -module -avoid-version -rpath /nowhere $(AM_
 tests_unit_test_transport_zmq_CFLAGS = $(UNIT_CFLAGS) \
 	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/zmq/.libs/transport_zmq.so"'
 tests_unit_test_transport_zmq_LDADD = -ldl $(PTHREAD_LIBS)
+tests_unit_test_transport_shm_CFLAGS = $(UNIT_CFLAGS) \
+	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/shm/.libs/transport_shm.so"'
+tests_unit_test_transport_shm_LDADD = -ldl $(PTHREAD_LIBS)
 tests_unit_test_cm_local_CFLAGS = $(UNIT_CFLAGS) \
 	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/clustermgr/local/.libs/clustermgr_local.so"'
 tests_unit_test_cm_local_LDADD = -ldl $(PTHREAD_LIBS)

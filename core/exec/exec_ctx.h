@@ -25,6 +25,10 @@ typedef struct exec_ctx {
     blockmgr *bm;                      /* cached partitions */
     memmgr *mm;                        /* the unified memory pool */
     const char *driver_block_endpoint; /* broadcasts are fetched there */
+    /* transport.data (e.g. shm) for bulk data between executors of this
+       host, or NULL: block endpoints then read "tcp://...;shm://..." */
+    const ember_transport_desc *data_tp;
+    void *data_tctx;
 } exec_ctx;
 
 #endif

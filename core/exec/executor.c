@@ -60,6 +60,7 @@ static struct {
     conf *conf;
     ember_tsock *drv; /* control thread only */
     ember_tsock *bsrv;
+    ember_tsock *data_srv; /* block server on transport.data, or NULL */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     qtask *qhead, *qtail;
@@ -340,9 +341,12 @@ static void on_launch(const void *data, size_t len)
 
 /* ---------------------------------------------------------- block server */
 
+/* One block server per socket: the control transport's (any host) and
+ * transport.data's (this host). */
 static void *block_server(void *arg)
 {
-    (void)arg;
+    ember_tsock *sock = arg ? (ember_tsock *)arg : X.bsrv;
+    const ember_transport_desc *tp = arg ? X.ctx.data_tp : X.ctx.tp;
     for (;;) {
         ember_peer peer;
         ember_tmsg msg;
@@ -355,11 +359,11 @@ static void *block_server(void *arg)
         pthread_mutex_unlock(&X.mu);
         if (stop)
             break;
-        rc = X.ctx.tp->recv(X.bsrv, 1000, &peer, &msg, &err);
+        rc = tp->recv(sock, 1000, &peer, &msg, &err);
         if (rc != 0)
             continue;
         rc = msg_fetch_decode(msg.data, msg.len, &f, &err);
-        X.ctx.tp->msg_release(&msg);
+        tp->msg_release(&msg);
         buf_init(&out);
         buf_init(&hdr);
         if (rc == 0 && f.shuffle_id == MSG_FETCH_RESULT) {
@@ -387,8 +391,7 @@ static void *block_server(void *arg)
         {
             const void *parts[2] = {hdr.data, out.data};
             size_t lens[2] = {hdr.len, out.len};
-            if (!hdr.oom &&
-                X.ctx.tp->send(X.bsrv, &peer, parts, lens, 2, &err) != 0)
+            if (!hdr.oom && tp->send(sock, &peer, parts, lens, 2, &err) != 0)
                 LOG_WARN("cannot answer a block request: %s", err.msg);
         }
         buf_free(&out);
@@ -506,8 +509,8 @@ int executor_main(int argc, char **argv)
 {
     const char *driver_ep = NULL;
     ember_error err = {0, ""};
-    pthread_t *threads = NULL, bthread;
-    int bstarted = 0, nthreads = 0, rc = 1;
+    pthread_t *threads = NULL, bthread, dthread;
+    int bstarted = 0, dstarted = 0, nthreads = 0, rc = 1;
     int64_t hb_ms = 10000, timeout_ms = 120000, last_hb, last_ack;
     uint64_t hb_seq = 0;
     struct sigaction sa;
@@ -616,6 +619,33 @@ int executor_main(int argc, char **argv)
         goto out;
     }
     wake_ok = 1;
+    {
+        /* bulk data between executors of this host over transport.data */
+        const char *dname = conf_get(X.conf, "transport.data");
+        if (dname && *dname && strcmp(dname, tname) != 0) {
+            char dmod[128], ep[256], bound[256];
+            snprintf(dmod, sizeof dmod, "transport_%s", dname);
+            if (plugins_load(dmod, &err) ||
+                !(X.ctx.data_tp = plugins_find_transport(dname)) ||
+                X.ctx.data_tp->open(host_table(), &X.ctx.data_tctx, &err)) {
+                LOG_ERROR("transport.data %s: %s", dname,
+                          err.msg[0] ? err.msg : "no such transport");
+                X.ctx.data_tp = NULL;
+                goto out;
+            }
+            snprintf(ep, sizeof ep, "%s://ember-%d-%s", dname, (int)getpid(),
+                     X.exec_id);
+            if (X.ctx.data_tp->listen(X.ctx.data_tctx, ep, &X.data_srv, bound,
+                                      sizeof bound, &err)) {
+                LOG_ERROR("transport.data %s: %s", dname, err.msg);
+                goto out;
+            }
+            {
+                size_t n = strlen(X.block_ep);
+                snprintf(X.block_ep + n, sizeof X.block_ep - n, ";%s", bound);
+            }
+        }
+    }
     X.ctx.exec_id = X.exec_id;
     X.ctx.app_id = X.app_id;
     X.ctx.local_dir = X.local_dir;
@@ -660,6 +690,9 @@ int executor_main(int argc, char **argv)
     mask_signals(1);
     if (pthread_create(&bthread, NULL, block_server, NULL) == 0)
         bstarted = 1;
+    if (X.data_srv &&
+        pthread_create(&dthread, NULL, block_server, X.data_srv) == 0)
+        dstarted = 1;
     threads = calloc((size_t)X.ncores, sizeof *threads);
     for (int i = 0; threads && i < X.ncores; i++)
         if (pthread_create(&threads[i], NULL, task_thread, NULL) == 0)
@@ -751,6 +784,10 @@ out:
             X.ctx.tp->wake(X.bsrv);
             pthread_join(bthread, NULL);
         }
+        if (dstarted) {
+            X.ctx.data_tp->wake(X.data_srv);
+            pthread_join(dthread, NULL);
+        }
     } else {
         if (X.local_dir[0])
             rm_rf(X.local_dir);
@@ -761,6 +798,10 @@ out:
         X.ctx.tp->sock_close(X.drv);
     if (X.bsrv)
         X.ctx.tp->sock_close(X.bsrv);
+    if (X.data_srv)
+        X.ctx.data_tp->sock_close(X.data_srv);
+    if (X.ctx.data_tctx)
+        X.ctx.data_tp->close(X.ctx.data_tctx);
     if (X.ctx.tctx)
         X.ctx.tp->close(X.ctx.tctx);
     if (X.local_dir[0])

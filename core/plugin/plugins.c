@@ -233,6 +233,7 @@ int plugins_init(const struct conf *c, ember_error *err)
         size_t bl = strlen(EMBER_BUILDDIR);
         if (strncmp(exe, EMBER_BUILDDIR "/", bl + 1) == 0) {
             path_add(EMBER_BUILDDIR "/plugins/transport/zmq");
+            path_add(EMBER_BUILDDIR "/plugins/transport/shm");
             path_add(EMBER_BUILDDIR "/plugins/clustermgr/local");
             path_add(EMBER_BUILDDIR "/plugins/operators/text");
         }

@@ -325,6 +325,7 @@ int msg_status_encode(buf *b, const msg_status *m)
     buf_put_varint(b, m->result_raw_size);
     buf_put_lstr(b, m->blocks, m->blocks ? m->blocks_len : 0);
     buf_put_svarint(b, m->spill_bytes);
+    buf_put_svarint(b, m->data_transport_bytes);
     return enc_done(b);
 }
 
@@ -386,6 +387,7 @@ int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err)
         m->blocks_len = len;
     }
     m->spill_bytes = rd_svarint(&r);
+    m->data_transport_bytes = rd_svarint(&r);
     if (m->state < TASK_FINISHED || m->state > TASK_KILLED)
         r.failed = 1;
     if ((rc = close_rd(&r, MSG_STATUS, err)))

@@ -124,7 +124,8 @@ typedef struct msg_status {
     uint64_t result_raw_size; /* decoded size of the result (accounting) */
     uint8_t *blocks; /* cached-block changes (blockmgr_drain_updates) */
     size_t blocks_len;
-    int64_t spill_bytes; /* memory bytes spilled to disk */
+    int64_t spill_bytes;          /* memory bytes spilled to disk */
+    int64_t data_transport_bytes; /* shuffle bytes read over transport.data */
 } msg_status;
 
 /* shuffle_id MSG_FETCH_RESULT: fetch the task result map_task_id;

@@ -255,6 +255,7 @@ static void ev_task_end(driver *d, const running *r, const msg_status *m,
         jw_end(&w);
         jw_obj(&w, "Shuffle Read Metrics");
         jw_int(&w, "Remote Bytes Read", m->shuffle_read_bytes);
+        jw_int(&w, "Data Transport Bytes Read", m->data_transport_bytes);
         jw_end(&w);
         jw_obj(&w, "Shuffle Write Metrics");
         jw_int(&w, "Shuffle Bytes Written", m->shuffle_write_bytes);
@@ -580,7 +581,9 @@ static void result_finished(driver *d, stage *st, int ti, running *r,
     if (m->indirect_size) {
         fetch_req *f = calloc(1, sizeof *f);
         exec_rec *e = &d->execs[r->exec];
-        if (!f || !(f->endpoint = strdup(e->endpoint)) ||
+        /* the driver fetches over the control transport: the tcp part */
+        if (!f ||
+            !(f->endpoint = strndup(e->endpoint, strcspn(e->endpoint, ";"))) ||
             !(f->exec_id = strdup(e->id))) {
             if (f)
                 free(f->endpoint);

@@ -2,7 +2,7 @@
 # Word count with real executor processes equals an independent count
 # (tr | sort | uniq -c), on local[2] and local-cluster[3,1,512].
 . "$top_srcdir/tests/integration/lib.sh"
-plan 6
+plan 11
 sh "$top_srcdir/examples/gen_corpus.sh" "$T/corpus.txt" 3000
 # the independent oracle: same word rule (runs of letters, lower case)
 tr -cs 'A-Za-z' '\n' < "$T/corpus.txt" | tr 'A-Z' 'a-z' | grep -v '^$' |
@@ -19,4 +19,18 @@ for master in 'local[2]' 'local-cluster[3,1,512]'; do
     cmp -s "$T/top" "$T/oracle.top"
     ok $? "wordcount on $master: top 20 equal the oracle's" || diff "$T/top" "$T/oracle.top" | sed 's/^/# /'
 done
+# the same job with bulk data over shared memory between executors
+run_ember "$T/out" submit --master 'local-cluster[3,1,512]' --conf transport.data=shm \
+    --conf eventLog.enabled=true --conf eventLog.dir="$T/ev" \
+    "$top_srcdir/examples/wordcount.lua" "$T/corpus.txt" 20
+ok $? "wordcount with transport.data=shm exits 0"
+grep -q "^$distinct distinct words" "$T/out"
+ok $? "wordcount with transport.data=shm: $distinct distinct words"
+tail -20 "$T/out" | awk '{print $1, $2}' > "$T/top"
+cmp -s "$T/top" "$T/oracle.top"
+ok $? "wordcount with transport.data=shm: top 20 equal the oracle's"
+grep -q '"Data Transport Bytes Read":[1-9]' "$T"/ev/app-*
+ok $? "shuffle blocks travelled over shared memory"
+[ -z "$(ls /dev/shm | grep '^ember-' 2>/dev/null)" ]
+ok $? "no shared-memory objects are left behind"
 finish

@@ -90,7 +90,7 @@ static void test_defaults(void)
     conf_source src = CONF_SRC_SCRIPT;
 
     ok(c != NULL, "conf_new");
-    is_int(46, n, "46 known keys");
+    is_int(47, n, "47 known keys");
     is_string("local[*]", conf_get(c, "master"), "default master");
     is_string("1g", conf_get(c, "executor.memory"), "default executor.memory");
     is_string("8", conf_get(c, "sql.shuffle.partitions"),

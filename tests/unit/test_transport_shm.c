@@ -353,8 +353,8 @@ static void test_send_errors(ember_tsock *srv, ember_tsock *cli)
 static void test_bad_endpoints(const char *bound)
 {
     static const char *const bad[] = {
-        "bogus://nowhere", "shm://",      "shm://a/b", "shm://has space",
-        "shm://x*",        "tcp://1.2.3.4:5", "",      "shm://a%b",
+        "bogus://nowhere", "shm://",          "shm://a/b", "shm://has space",
+        "shm://x*",        "tcp://1.2.3.4:5", "",          "shm://a%b",
     };
     ember_error err = {0};
     char b[256];
@@ -549,8 +549,8 @@ static ember_tsock *connect_mapped(const char *bound, const char *name,
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0) {
         *maplen = (size_t)st.st_size;
-        void *p = mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                       0);
+        void *p =
+            mmap(NULL, *maplen, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         *map = p == MAP_FAILED ? NULL : p;
     }
     if (fd >= 0)
