@@ -14,15 +14,7 @@ local sc = ember.session{master = "local-cluster[2,1," .. MEM .. "]", conf = {
   ["eventLog.enabled"] = true, ["eventLog.dir"] = evdir,
   ["executor.heartbeatInterval"] = "100ms"}}
 
-local function events()
-  local out = {}
-  local f = io.open(evdir .. "/" .. sc.app_id .. ".inprogress")
-  if f then
-    for line in f:lines() do out[#out + 1] = line end
-    f:close()
-  end
-  return out
-end
+local function events() return t.events(evdir, sc.app_id) end
 
 -- 2,000,000 records of 100 bytes: ~200 MiB of shuffle data, three times
 -- the 2 x 32 MiB of the executors

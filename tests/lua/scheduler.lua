@@ -16,14 +16,7 @@ local sc = ember.session{master = "local-cluster[2,1,256]", conf = {
   ["scheduler.minRegisteredResourcesRatio"] = 1.0,
   ["task.binaryBroadcastThreshold"] = "64k"}}
 
-local function events()
-  local out = {}
-  local f = io.open(evdir .. "/" .. sc.app_id .. ".inprogress")
-  if not f then return out end
-  for line in f:lines() do out[#out + 1] = line end
-  f:close()
-  return out
-end
+local function events() return t.events(evdir, sc.app_id) end
 
 local function grep(pattern)
   local n = 0

@@ -14,15 +14,7 @@ local sc = ember.session{master = "local-cluster[1,2,40]", conf = {
   ["eventLog.enabled"] = true, ["eventLog.dir"] = evdir,
   ["network.timeout"] = "5s", ["executor.heartbeatInterval"] = "500ms"}}
 
-local function events()
-  local out = {}
-  local f = io.open(evdir .. "/" .. sc.app_id .. ".inprogress")
-  if f then
-    for line in f:lines() do out[#out + 1] = line end
-    f:close()
-  end
-  return out
-end
+local function events() return t.events(evdir, sc.app_id) end
 
 local function info(ds)
   for _, r in ipairs(sc:storage_info()) do

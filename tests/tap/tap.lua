@@ -52,6 +52,17 @@ function M.done()
   if not planned then print("1.." .. n) end
   if failed > 0 or (planned and planned ~= n) then os.exit(1) end
 end
+-- the lines of a running application's event log (empty if none yet)
+function M.events(dir, app_id)
+  local out = {}
+  local f = io.open(dir .. "/" .. app_id .. ".inprogress")
+  if f then
+    for line in f:lines() do out[#out + 1] = line end
+    f:close()
+  end
+  return out
+end
+
 -- sort an array of values or of {k, v} pairs for comparisons
 function M.sorted(t)
   table.sort(t, function(a, b)
