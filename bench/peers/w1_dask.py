@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """W1 on Dask distributed: word count with a bag (2 worker processes x 1
-thread).  Each partition is counted with re.findall + Counter (C speed), the
-Counters are merged in a tree reduction."""
+thread).  Each partition is counted in one go: its lines joined, one
+re.findall, one Counter (both at C speed); the Counters are merged in a tree
+reduction."""
 import collections
 import re
 import sys
@@ -14,10 +15,7 @@ WORD = re.compile(r"[A-Za-z]+")
 
 
 def count_part(lines):
-    c = collections.Counter()
-    for line in lines:
-        c.update(WORD.findall(line))
-    return c
+    return collections.Counter(WORD.findall("".join(lines)))
 
 
 def merge(counters):
