@@ -52,6 +52,108 @@ typedef struct peer_sock {
     const ember_transport_desc *tp;
 } peer_sock;
 
+/* ---------------------------------------------------------- allocator */
+
+/* Lua allocates and frees many small objects per element (strings, pair
+ * tables, closures).  A task thread's lua_State is used by that thread only,
+ * so small blocks are recycled through per-size free lists without locks;
+ * larger ones go to malloc. */
+#define POOL_CLASSES 16 /* 16-byte classes up to 256 bytes */
+#define POOL_CHUNK (64u << 10)
+
+typedef struct pool {
+    void *free[POOL_CLASSES];
+    void **chunks;
+    size_t nchunks;
+    char *bump;
+    size_t bump_left;
+} pool;
+
+static void *pool_get(pool *p, int c)
+{
+    size_t sz = (size_t)(c + 1) * 16;
+    void *b = p->free[c];
+    if (b) {
+        p->free[c] = *(void **)b;
+        return b;
+    }
+    if (p->bump_left < sz) {
+        void **nc = realloc(p->chunks, (p->nchunks + 1) * sizeof *nc);
+        char *chunk;
+        if (!nc)
+            return NULL;
+        p->chunks = nc;
+        if (!(chunk = malloc(POOL_CHUNK)))
+            return NULL;
+        nc[p->nchunks++] = chunk;
+        p->bump = chunk;
+        p->bump_left = POOL_CHUNK;
+    }
+    b = p->bump;
+    p->bump += sz;
+    p->bump_left -= sz;
+    return b;
+}
+
+static void pool_put(pool *p, int c, void *b)
+{
+    *(void **)b = p->free[c];
+    p->free[c] = b;
+}
+
+static int pool_class(size_t n)
+{
+    return n == 0 || n > POOL_CLASSES * 16 ? -1 : (int)((n - 1) / 16);
+}
+
+static void *pool_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    pool *p = ud;
+#if defined(__SANITIZE_ADDRESS__)
+    /* let AddressSanitizer see every Lua block */
+    (void)p;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, nsize);
+#endif
+    int oc = ptr ? pool_class(osize) : -1, nc = pool_class(nsize);
+    void *nb;
+    if (nsize == 0) {
+        if (ptr) {
+            if (oc >= 0)
+                pool_put(p, oc, ptr);
+            else
+                free(ptr);
+        }
+        return NULL;
+    }
+    if (ptr && oc == nc && oc >= 0)
+        return ptr; /* same class: nothing to do */
+    if (ptr && oc < 0 && nc < 0)
+        return realloc(ptr, nsize);
+    nb = nc >= 0 ? pool_get(p, nc) : malloc(nsize);
+    if (!nb)
+        return NULL;
+    if (ptr) {
+        memcpy(nb, ptr, osize < nsize ? osize : nsize);
+        if (oc >= 0)
+            pool_put(p, oc, ptr);
+        else
+            free(ptr);
+    }
+    return nb;
+}
+
+static void pool_free_all(pool *p)
+{
+    for (size_t i = 0; i < p->nchunks; i++)
+        free(p->chunks[i]);
+    free(p->chunks);
+    memset(p, 0, sizeof *p);
+}
+
 struct task_env {
     const exec_ctx *ctx;
     lua_State *L;
@@ -67,6 +169,7 @@ struct task_env {
     int64_t spilled;    /* bytes this task spilled to disk */
     int64_t data_bytes; /* shuffle bytes fetched over transport.data */
     buf scratch;
+    pool alloc;                /* the lua_State's small-object pool */
     _Atomic uint64_t current;  /* task id running now, 0 = none */
     _Atomic uint64_t kill_tid; /* task id asked to stop */
     /* progress, published for heartbeats */
@@ -1002,7 +1105,7 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
 {
     task_env *te = calloc(1, sizeof *te);
     lua_State *L;
-    if (!te || !(L = luaL_newstate())) {
+    if (!te || !(L = lua_newstate(pool_alloc, &te->alloc))) {
         free(te);
         ember_seterr(err, EMBER_ENOMEM, "cannot create a Lua state");
         return NULL;
@@ -1088,6 +1191,7 @@ void task_env_destroy(task_env **tp)
     free(te->peers);
     if (te->L)
         lua_close(te->L);
+    pool_free_all(&te->alloc);
     buf_free(&te->scratch);
     free(te);
     *tp = NULL;
