@@ -303,6 +303,8 @@ function __ember_acc_add(acc, x)
   else acc_updates[id] = u + x end
 end
 
+debug.getregistry()["ember.acc_current"] = function() return acc_updates end
+
 local function updates_list()
   local out = {}
   for id, v in pairs(acc_updates) do out[#out + 1] = {id, v} end

@@ -176,6 +176,12 @@ struct task_env {
     _Atomic int64_t prog_records;
     _Atomic int64_t prog_memory;
     _Atomic int64_t prog_start_ms;
+    /* numeric accumulator partials, snapshotted by the hook */
+    pthread_mutex_t snap_mu;
+    int snap_n;
+    int64_t snap_id[MSG_MAX_ACC];
+    double snap_val[MSG_MAX_ACC];
+    int64_t snap_ms;
 };
 
 #define KILLED_MSG "task killed: another attempt of it finished first"
@@ -187,6 +193,33 @@ static void kill_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     atomic_store(&te->prog_records, te->records_in);
     atomic_store(&te->prog_memory, (int64_t)lua_gc(L, LUA_GCCOUNT, 0) * 1024);
+    if (now_ms() - te->snap_ms >= 100) {
+        /* a snapshot of the task's numeric accumulator updates */
+        int n = 0;
+        int64_t ids[MSG_MAX_ACC];
+        double vals[MSG_MAX_ACC];
+        te->snap_ms = now_ms();
+        lua_getfield(L, LUA_REGISTRYINDEX, "ember.acc_current");
+        if (lua_isfunction(L, -1) && lua_pcall(L, 0, 1, 0) == LUA_OK &&
+            lua_istable(L, -1)) {
+            lua_pushnil(L);
+            while (n < MSG_MAX_ACC && lua_next(L, -2)) {
+                if (lua_isinteger(L, -2) && lua_type(L, -1) == LUA_TNUMBER) {
+                    ids[n] = lua_tointeger(L, -2);
+                    vals[n++] = lua_tonumber(L, -1);
+                }
+                lua_pop(L, 1);
+            }
+            if (n == MSG_MAX_ACC)
+                lua_pop(L, 1); /* the key left by the early stop */
+        }
+        lua_pop(L, 1);
+        pthread_mutex_lock(&te->snap_mu);
+        te->snap_n = n;
+        memcpy(te->snap_id, ids, sizeof ids);
+        memcpy(te->snap_val, vals, sizeof vals);
+        pthread_mutex_unlock(&te->snap_mu);
+    }
     if (atomic_load(&te->kill_tid) != 0 &&
         atomic_load(&te->kill_tid) == atomic_load(&te->current))
         luaL_error(L, KILLED_MSG);
@@ -201,6 +234,11 @@ int task_env_progress(task_env *te, msg_task_metrics *out)
     out->run_ms = now_ms() - atomic_load(&te->prog_start_ms);
     out->records_in = atomic_load(&te->prog_records);
     out->memory = atomic_load(&te->prog_memory);
+    pthread_mutex_lock(&te->snap_mu);
+    out->nacc = te->snap_n;
+    memcpy(out->acc_id, te->snap_id, sizeof out->acc_id);
+    memcpy(out->acc_value, te->snap_val, sizeof out->acc_value);
+    pthread_mutex_unlock(&te->snap_mu);
     return 1;
 }
 
@@ -1112,6 +1150,7 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     }
     te->ctx = ctx;
     te->L = L;
+    pthread_mutex_init(&te->snap_mu, NULL);
     buf_init(&te->scratch);
     *(task_env **)lua_getextraspace(L) = te;
     te->fetch_timeout_ms = 120000;
@@ -1192,6 +1231,7 @@ void task_env_destroy(task_env **tp)
     if (te->L)
         lua_close(te->L);
     pool_free_all(&te->alloc);
+    pthread_mutex_destroy(&te->snap_mu);
     buf_free(&te->scratch);
     free(te);
     *tp = NULL;
@@ -1303,6 +1343,9 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     lua_pushinteger(L, task->stage_id);
     lua_setfield(L, -2, "stage_id");
     atomic_store(&te->prog_start_ms, now_ms());
+    pthread_mutex_lock(&te->snap_mu);
+    te->snap_n = 0;
+    pthread_mutex_unlock(&te->snap_mu);
     atomic_store(&te->prog_records, 0);
     atomic_store(&te->current, task->task_id);
     if (lua_pcall(L, 2, 2, top + 1) != LUA_OK) {

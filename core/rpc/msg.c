@@ -492,6 +492,11 @@ int msg_heartbeat_encode(buf *b, const msg_heartbeat *m)
         buf_put_svarint(b, m->tasks[i].run_ms);
         buf_put_svarint(b, m->tasks[i].records_in);
         buf_put_svarint(b, m->tasks[i].memory);
+        buf_put_varint(b, (uint64_t)m->tasks[i].nacc);
+        for (int k = 0; k < m->tasks[i].nacc && k < MSG_MAX_ACC; k++) {
+            buf_put_svarint(b, m->tasks[i].acc_id[k]);
+            buf_put_f64(b, m->tasks[i].acc_value[k]);
+        }
     }
     return enc_done(b);
 }
@@ -525,6 +530,16 @@ int msg_heartbeat_decode(const void *p, size_t n, msg_heartbeat *m,
         m->tasks[i].run_ms = rd_svarint(&r);
         m->tasks[i].records_in = rd_svarint(&r);
         m->tasks[i].memory = rd_svarint(&r);
+        {
+            uint64_t na = rd_varint(&r);
+            if (na > MSG_MAX_ACC)
+                r.failed = 1;
+            m->tasks[i].nacc = rd_ok(&r) ? (int)na : 0;
+            for (int k = 0; k < m->tasks[i].nacc; k++) {
+                m->tasks[i].acc_id[k] = rd_svarint(&r);
+                m->tasks[i].acc_value[k] = rd_f64(&r);
+            }
+        }
     }
     if ((rc = close_rd(&r, MSG_HEARTBEAT, err)))
         msg_heartbeat_free(m);

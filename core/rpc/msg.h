@@ -176,11 +176,18 @@ int msg_block_decode(const void *p, size_t n, msg_block *m, ember_error *err);
 void msg_block_free(msg_block *m);
 
 /* Heartbeat: liveness plus the progress of running tasks. */
+#define MSG_MAX_ACC 8
+
 typedef struct msg_task_metrics {
     uint64_t task_id;
     int64_t run_ms;
     int64_t records_in;
     int64_t memory; /* Lua heap bytes now */
+    /* partial values of numeric accumulators this task has added to (for
+       progress; the counted values arrive with the task's status) */
+    int nacc;
+    int64_t acc_id[MSG_MAX_ACC];
+    double acc_value[MSG_MAX_ACC];
 } msg_task_metrics;
 
 typedef struct msg_heartbeat {

@@ -184,6 +184,16 @@ static void ev_metrics(driver *d, const exec_rec *e, const msg_heartbeat *hb)
         jw_int(&w, "Executor Run Time", hb->tasks[i].run_ms);
         jw_int(&w, "Records Read", hb->tasks[i].records_in);
         jw_int(&w, "Memory", hb->tasks[i].memory);
+        if (hb->tasks[i].nacc > 0) {
+            jw_arr(&w, "Accumulator Updates");
+            for (int k = 0; k < hb->tasks[i].nacc; k++) {
+                jw_obj(&w, NULL);
+                jw_int(&w, "ID", hb->tasks[i].acc_id[k]);
+                jw_double(&w, "Value", hb->tasks[i].acc_value[k]);
+                jw_end(&w);
+            }
+            jw_end(&w);
+        }
         jw_end(&w);
     }
     jw_end(&w);

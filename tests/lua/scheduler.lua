@@ -37,14 +37,17 @@ do
        "scheduler.minRegisteredResourcesRatio=1: tasks wait for every executor")
 end
 
--- heartbeats carry the progress of running tasks
+-- heartbeats carry the progress of running tasks, with accumulator partials
+local progress = sc:accumulator(0)
 sc:range(2, 2):foreach(function()
   local stop = os.clock() + 0.8
-  while os.clock() < stop do end
+  while os.clock() < stop do progress:add(1) end
 end)
 t.ok(grep('"SparkListenerExecutorMetricsUpdate".*"Task ID"') >= 1,
      "heartbeats report running tasks (event log: ExecutorMetricsUpdate)")
 t.ok(grep('"ProcessTreeRSS":[1-9]') >= 1, "and the executor's memory")
+t.ok(grep('"Accumulator Updates":%[{"ID":' .. progress.id .. ',"Value":[1-9]') >= 1,
+     "and partial accumulator values")
 
 -- accumulators ---------------------------------------------------------
 local acc = sc:accumulator(0)

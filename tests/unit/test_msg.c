@@ -182,8 +182,9 @@ static void build_samples(void)
     msg_block_encode_header(&s->b, EMBER_ENOTFOUND, "no such map output", 0);
     s = add_sample("heartbeat", MSG_HEARTBEAT);
     {
-        msg_task_metrics tm[2] = {{7, 1500, 12345, 1 << 20},
-                                  {UINT64_MAX, 0, 0, 0}};
+        msg_task_metrics tm[2] = {
+            {7, 1500, 12345, 1 << 20, 2, {3, 9}, {4.5, -1}},
+            {UINT64_MAX, 0, 0, 0, 0, {0}, {0}}};
         msg_heartbeat hb = {(char *)"exec-7", 3, 50 << 20, 60 << 20, 2, tm};
         msg_heartbeat_encode(&s->b, &hb);
     }
@@ -553,6 +554,9 @@ static void test_simple(void)
                hb.tasks[0].memory == 1 << 20 &&
                hb.tasks[1].task_id == UINT64_MAX,
            "heartbeat: task metrics");
+        ok(hb.tasks[0].nacc == 2 && hb.tasks[0].acc_id[1] == 9 &&
+               hb.tasks[0].acc_value[0] == 4.5 && hb.tasks[1].nacc == 0,
+           "heartbeat: accumulator partials");
         msg_heartbeat_free(&hb);
     }
     for (int i = 0; i < 3; i++) {
