@@ -6,8 +6,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/ember-test.XXXXXX")
 EMBER=${EMBER:-$top_builddir/cli/ember}
 n=0
 failed=0
+# every process a test starts names $T in its arguments (job files,
+# local.dir, eventLog.dir): whatever is left of them at exit is killed,
+# stopped ones included
 cleanup() {
-    for p in $(pgrep -f "ember-test-tag=$T" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    pkill -9 -f -- "$T" 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
