@@ -27,12 +27,14 @@ run_ember() {
     shift
     timeout -k 5 120 "$EMBER" "$@" > "$out" 2>&1
 }
-# wait_for CMD... : poll until CMD succeeds, at most 20 s
+# wait_for CMD... : poll until CMD succeeds, at most 60 s (a loaded CI
+# machine running sanitizer builds can be slow; a passing run returns as
+# soon as CMD succeeds)
 wait_for() {
     i=0
     while ! "$@" 2>/dev/null; do
         i=$((i + 1))
-        [ $i -gt 400 ] && return 1
+        [ $i -gt 1200 ] && return 1
         sleep 0.05
     done
     return 0
