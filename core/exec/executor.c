@@ -457,9 +457,15 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
     char plugins_sig[2048];
     char host[256] = "127.0.0.1";
     buf b;
-    int64_t deadline = now_ms() + 30000;
+    int64_t wait_ms = 30000, deadline;
     extern void driver_plugins_signature(char *out, size_t n);
 
+    /* no answer within network.timeout (at most 30 s): give up */
+    conf_get_duration_ms(X.conf, "network.timeout", 1000, 120000, &wait_ms,
+                         NULL);
+    if (wait_ms > 30000)
+        wait_ms = 30000;
+    deadline = now_ms() + wait_ms;
     driver_plugins_signature(plugins_sig, sizeof plugins_sig);
     memset(&r, 0, sizeof r);
     r.exec_id = X.exec_id;
@@ -502,7 +508,8 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
     if (got_signal)
         return ember_seterr(err, EMBER_ESTOP, "stopped before registering");
     return ember_seterr(err, EMBER_ETIMEOUT,
-                        "no answer from the driver within 30 s");
+                        "no answer from the driver within %lld ms",
+                        (long long)wait_ms);
 }
 
 int executor_main(int argc, char **argv)
