@@ -31,6 +31,10 @@ cmp -s "$T/top" "$T/oracle.top"
 ok $? "wordcount with transport.data=shm: top 20 equal the oracle's"
 grep -q '"Data Transport Bytes Read":[1-9]' "$T"/ev/app-*
 ok $? "shuffle blocks travelled over shared memory"
-[ -z "$(ls /dev/shm | grep '^ember-' 2>/dev/null)" ]
-ok $? "no shared-memory objects are left behind"
+left=""
+for pid in $(grep -ho '"Process ID":[0-9]*' "$T"/ev/app-* | cut -d: -f2); do
+    ls /dev/shm/ember-ember-"$pid"-* > /dev/null 2>&1 && left="$left $pid"
+done
+[ -z "$left" ]
+ok $? "the executors left no shared-memory objects behind$left"
 finish
