@@ -796,6 +796,18 @@ out:
             pthread_join(dthread, NULL);
         }
     } else {
+        /* stop the block servers and close their sockets (a shared-memory
+           server unlinks its object), then leave without waiting */
+        if (bstarted) {
+            X.ctx.tp->wake(X.bsrv);
+            pthread_join(bthread, NULL);
+        }
+        if (dstarted) {
+            X.ctx.data_tp->wake(X.data_srv);
+            pthread_join(dthread, NULL);
+        }
+        if (X.data_srv)
+            X.ctx.data_tp->sock_close(X.data_srv);
         if (X.local_dir[0])
             rm_rf(X.local_dir);
         _exit(rc);
