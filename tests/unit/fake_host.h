@@ -197,4 +197,35 @@ fake_load_plugin(const char *path, void **handle, ember_error *err)
     return p;
 }
 
+#ifdef EMBER_TAP_H
+/* Load the plugin under test (path from argv[1], $EMBER_TEST_PLUGIN or the
+ * build tree), check its descriptor against the host's ABI and run its
+ * init() with the fake host: the TAP checks every plugin test starts with.
+ * Bails out when the plugin cannot be used.  *handle receives the dlopen
+ * handle. */
+static inline void fake_load_checked(int argc, char **argv, const char *test,
+                                     const char *name, void **handle)
+{
+    const char *path = fake_plugin_path(argc, argv);
+    ember_error err = {0};
+    const ember_plugin *p;
+    int rc;
+    if (!path)
+        bail("usage: %s PLUGIN.so (or set EMBER_TEST_PLUGIN)", test);
+    p = fake_load_plugin(path, handle, &err);
+    if (!ok(p != NULL, "plugin loads"))
+        bail("%s", err.msg);
+    is_int(sizeof(ember_plugin), p->struct_size, "descriptor struct_size");
+    is_int(EMBER_ABI_MAJOR, p->abi_major, "abi_major");
+    ok(p->abi_minor <= EMBER_ABI_MINOR, "abi_minor <= host minor");
+    is_int(EMBER_ABI_SIG, p->abi_sig, "abi_sig");
+    is_string(name, p->name, "plugin name");
+    ok(p->version && *p->version, "plugin version is set");
+    if (!ok(p->init != NULL, "init is set"))
+        bail("no init");
+    rc = p->init(&fake_host, FAKE_REGISTRY, &err);
+    is_int(0, rc, "init succeeds %s", rc ? err.msg : "");
+}
+#endif
+
 #endif

@@ -63,25 +63,9 @@ static int recv_str(ember_tsock *s, ember_peer *from, char *buf, size_t n,
 
 static void *load(int argc, char **argv)
 {
-    const char *path = fake_plugin_path(argc, argv);
-    if (!path)
-        bail("usage: test_transport_zmq PLUGIN.so (or set EMBER_TEST_PLUGIN)");
-    ember_error err = {0};
     void *handle;
-    const ember_plugin *p = fake_load_plugin(path, &handle, &err);
-    if (!ok(p != NULL, "plugin loads"))
-        bail("%s", err.msg);
-    is_int(sizeof(ember_plugin), p->struct_size, "descriptor struct_size");
-    is_int(EMBER_ABI_MAJOR, p->abi_major, "abi_major");
-    ok(p->abi_minor <= EMBER_ABI_MINOR, "abi_minor <= host minor");
-    is_int(EMBER_ABI_SIG, p->abi_sig, "abi_sig");
-    is_string("transport_zmq", p->name, "plugin name");
-    ok(p->version && *p->version, "plugin version is set");
-    if (!ok(p->init != NULL, "init is set"))
-        bail("no init");
-
-    int rc = p->init(&fake_host, FAKE_REGISTRY, &err);
-    is_int(0, rc, "init succeeds %s", rc ? err.msg : "");
+    fake_load_checked(argc, argv, "test_transport_zmq", "transport_zmq",
+                      &handle);
     T = fake_host_st.transport;
     if (!ok(T != NULL, "init registered a transport"))
         bail("no transport");
