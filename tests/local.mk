@@ -64,3 +64,35 @@ TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
 UNIT_TESTS += tests/unit/test_dag
 tests_unit_test_dag_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_dag_LDADD = $(EMBER_CORE_LIBS)
+
+# op_relational: each test compiles rel.c and the operator files it tests
+# and registers the plugin statically (tests/unit/rel_harness.h)
+REL_TEST_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/plugins/operators/relational
+UNIT_TESTS += tests/unit/test_rel_expr tests/unit/test_rel_scan \
+	tests/unit/test_rel_agg tests/unit/test_rel_join tests/unit/test_rel_sort \
+	tests/unit/test_rel_colfile
+EXTRA_DIST += tests/unit/rel_harness.h
+tests_unit_test_rel_expr_SOURCES = tests/unit/test_rel_expr.c plugins/operators/relational/rel.c \
+	plugins/operators/relational/expr.c
+tests_unit_test_rel_expr_CFLAGS = $(REL_TEST_CFLAGS)
+tests_unit_test_rel_expr_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_rel_scan_SOURCES = tests/unit/test_rel_scan.c plugins/operators/relational/rel.c \
+	plugins/operators/relational/scan_csv.c plugins/operators/relational/scan_json.c plugins/operators/relational/write.c
+tests_unit_test_rel_scan_CFLAGS = $(REL_TEST_CFLAGS)
+tests_unit_test_rel_scan_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_rel_agg_SOURCES = tests/unit/test_rel_agg.c plugins/operators/relational/rel.c \
+	plugins/operators/relational/agg.c
+tests_unit_test_rel_agg_CFLAGS = $(REL_TEST_CFLAGS)
+tests_unit_test_rel_agg_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_rel_join_SOURCES = tests/unit/test_rel_join.c plugins/operators/relational/rel.c \
+	plugins/operators/relational/join.c
+tests_unit_test_rel_join_CFLAGS = $(REL_TEST_CFLAGS)
+tests_unit_test_rel_join_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_rel_sort_SOURCES = tests/unit/test_rel_sort.c plugins/operators/relational/rel.c \
+	plugins/operators/relational/sort.c
+tests_unit_test_rel_sort_CFLAGS = $(REL_TEST_CFLAGS)
+tests_unit_test_rel_sort_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_rel_colfile_SOURCES = tests/unit/test_rel_colfile.c \
+	plugins/operators/relational/rel.c plugins/operators/relational/colfile.c
+tests_unit_test_rel_colfile_CFLAGS = $(REL_TEST_CFLAGS)
+tests_unit_test_rel_colfile_LDADD = $(EMBER_CORE_LIBS) $(LZ4_LIBS)

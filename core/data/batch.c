@@ -11,6 +11,7 @@
 #include "util/buf.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct column {
@@ -263,4 +264,195 @@ size_t batch_bytes(const ember_batch *b)
         n += b->cols[i].data.cap + b->cols[i].offsets.cap +
              b->cols[i].validity.cap;
     return n;
+}
+
+/* ------------------------------------------------ whole columns, codec */
+
+static int64_t count_nulls(const uint8_t *validity, int64_t n)
+{
+    int64_t valid = 0;
+    if (!validity)
+        return 0;
+    for (int64_t i = 0; i < n / 8; i++)
+        valid += __builtin_popcount(validity[i]);
+    for (int64_t i = n / 8 * 8; i < n; i++)
+        valid += (validity[i / 8] >> (i % 8)) & 1;
+    return n - valid;
+}
+
+int batch_add_column_data(ember_batch *b, const char *name, ember_type t,
+                          int64_t length, const uint8_t *validity,
+                          const int32_t *offsets, const void *data)
+{
+    int64_t rows = batch_num_rows(b);
+    int ci;
+    column *c;
+    size_t nbytes;
+    if (length < 0 || length > INT32_MAX || (b->ncols > 0 && rows != length))
+        return EMBER_EINVAL;
+    if (t < EMBER_TYPE_NULL || t > EMBER_TYPE_LUAVALUE)
+        return EMBER_EINVAL;
+    if (varwidth(t) && length > 0 && (!offsets || offsets[0] != 0))
+        return EMBER_EINVAL;
+    ci = batch_add_column(b, name, t);
+    if (ci < 0)
+        return ci;
+    c = &b->cols[ci];
+    c->length = length;
+    if (varwidth(t)) {
+        nbytes = length > 0 ? (size_t)offsets[length] : 0;
+        buf_reset(&c->offsets);
+        if (length > 0 ? buf_put(&c->offsets, offsets, (size_t)(length + 1) * 4)
+                       : buf_put(&c->offsets, &(int32_t){0}, 4))
+            goto oom;
+    } else {
+        nbytes = (size_t)length * fixed_width(t);
+    }
+    if (nbytes && buf_put(&c->data, data, nbytes))
+        goto oom;
+    c->null_count = t == EMBER_TYPE_NULL ? length : count_nulls(validity, length);
+    if (c->null_count > 0 && t != EMBER_TYPE_NULL) {
+        size_t vb = (size_t)(length + 7) / 8;
+        if (buf_put(&c->validity, validity, vb))
+            goto oom;
+        if (length % 8) /* bits past the end stay set, as set_valid does */
+            c->validity.data[vb - 1] |= (uint8_t)(0xff << (length % 8));
+    }
+    return ci;
+oom:
+    b->ncols--;
+    free(c->name);
+    buf_free(&c->validity);
+    buf_free(&c->offsets);
+    buf_free(&c->data);
+    return EMBER_ENOMEM;
+}
+
+#define BATCH_MAGIC 0x45u /* 'E' */
+#define BATCH_VERSION 1u
+
+/* Layout (little-endian): u8 magic, u8 version, varint ncols, varint nrows,
+ * then per column: lstr name, u8 type, u8 has_validity, [validity
+ * (nrows+7)/8 bytes], [var-width: (nrows+1) u32 offsets], lstr data. */
+int batch_encode(const ember_batch *b, buf *out)
+{
+    int64_t n = batch_num_rows(b);
+    buf_put_u8(out, BATCH_MAGIC);
+    buf_put_u8(out, BATCH_VERSION);
+    buf_put_varint(out, (uint64_t)b->ncols);
+    buf_put_varint(out, (uint64_t)n);
+    for (int i = 0; i < b->ncols; i++) {
+        const column *c = &b->cols[i];
+        size_t nb = varwidth(c->type) ? c->data.len
+                                      : (size_t)n * fixed_width(c->type);
+        if (c->length != n)
+            return EMBER_EINVAL;
+        buf_put_str(out, c->name);
+        buf_put_u8(out, (uint8_t)c->type);
+        buf_put_u8(out, c->null_count > 0);
+        if (c->null_count > 0)
+            buf_put(out, c->validity.data, (size_t)(n + 7) / 8);
+        if (varwidth(c->type))
+            buf_put(out, c->offsets.data, (size_t)(n + 1) * 4);
+        buf_put_lstr(out, c->data.data, nb);
+    }
+    return out->oom ? EMBER_ENOMEM : 0;
+}
+
+int batch_decode(const void *p, size_t len, ember_batch **out,
+                 ember_error *err)
+{
+    rd r;
+    uint64_t ncols, nrows;
+    ember_batch *b = NULL;
+    rd_init(&r, p, len);
+    *out = NULL;
+    if (rd_u8(&r) != BATCH_MAGIC || rd_u8(&r) != BATCH_VERSION || !rd_ok(&r))
+        goto corrupt;
+    ncols = rd_varint(&r);
+    nrows = rd_varint(&r);
+    if (!rd_ok(&r) || ncols > 65536 || nrows > INT32_MAX)
+        goto corrupt;
+    b = batch_new();
+    if (!b)
+        goto oom;
+    for (uint64_t i = 0; i < ncols; i++) {
+        char *name = rd_strdup(&r);
+        unsigned type = rd_u8(&r), hasv = rd_u8(&r);
+        const uint8_t *valid = NULL;
+        const int32_t *offs = NULL;
+        const void *data;
+        size_t dlen;
+        int rc;
+        if (!name || !rd_ok(&r) || type > EMBER_TYPE_LUAVALUE || hasv > 1) {
+            free(name);
+            goto corrupt;
+        }
+        if (hasv)
+            valid = rd_bytes(&r, (size_t)(nrows + 7) / 8);
+        if (varwidth((ember_type)type))
+            offs = rd_bytes(&r, (size_t)(nrows + 1) * 4);
+        data = rd_lstr(&r, &dlen);
+        if (!rd_ok(&r)) {
+            free(name);
+            goto corrupt;
+        }
+        if (varwidth((ember_type)type)) {
+            int32_t prev = 0, o;
+            for (uint64_t k = 0; k <= nrows; k++) {
+                memcpy(&o, (const uint8_t *)offs + k * 4, 4);
+                if ((k == 0 && o != 0) || o < prev) {
+                    free(name);
+                    goto corrupt;
+                }
+                prev = o;
+            }
+            if ((size_t)prev != dlen) {
+                free(name);
+                goto corrupt;
+            }
+        } else if (dlen != nrows * fixed_width((ember_type)type)) {
+            free(name);
+            goto corrupt;
+        }
+        /* offsets may be unaligned in the record: copy them aligned */
+        if (offs && ((uintptr_t)offs % 4)) {
+            int32_t *al = malloc((size_t)(nrows + 1) * 4);
+            if (!al) {
+                free(name);
+                goto oom;
+            }
+            memcpy(al, offs, (size_t)(nrows + 1) * 4);
+            rc = batch_add_column_data(b, name, (ember_type)type,
+                                       (int64_t)nrows, valid, al, data);
+            free(al);
+        } else {
+            rc = batch_add_column_data(b, name, (ember_type)type,
+                                       (int64_t)nrows, valid, offs, data);
+        }
+        free(name);
+        if (rc == EMBER_ENOMEM)
+            goto oom;
+        if (rc < 0)
+            goto corrupt;
+    }
+    if (rd_left(&r) != 0)
+        goto corrupt;
+    *out = b;
+    return 0;
+corrupt:
+    batch_destroy(&b);
+    if (err) {
+        err->code = EMBER_ECORRUPT;
+        snprintf(err->msg, sizeof err->msg,
+                 "corrupt batch record (%zu bytes)", len);
+    }
+    return EMBER_ECORRUPT;
+oom:
+    batch_destroy(&b);
+    if (err) {
+        err->code = EMBER_ENOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory decoding a batch");
+    }
+    return EMBER_ENOMEM;
 }

@@ -20,5 +20,18 @@ int batch_column(const ember_batch *b, int i, ember_column *out);
 const char *batch_column_name(const ember_batch *b, int i);
 /* Bytes held by the batch's buffers. */
 size_t batch_bytes(const ember_batch *b);
+/* A whole column from Arrow-layout buffers (copied); see ember_host. */
+int batch_add_column_data(ember_batch *b, const char *name, ember_type t,
+                          int64_t length, const uint8_t *validity,
+                          const int32_t *offsets, const void *data);
+
+struct buf;
+/* Append the batch's wire form to out (for shuffle records, cached blocks
+ * and results). */
+int batch_encode(const ember_batch *b, struct buf *out);
+/* Decode one record, fully bounds-checked: EMBER_ECORRUPT names the
+ * problem in err; *out is a new batch on success. */
+int batch_decode(const void *p, size_t len, ember_batch **out,
+                 ember_error *err);
 
 #endif

@@ -192,6 +192,7 @@ static const ember_host the_host = {
     batch_clear,
     host_conf_get,
     self_exe,
+    batch_add_column_data,
 };
 
 const ember_host *host_table(void)
@@ -236,6 +237,7 @@ int plugins_init(const struct conf *c, ember_error *err)
             path_add(EMBER_BUILDDIR "/plugins/transport/shm");
             path_add(EMBER_BUILDDIR "/plugins/clustermgr/local");
             path_add(EMBER_BUILDDIR "/plugins/operators/text");
+            path_add(EMBER_BUILDDIR "/plugins/operators/relational");
         }
     }
 #endif

@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define EMBER_ABI_MAJOR 1
-#define EMBER_ABI_MINOR 1
+#define EMBER_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define EMBER_EXPORT __attribute__((visibility("default")))
@@ -153,6 +153,19 @@ typedef struct ember_task_info {
     const char *executor_id;
     const char *local_dir; /* the executor's scratch directory */
     ember_split split;     /* sources: the split this task reads */
+    /* --- ABI 1.2 --- */
+    /* Add delta to the task's counter `name` ("malformed_rows"); counters
+     * travel back with the task's result and are summed on the driver.
+     * May be NULL (then counting is skipped). */
+    void (*add_counter)(void *ctx, const char *name, int64_t delta);
+    /* Execution memory from the executor's unified pool: acquire returns 0
+     * when `bytes` were granted, EMBER_EAGAIN when refused (the operator
+     * spills what it holds to local_dir and retries, or goes on with what
+     * it has); release gives bytes back.  Everything acquired is released
+     * by the host when the task ends.  May be NULL (no accounting). */
+    int (*mem_acquire)(void *ctx, int64_t bytes);
+    void (*mem_release)(void *ctx, int64_t bytes);
+    void *ctx; /* first argument of the three functions above */
 } ember_task_info;
 
 /* Output callback: the batch is borrowed for the duration of the call.
@@ -183,6 +196,13 @@ typedef struct ember_op_desc {
     /* End of input: flush what is buffered; sinks commit here. */
     int (*finish)(void *state, ember_emit_fn emit, void *ud, ember_error *err);
     void (*close)(void *state); /* always called after a successful open */
+    /* --- ABI 1.2 --- */
+    /* Operators with more than one input (joins): consume one batch of
+     * input `input` (1, 2, ...); input 0 is the one push() receives.  The
+     * host pushes every batch of input 1 before the first push().  NULL
+     * for single-input operators. */
+    int (*push_input)(void *state, int input, const ember_batch *in,
+                      ember_emit_fn emit, void *ud, ember_error *err);
 } ember_op_desc;
 
 /* -------------------------------------------------------------- transports */
@@ -313,6 +333,16 @@ struct ember_host {
     const char *(*conf_get)(const char *key);
     /* the running ember executable (for cluster managers) */
     const char *(*self_exe)(void);
+    /* --- ABI 1.2 --- */
+    /* Add a whole column from Arrow-layout buffers (copied): length rows;
+     * validity NULL = all valid; offsets (length + 1 entries) for
+     * STRING/BINARY/LUAVALUE, NULL otherwise; data: the values (BOOL: one
+     * byte per value).  The batch's other columns must have `length` rows
+     * or none. */
+    int (*batch_add_column_data)(ember_batch *b, const char *name,
+                                 ember_type t, int64_t length,
+                                 const uint8_t *validity,
+                                 const int32_t *offsets, const void *data);
 };
 
 enum {

@@ -155,6 +155,7 @@ static const ember_op_desc upper_op = {
     upper_push,
     upper_finish,
     upper_close,
+    NULL, /* push_input: single input */
 };
 
 static int upper_init(const ember_host *host, ember_registry *reg,

@@ -402,10 +402,10 @@ static void write_close(void *state)
 static const ember_op_desc ops[] = {
     {sizeof(ember_op_desc), "text.scan", "lines of text files", EMBER_OP_SOURCE,
      scan_params, sizeof scan_params / sizeof scan_params[0], scan_plan,
-     scan_open, scan_run, NULL, NULL, scan_close},
+     scan_open, scan_run, NULL, NULL, scan_close, NULL},
     {sizeof(ember_op_desc), "text.write", "write strings as lines",
      EMBER_OP_SINK, write_params, sizeof write_params / sizeof write_params[0],
-     NULL, write_open, NULL, write_push, write_finish, write_close},
+     NULL, write_open, NULL, write_push, write_finish, write_close, NULL},
 };
 
 static int text_init(const ember_host *host, ember_registry *reg,

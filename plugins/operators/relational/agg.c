@@ -1,0 +1,2 @@
+/* agg.c -- placeholder until written */
+#include "rel.h"

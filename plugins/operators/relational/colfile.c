@@ -1,0 +1,2 @@
+/* colfile.c -- placeholder until written */
+#include "rel.h"

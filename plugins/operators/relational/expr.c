@@ -1,0 +1,2 @@
+/* expr.c -- placeholder until written */
+#include "rel.h"

@@ -1,0 +1,2 @@
+/* join.c -- placeholder until written */
+#include "rel.h"

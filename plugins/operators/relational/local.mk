@@ -1,0 +1,15 @@
+pkgplugin_LTLIBRARIES += plugins/operators/relational/op_relational.la
+plugins_operators_relational_op_relational_la_SOURCES = \
+	plugins/operators/relational/rel.h \
+	plugins/operators/relational/rel.c \
+	plugins/operators/relational/expr.c \
+	plugins/operators/relational/scan_csv.c \
+	plugins/operators/relational/scan_json.c \
+	plugins/operators/relational/write.c \
+	plugins/operators/relational/agg.c \
+	plugins/operators/relational/join.c \
+	plugins/operators/relational/sort.c \
+	plugins/operators/relational/colfile.c
+plugins_operators_relational_op_relational_la_CFLAGS = $(AM_CFLAGS) $(LZ4_CFLAGS)
+plugins_operators_relational_op_relational_la_LDFLAGS = -module -avoid-version $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
+plugins_operators_relational_op_relational_la_LIBADD = $(LZ4_LIBS)

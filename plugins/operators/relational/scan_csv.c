@@ -1,0 +1,2 @@
+/* scan_csv.c -- placeholder until written */
+#include "rel.h"

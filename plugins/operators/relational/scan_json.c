@@ -1,0 +1,2 @@
+/* scan_json.c -- placeholder until written */
+#include "rel.h"

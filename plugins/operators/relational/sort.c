@@ -1,0 +1,2 @@
+/* sort.c -- placeholder until written */
+#include "rel.h"

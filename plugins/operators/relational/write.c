@@ -1,0 +1,2 @@
+/* write.c -- placeholder until written */
+#include "rel.h"
