@@ -118,6 +118,12 @@ static const conf_key_doc known_keys[] = {
     {"memory.storageFraction", "0.5",
      "part of memory.fraction where cached blocks are immune to eviction"},
     {"shuffle.compress", "true", "compress shuffle output"},
+    {"sql.shuffle.partitions", "8",
+     "reduce-side partitions of DataFrame aggregations, joins and sorts "
+     "(Spark: 200; 8 suits a small machine)"},
+    {"sql.autoBroadcastJoinThreshold", "10m",
+     "a join side estimated below this size is broadcast to every task "
+     "(-1 disables)"},
     {"io.compression.codec", "lz4",
      "codec for shuffle, spill and broadcast data"},
     {"sql.shuffle.partitions", "8",

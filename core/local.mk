@@ -20,8 +20,9 @@ core_libember_core_a_SOURCES = \
 	core/exec/memmgr.c core/exec/memmgr.h \
 	lua/serialize.c lua/serialize.h \
 	lua/luaparams.c lua/luaparams.h \
+	lua/lbatch.c lua/lbatch.h \
 	lua/task_runtime.c lua/task_runtime.h \
 	lua/lua_ember.c lua/lua_ember.h
-nodist_core_libember_core_a_SOURCES = lua/ember_lua.c lua/ember_exec_lua.c
+nodist_core_libember_core_a_SOURCES = $(EMBEDDED_LUA)
 EMBER_CORE_LIBS = core/libember_core.a $(LUA_LIBS) $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
 ARFLAGS = cr

@@ -663,4 +663,10 @@ function Dataset:save_as_text_file(dir)
   core.write_success(dir)
 end
 
+-- what the DataFrame layer (dataframe.lua, dfplan.lua, dfexec.lua) builds on
+ember._internal = {SOURCE = SOURCE, NARROW = NARROW, SHUFFLE = SHUFFLE,
+                   UNION = UNION, new_node = new_node, dataset = dataset,
+                   run = function(...) return run(...) end, Session = Session,
+                   Dataset = Dataset}
+
 return ember

@@ -126,6 +126,66 @@ function reduce_side.repartition(node, p, down)
   rt.read_shuffle(node.id, p, down)
 end
 
+-------------------------------------------------------------- DataFrames
+-- DataFrame partitions flow as columnar batches (ember.Batch values, a few
+-- thousand rows each) through chains of C operators from op_relational;
+-- Lua only hands each batch from one operator to the next.
+
+-- open ops[1..n] for this task; returns the consumer feeding ops[1] whose
+-- output ends in down; their finish steps are appended to fin in the order
+-- that flushes upstream operators before downstream ones
+local function df_chain(ops, down, fin, task)
+  local chain = down
+  for i = #ops, 1, -1 do
+    local o = rt.transform_open(ops[i].name, ops[i].params, task.partition)
+    local nxt, stopped = chain, false
+    chain = function(b)
+      if not stopped and o:push_batch(b, nxt) then stopped = true end
+    end
+    fin[#fin + 1] = function() o:finish_batch(nxt); o:close() end
+  end
+  return chain
+end
+
+function narrow.df_ops(op, down, fin, task)
+  return df_chain(op.ops, down, fin, task)
+end
+
+-- batches -> row tables (df:rdd())
+function narrow.df_rows(op, down)
+  return function(b)
+    local rows = b:rows()
+    for i = 1, #rows do down(rows[i]) end
+  end
+end
+
+reduce_side.df_shuffle = function(node, p, down)
+  rt.read_shuffle(node.id, p, down, true)
+end
+
+local function run_fins(fin)
+  for i = #fin, 1, -1 do fin[i]() end
+end
+
+-- a join: every batch of the build side (parent 2) first, then the probe
+-- side (parent 1) streams through
+local function df_join(stage, n, p, down, fin, task)
+  local op = n.payload
+  local j = rt.transform_open(op.name, op.params, task.partition)
+  local bfin = {}
+  local right = function(b) j:push_input(1, b) end
+  if op.broadcast then
+    -- the small side was shuffled into one partition that every task reads
+    rt.read_shuffle(n.parents[2], 0, right, true)
+  else
+    compute(stage, n.parents[2], p, right, bfin, task)
+    run_fins(bfin)
+  end
+  fin[#fin + 1] = function() j:finish_batch(down); j:close() end
+  compute(stage, n.parents[1], p, function(b) j:push_batch(b, down) end, fin,
+          task)
+end
+
 local compute_node
 
 -- A persisted dataset: read the partition from the block manager, or
@@ -163,12 +223,25 @@ function compute_node(stage, id, p, down, fin, task)
       for i = a, b - s.step, s.step do down(i) end
     elseif s.src == "op" then
       rt.run_source(s.op, s.params, s.splits[p + 1], p, down)
+    elseif s.src == "df_scan" then
+      rt.run_source(s.op, s.params, s.splits[p + 1], p, down, true)
+      if s.counter then
+        local v = rt.take_counter(s.counter)
+        if v ~= 0 and s.counter_acc then
+          __ember_acc_add({id = s.counter_acc}, v)
+        end
+      end
+    elseif s.src == "df_local" then
+      local sl = s.slices[p + 1]
+      for i = 1, #sl do down(sl[i]) end
     elseif s.src == "checkpoint" then
       local items = rt.checkpoint_read(s.path, p)
       for i = 1, #items do down(items[i]) end
     else
       error("unknown source " .. tostring(s.src), 0)
     end
+  elseif k == NARROW and n.payload.op == "df_join" then
+    df_join(stage, n, p, down, fin, task)
   elseif k == NARROW then
     local op = n.payload
     local mk = narrow[op.op]
@@ -251,6 +324,36 @@ function actions.save_text(a, task)
          function() s:finish(); return true end
 end
 
+-- DataFrame actions: batches in, encoded batches (or numbers) out
+function actions.df_collect()
+  local out, n = {}, 0
+  return function(b) n = n + 1; out[n] = b end, function() return out end
+end
+function actions.df_count()
+  local n = 0
+  return function(b) n = n + b:num_rows() end, function() return n end
+end
+function actions.df_take(a)
+  local out, n, rows, limit = {}, 0, 0, a.n
+  return function(b)
+    n = n + 1; out[n] = b
+    rows = rows + b:num_rows()
+    if rows >= limit then error(STOP, 0) end
+  end, function() return out end
+end
+function actions.df_sample(a)
+  local out, n, seed = {}, 0, 0
+  return function(b)
+    seed = seed + 1
+    n = n + 1; out[n] = b:sample(a.k, seed)
+  end, function() return out end
+end
+function actions.df_write(a, task)
+  local s = rt.sink_open(a.name, a.params, task.partition)
+  return function(b) s:push_batch(b) end,
+         function() s:finish_batch(); s:close(); return true end
+end
+
 -- map-stage writers: each returns (consumer, finish)
 local writers = {}
 function writers.reduce_by_key(op, w, R)
@@ -280,6 +383,14 @@ function writers.distinct(op, w, R)
     local g = gkey(x)
     if not seen[g] then seen[g] = true; w:add(rt.partition(x, R), x) end
   end, function() end
+end
+-- DataFrame exchange: the map-side operators (the last one is
+-- rel.partition, adding each row's target partition), then the writer
+function writers.df_shuffle(op, w, R, task)
+  local fin = {}
+  local consume = df_chain(op.map_ops, function(b) w:add_batch(b) end, fin,
+                           task)
+  return consume, function() run_fins(fin) end
 end
 function writers.repartition(op, w, R, task)
   local pos = task.partition % R

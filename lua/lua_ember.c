@@ -16,6 +16,8 @@
 #include "exec/blockmgr.h"
 #include "plugin/plugins.h"
 #include "sched/driver.h"
+#include "data/batch.h"
+#include "lbatch.h"
 #include "luaparams.h"
 #include "serialize.h"
 #include "codec/blockcodec.h"
@@ -33,6 +35,14 @@
 #include <sys/stat.h>
 
 extern const char ember_lua[];
+extern const char ember_sqlexpr_lua[];
+extern const size_t ember_sqlexpr_lua_len;
+extern const char ember_dataframe_lua[];
+extern const size_t ember_dataframe_lua_len;
+extern const char ember_dfplan_lua[];
+extern const size_t ember_dfplan_lua_len;
+extern const char ember_dfexec_lua[];
+extern const size_t ember_dfexec_lua_len;
 extern const size_t ember_lua_len;
 
 #define SESSION_MT "ember.CoreSession"
@@ -257,6 +267,144 @@ static int l_plan_source(lua_State *L)
         lua_rawseti(L, -2, i + 1);
     }
     splits_destroy(&sl);
+    return 1;
+}
+
+/* s:run_source_local(op, params, split) -> array of batches: runs a source
+ * operator here, on the driver (schema inference reads a sample of the
+ * input this way; never used for data). */
+typedef struct local_emit {
+    lua_State *L;
+    int tab;
+    int n;
+} local_emit;
+
+static int local_emit_fn(void *ud, const ember_batch *b)
+{
+    local_emit *le = ud;
+    ember_batch *c = batch_clone(b);
+    if (!c)
+        return EMBER_ENOMEM;
+    lbatch_push(le->L, c);
+    lua_rawseti(le->L, le->tab, ++le->n);
+    return 0;
+}
+
+static int l_run_source_local(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 2);
+    const ember_op_desc *op = plugins_find_op(name, NULL);
+    ember_error err = {0, ""};
+    ember_params *p;
+    ember_task_info ti;
+    void *state = NULL;
+    local_emit le;
+    int rc;
+    check_session(L);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    if (!op || op->kind != EMBER_OP_SOURCE || !op->run)
+        return no_such_op(L, name, EMBER_OP_SOURCE);
+    lua_newtable(L);
+    le.L = L;
+    le.tab = lua_gettop(L);
+    le.n = 0;
+    memset(&ti, 0, sizeof ti);
+    ti.struct_size = sizeof ti;
+    ti.executor_id = "driver";
+    ti.local_dir = "/tmp";
+    lua_getfield(L, 4, "path");
+    ti.split.path = lua_tostring(L, -1);
+    lua_getfield(L, 4, "offset");
+    ti.split.offset = lua_tointeger(L, -1);
+    lua_getfield(L, 4, "length");
+    ti.split.length = lua_tointeger(L, -1);
+    lua_pop(L, 2); /* keep path on the stack */
+    if (!(p = lua_params(L, 3, op, &err)))
+        return luaL_error(L, "%s", err.msg);
+    rc = op->open(host_table(), p, &ti, &state, &err);
+    if (rc == 0) {
+        rc = op->run(state, local_emit_fn, &le, &err);
+        op->close(state);
+    }
+    params_destroy(&p);
+    if (rc && rc != EMBER_ESTOP)
+        return luaL_error(L, "%s", err.msg[0] ? err.msg : ember_strerror(rc));
+    lua_pushvalue(L, le.tab);
+    return 1;
+}
+
+/* core.batch_from_rows(names, types, rows) -> batch: rows are arrays of
+ * values by position; nil or ember.null is NULL; dates are days since the
+ * epoch (integers), timestamps microseconds. */
+static int l_batch_from_rows(lua_State *L)
+{
+    ember_batch *b;
+    int nc;
+    lua_Integer nr;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    nc = (int)luaL_len(L, 1);
+    nr = luaL_len(L, 3);
+    b = batch_new();
+    if (!b)
+        return luaL_error(L, "out of memory");
+    lbatch_push(L, b); /* owned by Lua from here: errors do not leak */
+    for (int c = 0; c < nc; c++) {
+        const char *tn;
+        ember_type t;
+        lua_rawgeti(L, 2, c + 1);
+        tn = luaL_checkstring(L, -1);
+        t = strcmp(tn, "boolean") == 0     ? EMBER_TYPE_BOOL
+            : strcmp(tn, "int") == 0       ? EMBER_TYPE_INT32
+            : strcmp(tn, "bigint") == 0    ? EMBER_TYPE_INT64
+            : strcmp(tn, "double") == 0    ? EMBER_TYPE_DOUBLE
+            : strcmp(tn, "date") == 0      ? EMBER_TYPE_DATE32
+            : strcmp(tn, "timestamp") == 0 ? EMBER_TYPE_TIMESTAMP
+            : strcmp(tn, "null") == 0      ? EMBER_TYPE_NULL
+                                           : EMBER_TYPE_STRING;
+        lua_pop(L, 1);
+        lua_rawgeti(L, 1, c + 1);
+        if (batch_add_column(b, luaL_checkstring(L, -1), t) < 0)
+            return luaL_error(L, "out of memory");
+        lua_pop(L, 1);
+        for (lua_Integer r = 1; r <= nr; r++) {
+            int rc;
+            lua_rawgeti(L, 3, r);
+            if (!lua_istable(L, -1))
+                return luaL_error(L, "row %d is not an array", (int)r);
+            lua_rawgeti(L, -1, c + 1);
+            if (lua_isnil(L, -1) || ser_is_null(L, -1) ||
+                t == EMBER_TYPE_NULL) {
+                rc = batch_append_null(b, c);
+            } else if (t == EMBER_TYPE_BOOL) {
+                rc = batch_append_i64(b, c, lua_toboolean(L, -1));
+            } else if (t == EMBER_TYPE_DOUBLE) {
+                if (!lua_isnumber(L, -1))
+                    return luaL_error(L, "row %d column %d: expected a number",
+                                      (int)r, c + 1);
+                rc = batch_append_f64(b, c, lua_tonumber(L, -1));
+            } else if (t == EMBER_TYPE_STRING) {
+                size_t n;
+                const char *str = luaL_tolstring(L, -1, &n);
+                rc = batch_append_str(b, c, str, n);
+                lua_pop(L, 1);
+            } else {
+                int isint = 0;
+                lua_Integer v = lua_tointegerx(L, -1, &isint);
+                if (!isint)
+                    return luaL_error(L,
+                                      "row %d column %d: expected an "
+                                      "integer",
+                                      (int)r, c + 1);
+                rc = batch_append_i64(b, c, v);
+            }
+            lua_pop(L, 2);
+            if (rc)
+                return luaL_error(L, "cannot build the batch: %s",
+                                  ember_strerror(rc));
+        }
+    }
     return 1;
 }
 
@@ -575,6 +723,7 @@ static const luaL_Reg session_methods[] = {
     {"unpersist", l_unpersist},
     {"run_job", l_run_job},
     {"plan_source", l_plan_source},
+    {"run_source_local", l_run_source_local},
     {"check_op", l_check_op},
     {"default_parallelism", l_default_parallelism},
     {"app_id", l_app_id},
@@ -594,11 +743,24 @@ static const luaL_Reg core_funcs[] = {
     {"remove_dir", l_remove_dir},
     {"make_dir", l_make_dir},
     {"write_success", l_write_success},
+    {"batch_from_rows", l_batch_from_rows},
     {NULL, NULL},
 };
 
+/* Load an embedded chunk and call it with the nargs values below it on
+ * the stack; leaves its one result. */
+static void call_chunk(lua_State *L, const char *code, size_t len,
+                       const char *name, int nargs)
+{
+    if (luaL_loadbufferx(L, code, len, name, "t") != LUA_OK)
+        lua_error(L);
+    lua_insert(L, -nargs - 1);
+    lua_call(L, nargs, 1);
+}
+
 int luaopen_ember(lua_State *L)
 {
+    int core, ember, internal, sqlm, X, P;
     if (luaL_newmetatable(L, SESSION_MT)) {
         lua_pushcfunction(L, l_session_stop);
         lua_setfield(L, -2, "__gc");
@@ -608,14 +770,49 @@ int luaopen_ember(lua_State *L)
         lua_setfield(L, -2, "__index");
     }
     lua_pop(L, 1);
-    if (luaL_loadbufferx(L, ember_lua, ember_lua_len, "=[ember]", "t") !=
-        LUA_OK)
-        return lua_error(L);
+    lbatch_open(L);
     luaL_newlib(L, core_funcs);
     ser_push_null(L);
     lua_setfield(L, -2, "null");
     lua_pushstring(L, EMBER_VERSION);
     lua_setfield(L, -2, "version");
-    lua_call(L, 1, 1);
+    core = lua_gettop(L);
+    lua_pushvalue(L, core);
+    call_chunk(L, ember_lua, ember_lua_len, "=[ember]", 1);
+    ember = lua_gettop(L);
+    lua_getfield(L, ember, "_internal");
+    internal = lua_gettop(L);
+    lua_pushnil(L);
+    lua_setfield(L, ember, "_internal");
+    /* the SQL expression parser, also as require("ember.sqlexpr") */
+    call_chunk(L, ember_sqlexpr_lua, ember_sqlexpr_lua_len, "=[ember sql]", 0);
+    sqlm = lua_gettop(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_pushvalue(L, sqlm);
+    lua_setfield(L, -2, "ember.sqlexpr");
+    lua_pop(L, 1);
+    /* the DataFrame layer */
+    lua_pushvalue(L, core);
+    lua_pushvalue(L, ember);
+    lua_pushvalue(L, internal);
+    lua_pushvalue(L, sqlm);
+    call_chunk(L, ember_dataframe_lua, ember_dataframe_lua_len,
+               "=[ember dataframe]", 4);
+    X = lua_gettop(L);
+    lua_pushvalue(L, core);
+    lua_pushvalue(L, ember);
+    lua_pushvalue(L, internal);
+    lua_pushvalue(L, sqlm);
+    lua_pushvalue(L, X);
+    call_chunk(L, ember_dfplan_lua, ember_dfplan_lua_len, "=[ember dfplan]", 5);
+    P = lua_gettop(L);
+    lua_pushvalue(L, core);
+    lua_pushvalue(L, ember);
+    lua_pushvalue(L, internal);
+    lua_pushvalue(L, sqlm);
+    lua_pushvalue(L, X);
+    lua_pushvalue(L, P);
+    call_chunk(L, ember_dfexec_lua, ember_dfexec_lua_len, "=[ember dfexec]", 6);
+    lua_pushvalue(L, ember);
     return 1;
 }

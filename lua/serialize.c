@@ -42,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/batch.h"
+#include "lbatch.h"
 #include "util/err.h"
 
 /* Tags.  ENV and UPREF appear only in upvalue position. */
@@ -59,8 +61,9 @@ enum {
     T_CFUNC = 10, /* varint len, name */
     T_ENV = 11,   /* upvalue: the decoding side's environment */
     T_UPREF =
-        12,      /* upvalue: varint function number, varint upvalue (1-based) */
-    T_BCAST = 13 /* a broadcast variable: varint id */
+        12, /* upvalue: varint function number, varint upvalue (1-based) */
+    T_BCAST = 13, /* a broadcast variable: varint id */
+    T_BATCH = 14  /* a columnar batch: varint len, batch wire form */
 };
 
 #define BCAST_MT "ember.Broadcast"
@@ -169,10 +172,16 @@ static int patch_count(buf *b, size_t pos, uint64_t n)
 static int is_null(lua_State *L, int idx)
 {
     int r;
+    idx = lua_absindex(L, idx);
     lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
     r = lua_rawequal(L, idx, -1);
     lua_pop(L, 1);
     return r;
+}
+
+int ser_is_null(lua_State *L, int idx)
+{
+    return is_null(L, idx);
 }
 
 static int null_tostring(lua_State *L)
@@ -730,11 +739,38 @@ static int enc_value(enc *e, int idx)
         if (lua_iscfunction(L, idx))
             return enc_cfunc(e, idx);
         return enc_lfunc(e, idx);
-    case LUA_TUSERDATA:
+    case LUA_TUSERDATA: {
+        ember_batch *bt;
         if (is_null(L, idx))
             return put_tag(b, T_NULL) ? enc_oom(e) : 0;
+        if ((bt = lbatch_test(L, idx)) != NULL) {
+            /* length-prefixed: encode into scratch space at the end */
+            size_t at;
+            if (put_tag(b, T_BATCH))
+                return enc_oom(e);
+            at = b->len;
+            if (batch_encode(bt, b))
+                return enc_oom(e);
+            {
+                size_t n = b->len - at;
+                uint8_t hdr[10];
+                int hl = 0;
+                uint64_t v = n;
+                do {
+                    hdr[hl++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                    v >>= 7;
+                } while (v);
+                if (buf_reserve(b, (size_t)hl))
+                    return enc_oom(e);
+                memmove(b->data + at + hl, b->data + at, n);
+                memcpy(b->data + at, hdr, (size_t)hl);
+                b->len += (size_t)hl;
+            }
+            return 0;
+        }
         return enc_fail(e, EMBER_EINVAL, idx, NULL,
                         "create it inside the function, or pass plain data");
+    }
     case LUA_TTHREAD:
         return enc_fail(e, EMBER_EINVAL, idx, NULL,
                         "create it inside the function");
@@ -1035,6 +1071,19 @@ static int dec_value(dec *d, int tag, int depth)
             lua_pushinteger(L, (lua_Integer)id);
             lua_setfield(L, -2, "id");
         }
+        return 0;
+    }
+    case T_BATCH: {
+        size_t n;
+        ember_batch *bt = NULL;
+        ember_error berr = {0, ""};
+        const char *p = rd_lstr(r, &n);
+        if (!p)
+            return truncated(d);
+        if (batch_decode(p, n, &bt, &berr))
+            return bad(d, "%s", berr.msg);
+        lbatch_open(L);
+        lbatch_push(L, bt);
         return 0;
     }
     case T_TAB:

@@ -88,5 +88,7 @@ int ser_hash(lua_State *L, int idx, uint64_t *h, ember_error *err);
  * "ember.null" and a __tostring returning "null", created and stored in the
  * registry under "ember.null" the first time. */
 void ser_push_null(lua_State *L);
+/* 1 if the value at idx is ember.null. */
+int ser_is_null(lua_State *L, int idx);
 
 #endif

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "data/batch.h"
 #include "plugin/plugins.h"
+#include "lbatch.h"
 #include "luaparams.h"
 #include "serialize.h"
 #include "shuffle/shuffle_file.h"
@@ -29,6 +30,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <lauxlib.h>
 #include <lua.h>
@@ -182,7 +184,87 @@ struct task_env {
     int64_t snap_id[MSG_MAX_ACC];
     double snap_val[MSG_MAX_ACC];
     int64_t snap_ms;
+    /* operator counters of this task (ember_task_info.add_counter) */
+    int ncounters;
+    char counter_name[8][32];
+    int64_t counter_val[8];
 };
+
+/* What an operator instance's ember_task_info.ctx points to. */
+typedef struct opctx {
+    task_env *te;
+    uint64_t held; /* execution memory granted to the operator */
+} opctx;
+
+static void oc_add_counter(void *ctx, const char *name, int64_t d)
+{
+    task_env *te = ((opctx *)ctx)->te;
+    int i;
+    for (i = 0; i < te->ncounters; i++)
+        if (strcmp(te->counter_name[i], name) == 0)
+            break;
+    if (i == te->ncounters) {
+        if (i == 8)
+            return;
+        snprintf(te->counter_name[i], sizeof te->counter_name[i], "%s", name);
+        te->counter_val[i] = 0;
+        te->ncounters++;
+    }
+    te->counter_val[i] += d;
+}
+
+static int oc_mem_acquire(void *ctx, int64_t bytes)
+{
+    opctx *oc = ctx;
+    memmgr *mm = oc->te->ctx->mm;
+    uint64_t got;
+    if (bytes <= 0)
+        return 0;
+    if (!mm)
+        return 0;
+    got = memmgr_acquire_execution(mm, (uint64_t)bytes);
+    if (got < (uint64_t)bytes) {
+        memmgr_release_execution(mm, got);
+        return EMBER_EAGAIN;
+    }
+    oc->held += got;
+    return 0;
+}
+
+static void oc_mem_release(void *ctx, int64_t bytes)
+{
+    opctx *oc = ctx;
+    uint64_t n = bytes < 0 ? 0 : (uint64_t)bytes;
+    if (n > oc->held)
+        n = oc->held;
+    if (n && oc->te->ctx->mm)
+        memmgr_release_execution(oc->te->ctx->mm, n);
+    oc->held -= n;
+}
+
+static void oc_release_all(opctx *oc)
+{
+    oc_mem_release(oc, (int64_t)oc->held);
+}
+
+static void task_info_fill(task_env *te, ember_task_info *ti, int partition,
+                           opctx *oc)
+{
+    memset(ti, 0, sizeof *ti);
+    ti->struct_size = sizeof *ti;
+    ti->job_id = te->task->job_id;
+    ti->stage_id = te->task->stage_id;
+    ti->partition = partition;
+    ti->attempt = te->task->attempt;
+    ti->executor_id = te->ctx->exec_id;
+    ti->local_dir = te->ctx->local_dir;
+    oc->te = te;
+    oc->held = 0;
+    ti->add_counter = oc_add_counter;
+    ti->mem_acquire = oc_mem_acquire;
+    ti->mem_release = oc_mem_release;
+    ti->ctx = oc;
+}
 
 #define KILLED_MSG "task killed: another attempt of it finished first"
 
@@ -446,7 +528,32 @@ static int emit_to_lua(void *ud, const ember_batch *b)
     return 0;
 }
 
-/* rt.run_source(op, params, split, partition, consumer) */
+/* Batches for DataFrames: one Lua value per batch (a copy: the emitted
+ * batch is borrowed). */
+static int emit_batch_to_lua(void *ud, const ember_batch *b)
+{
+    emit_ctx *e = ud;
+    lua_State *L = e->L;
+    ember_batch *c;
+    if (batch_num_rows(b) == 0)
+        return 0;
+    c = batch_clone(b);
+    if (!c) {
+        lua_pushstring(L, "out of memory copying a batch");
+        e->failed = 1;
+        return EMBER_ENOMEM;
+    }
+    e->rows += batch_num_rows(b);
+    lua_pushvalue(L, e->fn_idx);
+    lbatch_push(L, c);
+    if (pcall_h(L, 1) != 0) {
+        e->failed = 1;
+        return EMBER_ESTOP;
+    }
+    return 0;
+}
+
+/* rt.run_source(op, params, split, partition, consumer [, batches]) */
 static int l_run_source(lua_State *L)
 {
     task_env *te = env_of(L);
@@ -457,8 +564,10 @@ static int l_run_source(lua_State *L)
     ember_params *p;
     ember_task_info ti;
     emit_ctx e;
+    opctx oc;
     void *state = NULL;
     int rc;
+    int batches = lua_toboolean(L, 6);
 
     luaL_checktype(L, 3, LUA_TTABLE);
     luaL_checktype(L, 5, LUA_TFUNCTION);
@@ -467,14 +576,7 @@ static int l_run_source(lua_State *L)
                               te->ctx->exec_id);
     if (!(p = lua_params(L, 2, op, &err)))
         return raise_internal(L, "%s", err.msg);
-    memset(&ti, 0, sizeof ti);
-    ti.struct_size = sizeof ti;
-    ti.job_id = te->task->job_id;
-    ti.stage_id = te->task->stage_id;
-    ti.partition = (int)luaL_checkinteger(L, 4);
-    ti.attempt = te->task->attempt;
-    ti.executor_id = te->ctx->exec_id;
-    ti.local_dir = te->ctx->local_dir;
+    task_info_fill(te, &ti, (int)luaL_checkinteger(L, 4), &oc);
     lua_getfield(L, 3, "path");
     ti.split.path = lua_tostring(L, -1);
     lua_getfield(L, 3, "offset");
@@ -487,9 +589,11 @@ static int l_run_source(lua_State *L)
     e.fn_idx = 5;
     rc = op->open(host_table(), p, &ti, &state, &err);
     if (rc == 0) {
-        rc = op->run(state, emit_to_lua, &e, &err);
+        rc =
+            op->run(state, batches ? emit_batch_to_lua : emit_to_lua, &e, &err);
         op->close(state);
     }
+    oc_release_all(&oc);
     params_destroy(&p);
     te->records_in += e.rows;
     if (e.failed)
@@ -632,6 +736,7 @@ typedef struct rec_ctx {
     int fn_idx;
     int failed;
     int64_t n;
+    int batches;
 } rec_ctx;
 
 static int rec_to_lua(void *ud, const void *rec, size_t len)
@@ -639,7 +744,16 @@ static int rec_to_lua(void *ud, const void *rec, size_t len)
     rec_ctx *c = ud;
     ember_error err = {0, ""};
     lua_pushvalue(c->L, c->fn_idx);
-    if (ser_decode_buf(c->L, rec, len, 0, &err)) {
+    if (c->batches) {
+        ember_batch *b = NULL;
+        if (batch_decode(rec, len, &b, &err)) {
+            lua_pop(c->L, 1);
+            lua_pushfstring(c->L, "corrupt shuffle record: %s", err.msg);
+            c->failed = 2;
+            return 1;
+        }
+        lbatch_push(c->L, b);
+    } else if (ser_decode_buf(c->L, rec, len, 0, &err)) {
         lua_pop(c->L, 1);
         lua_pushfstring(c->L, "corrupt shuffle record: %s", err.msg);
         c->failed = 2;
@@ -653,7 +767,7 @@ static int rec_to_lua(void *ud, const void *rec, size_t len)
     return 0;
 }
 
-/* rt.read_shuffle(shuffle_id, reduce_id, consumer) */
+/* rt.read_shuffle(shuffle_id, reduce_id, consumer [, batches]) */
 static int l_read_shuffle(lua_State *L)
 {
     task_env *te = env_of(L);
@@ -671,7 +785,7 @@ static int l_read_shuffle(lua_State *L)
     buf_init(&block);
     for (int m = 0; m < in->nmaps; m++) {
         const msg_maploc *loc = &in->maps[m];
-        rec_ctx rc_ = {L, 3, 0, 0};
+        rec_ctx rc_ = {L, 3, 0, 0, lua_toboolean(L, 4)};
         int rc;
         buf_reset(&block);
         rc = fetch_block(te, loc, sid, rid, &block, &err);
@@ -750,6 +864,8 @@ static int l_writer(lua_State *L)
     return 1;
 }
 
+static int w_put(lua_State *L, task_env *te, lwriter *w, int p);
+
 static int w_add(lua_State *L)
 {
     task_env *te = env_of(L);
@@ -763,6 +879,13 @@ static int w_add(lua_State *L)
     buf_reset(&te->scratch);
     if (ser_encode(L, 3, &te->scratch, &err))
         return raise_internal(L, "cannot shuffle this value: %s", err.msg);
+    return w_put(L, te, w, (int)p);
+}
+
+/* Add te->scratch as one record of partition p. */
+static int w_put(lua_State *L, task_env *te, lwriter *w, int p)
+{
+    ember_error err = {0, ""};
     /* buffers live in execution memory: ask for more, spill if refused */
     if (shuffle_writer_buffered(w->w) + te->scratch.len + 16 > w->granted) {
         uint64_t want = te->scratch.len + 16 > WRITER_CHUNK
@@ -776,9 +899,66 @@ static int w_add(lua_State *L)
             te->spilled += had;
         }
     }
-    if (shuffle_writer_add(w->w, (int)p, te->scratch.data, te->scratch.len,
-                           &err))
+    if (shuffle_writer_add(w->w, p, te->scratch.data, te->scratch.len, &err))
         return raise_internal(L, "%s", err.msg);
+    return 0;
+}
+
+/* w:add_batch(batch): the last column (int32 "__part", from
+ * rel.partition) names each row's reduce partition; the rows of each
+ * partition, without that column, become one record. */
+static int w_add_batch(lua_State *L)
+{
+    task_env *te = env_of(L);
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    ember_batch *b = lbatch_check(L, 2);
+    int nc = batch_num_columns(b);
+    int64_t n = batch_num_rows(b);
+    ember_column pc;
+    int32_t *sel = NULL;
+    int64_t *count = NULL, *start = NULL;
+    const int32_t *part;
+    if (!w->w)
+        return raise_internal(L, "shuffle writer is closed");
+    if (n == 0)
+        return 0;
+    if (nc < 1 || batch_column(b, nc - 1, &pc) || pc.type != EMBER_TYPE_INT32 ||
+        pc.null_count)
+        return raise_internal(L, "shuffled batch lacks its partition column");
+    part = pc.data;
+    /* scratch arrays in a userdata: w_put may raise */
+    {
+        size_t np = (size_t)w->nparts + 1;
+        uint8_t *mem = lua_newuserdatauv(
+            L, np * 2 * sizeof(int64_t) + (size_t)n * sizeof *sel, 0);
+        memset(mem, 0, np * 2 * sizeof(int64_t));
+        count = (int64_t *)mem;
+        start = count + np;
+        sel = (int32_t *)(start + np);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        if (part[i] < 0 || part[i] >= w->nparts)
+            return raise_internal(L, "partition %d out of range", part[i]);
+        count[part[i]]++;
+    }
+    for (int p = 1; p <= w->nparts; p++)
+        start[p] = start[p - 1] + count[p - 1];
+    for (int64_t i = 0; i < n; i++)
+        sel[start[part[i]]++] = (int32_t)i;
+    for (int p = 0; p < w->nparts; p++) {
+        int64_t from = start[p] - count[p];
+        ember_batch *sub;
+        if (count[p] == 0)
+            continue;
+        sub = batch_gather(b, nc - 1, sel + from, count[p]);
+        buf_reset(&te->scratch);
+        if (!sub || batch_encode(sub, &te->scratch)) {
+            batch_destroy(&sub);
+            return raise_internal(L, "out of memory shuffling a batch");
+        }
+        batch_destroy(&sub);
+        w_put(L, te, w, p);
+    }
     return 0;
 }
 
@@ -829,6 +1009,7 @@ typedef struct lop {
     void *state;
     ember_batch *in;
     int open;
+    opctx oc;
 } lop;
 
 static int op_gc(lua_State *L)
@@ -836,6 +1017,8 @@ static int op_gc(lua_State *L)
     lop *o = luaL_checkudata(L, 1, OP_MT);
     if (o->open && o->op->close)
         o->op->close(o->state);
+    if (o->open)
+        oc_release_all(&o->oc);
     o->open = 0;
     batch_destroy(&o->in);
     return 0;
@@ -865,14 +1048,7 @@ static int op_open(lua_State *L, int kind)
         return raise_internal(L, "out of memory");
     if (!(p = lua_params(L, 2, op, &err)))
         return raise_internal(L, "%s", err.msg);
-    memset(&ti, 0, sizeof ti);
-    ti.struct_size = sizeof ti;
-    ti.job_id = te->task->job_id;
-    ti.stage_id = te->task->stage_id;
-    ti.partition = (int)luaL_checkinteger(L, 3);
-    ti.attempt = te->task->attempt;
-    ti.executor_id = te->ctx->exec_id;
-    ti.local_dir = te->ctx->local_dir;
+    task_info_fill(te, &ti, (int)luaL_checkinteger(L, 3), &o->oc);
     rc = op->open(host_table(), p, &ti, &o->state, &err);
     params_destroy(&p);
     if (rc)
@@ -941,6 +1117,91 @@ static int op_finish(lua_State *L)
     if (!o->open)
         return raise_internal(L, "operator is closed");
     return op_flush(L, o, lua_isfunction(L, 2) ? 2 : 0, 1);
+}
+
+/* Batches (DataFrames).  Each returns true when the operator wants no
+ * more input (a limit reached), else nothing. */
+static int op_batch_result(lua_State *L, lop *o, emit_ctx *e, int rc,
+                           ember_error *err)
+{
+    if (e->failed)
+        return lua_error(L);
+    if (rc == EMBER_ESTOP) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (rc)
+        return raise_internal(L, "%s: %s", o->op->name,
+                              err->msg[0] ? err->msg : ember_strerror(rc));
+    return 0;
+}
+
+/* o:push_batch(batch [, down]) */
+static int op_push_batch(lua_State *L)
+{
+    lop *o = luaL_checkudata(L, 1, OP_MT);
+    ember_batch *b = lbatch_check(L, 2);
+    ember_error err = {0, ""};
+    emit_ctx e = {L, lua_isfunction(L, 3) ? 3 : 0, 0, 0};
+    int rc;
+    if (!o->open)
+        return raise_internal(L, "operator is closed");
+    rc = o->op->push(o->state, b, emit_batch_to_lua, &e, &err);
+    return op_batch_result(L, o, &e, rc, &err);
+}
+
+/* o:push_input(input, batch [, down]): input >= 1 (joins' build side) */
+static int op_push_input(lua_State *L)
+{
+    lop *o = luaL_checkudata(L, 1, OP_MT);
+    int input = (int)luaL_checkinteger(L, 2);
+    ember_batch *b = lbatch_check(L, 3);
+    ember_error err = {0, ""};
+    emit_ctx e = {L, lua_isfunction(L, 4) ? 4 : 0, 0, 0};
+    int rc;
+    if (!o->open)
+        return raise_internal(L, "operator is closed");
+    if (o->op->struct_size <= offsetof(ember_op_desc, push_input) ||
+        !o->op->push_input)
+        return raise_internal(L, "operator %s has a single input", o->op->name);
+    rc = o->op->push_input(o->state, input, b, emit_batch_to_lua, &e, &err);
+    return op_batch_result(L, o, &e, rc, &err);
+}
+
+/* o:finish_batch([down]) */
+static int op_finish_batch(lua_State *L)
+{
+    lop *o = luaL_checkudata(L, 1, OP_MT);
+    ember_error err = {0, ""};
+    emit_ctx e = {L, lua_isfunction(L, 2) ? 2 : 0, 0, 0};
+    int rc = 0;
+    if (!o->open)
+        return raise_internal(L, "operator is closed");
+    if (o->op->finish)
+        rc = o->op->finish(o->state, emit_batch_to_lua, &e, &err);
+    return op_batch_result(L, o, &e, rc, &err);
+}
+
+/* o:close(): close now rather than at garbage collection (releases the
+ * operator's memory and files) */
+static int op_close(lua_State *L)
+{
+    return op_gc(L);
+}
+
+/* rt.take_counter(name) -> value of the task's operator counter, reset */
+static int l_take_counter(lua_State *L)
+{
+    task_env *te = env_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    int64_t v = 0;
+    for (int i = 0; i < te->ncounters; i++)
+        if (strcmp(te->counter_name[i], name) == 0) {
+            v = te->counter_val[i];
+            te->counter_val[i] = 0;
+        }
+    lua_pushinteger(L, (lua_Integer)v);
+    return 1;
 }
 
 /* ------------------------------------------------------------- caching */
@@ -1115,6 +1376,7 @@ static const luaL_Reg rt_funcs[] = {
     {"checkpoint_write", l_checkpoint_write},
     {"checkpoint_read", l_checkpoint_read},
     {"bcast_get", l_bcast_get},
+    {"take_counter", l_take_counter},
     {NULL, NULL},
 };
 
@@ -1164,6 +1426,7 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     ser_push_null(L);
     lua_setfield(L, -2, "null");
     lua_setglobal(L, "ember");
+    lbatch_open(L);
 
     luaL_newmetatable(L, WRITER_MT);
     lua_pushcfunction(L, w_gc);
@@ -1173,6 +1436,8 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     lua_setfield(L, -2, "add");
     lua_pushcfunction(L, w_commit);
     lua_setfield(L, -2, "commit");
+    lua_pushcfunction(L, w_add_batch);
+    lua_setfield(L, -2, "add_batch");
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newmetatable(L, OP_MT);
@@ -1183,6 +1448,14 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     lua_setfield(L, -2, "push");
     lua_pushcfunction(L, op_finish);
     lua_setfield(L, -2, "finish");
+    lua_pushcfunction(L, op_push_batch);
+    lua_setfield(L, -2, "push_batch");
+    lua_pushcfunction(L, op_push_input);
+    lua_setfield(L, -2, "push_input");
+    lua_pushcfunction(L, op_finish_batch);
+    lua_setfield(L, -2, "finish_batch");
+    lua_pushcfunction(L, op_close);
+    lua_setfield(L, -2, "close");
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
@@ -1312,6 +1585,7 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     te->task = task;
     te->shuffle_read_bytes = te->shuffle_write_bytes = te->records_in = 0;
     te->spilled = 0;
+    te->ncounters = 0;
     te->data_bytes = 0;
     st->task_id = task->task_id;
 

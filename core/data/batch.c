@@ -310,7 +310,8 @@ int batch_add_column_data(ember_batch *b, const char *name, ember_type t,
     }
     if (nbytes && buf_put(&c->data, data, nbytes))
         goto oom;
-    c->null_count = t == EMBER_TYPE_NULL ? length : count_nulls(validity, length);
+    c->null_count =
+        t == EMBER_TYPE_NULL ? length : count_nulls(validity, length);
     if (c->null_count > 0 && t != EMBER_TYPE_NULL) {
         size_t vb = (size_t)(length + 7) / 8;
         if (buf_put(&c->validity, validity, vb))
@@ -343,8 +344,8 @@ int batch_encode(const ember_batch *b, buf *out)
     buf_put_varint(out, (uint64_t)n);
     for (int i = 0; i < b->ncols; i++) {
         const column *c = &b->cols[i];
-        size_t nb = varwidth(c->type) ? c->data.len
-                                      : (size_t)n * fixed_width(c->type);
+        size_t nb =
+            varwidth(c->type) ? c->data.len : (size_t)n * fixed_width(c->type);
         if (c->length != n)
             return EMBER_EINVAL;
         buf_put_str(out, c->name);
@@ -359,8 +360,7 @@ int batch_encode(const ember_batch *b, buf *out)
     return out->oom ? EMBER_ENOMEM : 0;
 }
 
-int batch_decode(const void *p, size_t len, ember_batch **out,
-                 ember_error *err)
+int batch_decode(const void *p, size_t len, ember_batch **out, ember_error *err)
 {
     rd r;
     uint64_t ncols, nrows;
@@ -444,8 +444,8 @@ corrupt:
     batch_destroy(&b);
     if (err) {
         err->code = EMBER_ECORRUPT;
-        snprintf(err->msg, sizeof err->msg,
-                 "corrupt batch record (%zu bytes)", len);
+        snprintf(err->msg, sizeof err->msg, "corrupt batch record (%zu bytes)",
+                 len);
     }
     return EMBER_ECORRUPT;
 oom:
@@ -455,4 +455,91 @@ oom:
         snprintf(err->msg, sizeof err->msg, "out of memory decoding a batch");
     }
     return EMBER_ENOMEM;
+}
+
+ember_batch *batch_clone(const ember_batch *b)
+{
+    ember_batch *c = batch_new();
+    if (!c)
+        return NULL;
+    for (int i = 0; i < b->ncols; i++) {
+        ember_column v;
+        batch_column(b, i, &v);
+        if (batch_add_column_data(c, b->cols[i].name, v.type, v.length,
+                                  v.validity, v.offsets, v.data) < 0) {
+            batch_destroy(&c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+ember_batch *batch_gather(const ember_batch *b, int ncols, const int32_t *sel,
+                          int64_t n)
+{
+    ember_batch *c = batch_new();
+    if (!c)
+        return NULL;
+    if (ncols > b->ncols)
+        ncols = b->ncols;
+    for (int i = 0; i < ncols; i++) {
+        const column *s = &b->cols[i];
+        column *d;
+        int ci = batch_add_column(c, s->name, s->type);
+        if (ci < 0)
+            goto fail;
+        d = &c->cols[ci];
+        if (varwidth(s->type)) {
+            const int32_t *so = (const int32_t *)s->offsets.data;
+            size_t bytes = 0;
+            int32_t off = 0;
+            for (int64_t k = 0; k < n; k++)
+                bytes += (size_t)(so[sel[k] + 1] - so[sel[k]]);
+            if (bytes > INT32_MAX || buf_reserve(&d->data, bytes) ||
+                buf_reserve(&d->offsets, (size_t)n * 4))
+                goto fail;
+            for (int64_t k = 0; k < n; k++) {
+                size_t l = (size_t)(so[sel[k] + 1] - so[sel[k]]);
+                memcpy(d->data.data + off, s->data.data + so[sel[k]], l);
+                off += (int32_t)l;
+                memcpy(d->offsets.data + 4 + k * 4, &off, 4);
+            }
+            d->data.len = (size_t)off;
+            d->offsets.len = (size_t)(n + 1) * 4;
+        } else {
+            size_t w = fixed_width(s->type);
+            if (w) {
+                if (buf_reserve(&d->data, (size_t)n * w))
+                    goto fail;
+                for (int64_t k = 0; k < n; k++)
+                    memcpy(d->data.data + k * (int64_t)w,
+                           s->data.data + (size_t)sel[k] * w, w);
+                d->data.len = (size_t)n * w;
+            }
+        }
+        d->length = n;
+        if (s->null_count > 0 || s->type == EMBER_TYPE_NULL) {
+            size_t vb = (size_t)(n + 7) / 8 + 1;
+            if (buf_reserve(&d->validity, vb))
+                goto fail;
+            memset(d->validity.data, 0xff, vb);
+            d->validity.len = vb;
+            for (int64_t k = 0; k < n; k++) {
+                int64_t r = sel[k];
+                int valid = s->type != EMBER_TYPE_NULL &&
+                            (!s->validity.len ||
+                             ((s->validity.data[r / 8] >> (r % 8)) & 1));
+                if (!valid) {
+                    d->validity.data[k / 8] &= (uint8_t) ~(1u << (k % 8));
+                    d->null_count++;
+                }
+            }
+            if (d->null_count == 0)
+                buf_reset(&d->validity);
+        }
+    }
+    return c;
+fail:
+    batch_destroy(&c);
+    return NULL;
 }

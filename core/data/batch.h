@@ -25,6 +25,12 @@ int batch_add_column_data(ember_batch *b, const char *name, ember_type t,
                           int64_t length, const uint8_t *validity,
                           const int32_t *offsets, const void *data);
 
+/* A deep copy. */
+ember_batch *batch_clone(const ember_batch *b);
+/* A new batch of the first ncols columns of b, rows sel[0..n). */
+ember_batch *batch_gather(const ember_batch *b, int ncols, const int32_t *sel,
+                          int64_t n);
+
 struct buf;
 /* Append the batch's wire form to out (for shuffle records, cached blocks
  * and results). */
