@@ -312,7 +312,14 @@ int batch_add_column_data(ember_batch *b, const char *name, ember_type t,
         goto oom;
     c->null_count =
         t == EMBER_TYPE_NULL ? length : count_nulls(validity, length);
-    if (c->null_count > 0 && t != EMBER_TYPE_NULL) {
+    if (c->null_count > 0 && t == EMBER_TYPE_NULL) {
+        /* every row null: an all-zero bitmap */
+        size_t vb = (size_t)(length + 7) / 8;
+        if (buf_reserve(&c->validity, vb))
+            goto oom;
+        memset(c->validity.data, 0, vb);
+        c->validity.len = vb;
+    } else if (c->null_count > 0) {
         size_t vb = (size_t)(length + 7) / 8;
         if (buf_put(&c->validity, validity, vb))
             goto oom;
@@ -385,6 +392,12 @@ int batch_decode(const void *p, size_t len, ember_batch **out, ember_error *err)
         size_t dlen;
         int rc;
         if (!name || !rd_ok(&r) || type > EMBER_TYPE_LUAVALUE || hasv > 1) {
+            free(name);
+            goto corrupt;
+        }
+        /* a NULL column carries its (all-zero) bitmap, so that the rows a
+         * record claims are paid for by its bytes */
+        if (type == EMBER_TYPE_NULL && nrows > 0 && !hasv) {
             free(name);
             goto corrupt;
         }

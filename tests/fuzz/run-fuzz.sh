@@ -22,7 +22,7 @@ set -u
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
-targets=${*:-fuzz_msg fuzz_serialize fuzz_blockcodec}
+targets=${*:-fuzz_msg fuzz_serialize fuzz_blockcodec fuzz_batch}
 
 if [ -z "${CC:-}" ]; then
     if command -v clang >/dev/null 2>&1; then CC=clang
@@ -64,7 +64,10 @@ LUA_LIB=${LUA_LIB:--llua5.4}
 sources_of() {
     case $1 in
     fuzz_msg) echo core/rpc/msg.c core/util/buf.c core/util/err.c ;;
-    fuzz_serialize) echo lua/serialize.c core/util/buf.c core/util/err.c ;;
+    fuzz_serialize)
+        echo lua/serialize.c lua/lbatch.c core/data/batch.c core/util/buf.c \
+             core/util/err.c ;;
+    fuzz_batch) echo core/data/batch.c core/util/buf.c core/util/err.c ;;
     fuzz_blockcodec)
         echo core/codec/blockcodec.c core/shuffle/shuffle_file.c \
              core/util/buf.c core/util/err.c ;;
