@@ -3,6 +3,7 @@ plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/rel.h \
 	plugins/operators/relational/rel.c \
 	plugins/operators/relational/expr.c \
+	plugins/operators/relational/scan.h \
 	plugins/operators/relational/scan_csv.c \
 	plugins/operators/relational/scan_json.c \
 	plugins/operators/relational/write.c \
