@@ -355,7 +355,7 @@ local function cast_to(e, t)
   if e.op == "lit" and e.value == nil then
     return {op = "lit", type = t}
   end
-  return {op = "cast", type = t, args = {e}}
+  return {op = "cast", type = t, args = {e}, implicit = true}
 end
 
 local bind
@@ -585,7 +585,7 @@ local function expr_str(e, ids)
   elseif op == "lit" then
     return lit_sql(e)
   elseif op == "alias" then
-    return expr_str(e.args[1], ids) .. (ids and (" AS " .. e.name .. "#" .. (e.id or "?")) or "")
+    return expr_str(e.args[1], ids) .. " AS " .. e.name .. (ids and ("#" .. (e.id or "?")) or "")
   elseif INFIX[op] then
     return "(" .. expr_str(e.args[1], ids) .. " " .. INFIX[op] .. " " ..
            expr_str(e.args[2], ids) .. ")"
@@ -598,6 +598,7 @@ local function expr_str(e, ids)
   elseif op == "is_not_null" then
     return "isnotnull(" .. expr_str(e.args[1], ids) .. ")"
   elseif op == "cast" then
+    if e.implicit and not ids then return expr_str(e.args[1], ids) end
     return "cast(" .. expr_str(e.args[1], ids) .. " as " .. SIMPLE_TYPE[e.type] .. ")"
   elseif op == "agg" then
     if e.fn == "count_star" then return "count(1)" end

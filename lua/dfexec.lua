@@ -604,7 +604,7 @@ function plan_physical(n, sc, parent_limit)
       for i, o in ipairs(n.orders) do
         if o.expr.op == "attr" then orders[i] = o else
           local a = new_attr("__sortkey" .. i, o.expr.type)
-          exprs[#exprs + 1] = {op = "alias", name = a.name, type = a.type, args = {o.expr}, out = a}
+          exprs[#exprs + 1] = {op = "alias", name = a.name, type = a.type, args = {o.expr}, out = a, id = a.id}
           orders[i] = {expr = {op = "attr", attr = a, type = a.type}, asc = o.asc, nulls_first = o.nulls_first}
         end
       end
@@ -646,7 +646,7 @@ function plan_physical(n, sc, parent_limit)
         return e.attr
       end
       local a = new_attr(name, e.type)
-      exprs[#exprs + 1] = {op = "alias", name = name, type = e.type, args = {e}, out = a}
+      exprs[#exprs + 1] = {op = "alias", name = name, type = e.type, args = {e}, out = a, id = a.id}
       pos[a.id] = #exprs
       return a
     end
@@ -696,7 +696,7 @@ function plan_physical(n, sc, parent_limit)
         local ce = cast_to(e, t)
         if ce.op == "attr" then attrs[i] = ce.attr else
           local a = new_attr("__joinkey" .. i, t)
-          exprs[#exprs + 1] = {op = "alias", name = a.name, type = t, args = {ce}, out = a}
+          exprs[#exprs + 1] = {op = "alias", name = a.name, type = t, args = {ce}, out = a, id = a.id}
           attrs[i] = a
           changed = true
         end
@@ -746,7 +746,7 @@ function plan_physical(n, sc, parent_limit)
         local e = cast_to({op = "attr", attr = a, type = a.type}, n.out[j].type)
         if e.op ~= "attr" then
           local na = new_attr(n.out[j].name, n.out[j].type)
-          e = {op = "alias", name = na.name, type = na.type, args = {e}, out = na}
+          e = {op = "alias", name = na.name, type = na.type, args = {e}, out = na, id = na.id}
           changed = true
         end
         exprs[j] = e
@@ -928,7 +928,28 @@ function compile(p, sc)
     else
       keys = idxlist(p.keys, c.out)
     end
-    local r = add("rel.hash_agg", {keys = keys, aggs = "(" .. concat(aggs, " ") .. ")", mode = p.mode})
+    -- the input's types, for a global aggregate that receives no batch
+    local intypes = {}
+    for i, a in ipairs(c.out) do intypes[i] = a.type end
+    if p.mode == "final" then
+      intypes = {}
+      for i, a in ipairs(p.keys) do intypes[i] = a.type end
+      for i, a in ipairs(p.aggs) do
+        if a.fn == "avg" then
+          intypes[#intypes + 1] = "double"; intypes[#intypes + 1] = "bigint"
+        elseif a.fn == "count" or a.fn == "count_star" then
+          intypes[#intypes + 1] = "bigint"
+        elseif a.fn == "sum" then
+          intypes[#intypes + 1] = a.type
+        else
+          intypes[#intypes + 1] = p.aattrs[i].type
+        end
+      end
+    end
+    for i, t in ipairs(intypes) do if t == "null" then intypes[i] = "string" end end
+    local r = add("rel.hash_agg", {keys = keys, aggs = "(" .. concat(aggs, " ") .. ")",
+                                   mode = p.mode,
+                                   input_types = "(" .. concat(intypes, " ") .. ")"})
     if p.mode ~= "partial" then
       -- name the key columns like the aggregate's output
       r.out = p.out
@@ -961,7 +982,8 @@ function compile(p, sc)
     local ln = materialize(l)
     local rn = materialize(r)
     local params = {how = p.how, left_keys = idxlist(p.lk, l.out),
-                    right_keys = idxlist(p.rk, r.out), right_types = typelist(r.out)}
+                    right_keys = idxlist(p.rk, r.out), right_types = typelist(r.out),
+                    left_types = typelist(l.out)}
     local node = mk_node(NARROW, l.nparts, {ln, rn},
                          {op = "df_join", name = "rel.hash_join", params = params,
                           broadcast = p.broadcast or nil})

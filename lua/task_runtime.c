@@ -1010,6 +1010,7 @@ typedef struct lop {
     ember_batch *in;
     int open;
     opctx oc;
+    ember_task_info ti; /* valid until close: operators may keep a pointer */
 } lop;
 
 static int op_gc(lua_State *L)
@@ -1032,7 +1033,6 @@ static int op_open(lua_State *L, int kind)
     const ember_op_desc *op = plugins_find_op(name, NULL);
     ember_error err = {0, ""};
     ember_params *p;
-    ember_task_info ti;
     lop *o;
     int rc;
     if (!op || op->kind != kind)
@@ -1048,8 +1048,8 @@ static int op_open(lua_State *L, int kind)
         return raise_internal(L, "out of memory");
     if (!(p = lua_params(L, 2, op, &err)))
         return raise_internal(L, "%s", err.msg);
-    task_info_fill(te, &ti, (int)luaL_checkinteger(L, 3), &o->oc);
-    rc = op->open(host_table(), p, &ti, &o->state, &err);
+    task_info_fill(te, &o->ti, (int)luaL_checkinteger(L, 3), &o->oc);
+    rc = op->open(host_table(), p, &o->ti, &o->state, &err);
     params_destroy(&p);
     if (rc)
         return raise_internal(L, "%s: %s", name,

@@ -1104,19 +1104,43 @@ static void lose_executor(driver *d, int ei, const char *reason)
 {
     exec_rec *e = &d->execs[ei];
     ember_error err = {0, ""};
+    int crashed;
     if (!e->alive)
         return;
     LOG_WARN("lost executor %s (host %s, pid %lld): %s", e->id, e->host,
              (long long)e->pid, reason);
     e->alive = 0;
     ev_executor(d, e, 0, reason);
+    /* an executor that crashed (a signal, an exit status) while running
+     * tasks counts as a failure of each of them, as Spark's
+     * ExecutorLostFailure with exitCausedByApp: a task that kills every
+     * executor it lands on fails the job after task.maxFailures instead of
+     * consuming executors forever */
+    crashed =
+        strstr(reason, "killed by signal") || strstr(reason, "exited with");
     for (int i = 0; i < d->nrun;) {
         if (d->run[i].exec == ei) {
             running r = d->run[i];
+            stage *st = r.st;
             run_remove(d, i);
-            if (r.st && r.st->ts) {
-                ev_task_end(d, &r, NULL, "ExecutorLostFailure", reason);
-                taskset_attempt_lost(r.st->ts, r.task); /* not counted */
+            if (!st || !st->ts)
+                continue;
+            ev_task_end(d, &r, NULL, "ExecutorLostFailure", reason);
+            if (!crashed) {
+                taskset_attempt_lost(st->ts, r.task); /* not counted */
+            } else if (taskset_failed(st->ts, r.task, 1) && st->job &&
+                       !st->job->done) {
+                job_fail(d, st->job,
+                         "Job %d (%s) aborted due to stage failure: task %d "
+                         "in stage %d.%d failed %d times, most recent "
+                         "failure: executor %s (host %s) lost while running "
+                         "it: %s",
+                         st->job->id,
+                         st->job->spec->description ? st->job->spec->description
+                                                    : "action",
+                         st->part_of[r.task], st->id, st->attempt,
+                         taskset_failures(st->ts, r.task), e->id, e->host,
+                         reason);
             }
         } else {
             i++;

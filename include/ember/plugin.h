@@ -143,7 +143,9 @@ typedef struct ember_split {
 
 typedef struct ember_split_list ember_split_list; /* opaque, host-owned */
 
-/* What a running operator may know about its task. */
+/* What a running operator may know about its task.  The host keeps it
+ * valid from open() until close() returns, so an operator may keep the
+ * pointer. */
 typedef struct ember_task_info {
     size_t struct_size;
     int job_id;

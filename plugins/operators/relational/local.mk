@@ -13,4 +13,4 @@ plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/colfile.c
 plugins_operators_relational_op_relational_la_CFLAGS = $(AM_CFLAGS) $(LZ4_CFLAGS)
 plugins_operators_relational_op_relational_la_LDFLAGS = -module -avoid-version $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
-plugins_operators_relational_op_relational_la_LIBADD = $(LZ4_LIBS)
+plugins_operators_relational_op_relational_la_LIBADD = $(LZ4_LIBS) -lm
