@@ -343,8 +343,12 @@ local function optimize(plan)
     if n.kind == "filter" then return push_filter(n.cond, n.child) end
     return n
   end)
-  -- 3. limit pushdown through projections
+  -- 3. limits combined, and pushed down through projections
   p = transform_up(p, function(n)
+    while n.kind == "limit" and n.child.kind == "limit" do
+      n = {kind = "limit", n = math.min(n.n, n.child.n), out = n.out,
+           child = n.child.child}
+    end
     if n.kind == "limit" and n.child.kind == "project" then
       local pr = copy(n.child)
       pr.child = {kind = "limit", n = n.n, out = n.child.child.out, child = n.child.child}
@@ -417,6 +421,9 @@ local function logical_line(n, ids)
     return "Union"
   elseif k == "distinct" then
     return "Distinct"
+  elseif k == "cached" then
+    return fmt("InMemoryRelation [%s], %s", ids and attrs_str(n.out) or concat(X.names_of(n.out), ","),
+               n.ds.node.level_name or "NONE")
   elseif k == "generate" then
     return fmt("Generate explode(split(%s, %s)), [%s]", ids and (n.src.name .. "#" .. n.src.id) or n.src.name,
                n.pattern, ids and (n.attr.name .. "#" .. n.attr.id) or n.attr.name)
@@ -567,6 +574,9 @@ function plan_physical(n, sc, parent_limit)
   elseif k == "local" then
     return {op = "local", src = n, out = n.out, kids = {},
             line = "LocalTableScan [" .. attrs_str(n.out) .. "]"}
+  elseif k == "cached" then
+    return {op = "cached", src = n, out = n.out, kids = {},
+            line = fmt("InMemoryTableScan [%s], %s", attrs_str(n.out), n.ds.node.level_name or "NONE")}
   elseif k == "filter" then
     local c = plan_physical(n.child, sc)
     return {op = "filter", cond = n.cond, out = c.out, kids = {c},
@@ -588,6 +598,7 @@ function plan_physical(n, sc, parent_limit)
                        n.attr.name, n.attr.id)}
   elseif k == "limit" then
     local c = plan_physical(n.child, sc, n.n)
+    if n.child.kind == "sort" then return c end -- TakeOrderedAndProject
     local local_ = {op = "limit", n = n.n, out = c.out, kids = {c}, line = "LocalLimit " .. n.n}
     local ex = exchange(local_, "single", nil, 1)
     return {op = "limit", n = n.n, out = c.out, kids = {ex}, line = "GlobalLimit " .. n.n}
@@ -872,6 +883,9 @@ function compile(p, sc)
   elseif op == "local" then
     local node = mk_node(SOURCE, #p.src.slices, {}, {src = "df_local", slices = p.src.slices})
     return {node = node, ops = {}, nparts = #p.src.slices, out = p.out}
+  elseif op == "cached" then
+    local node = p.src.ds.node
+    return {node = node, ops = {}, nparts = node.nparts, out = p.out}
   end
   local kids = {}
   for i, k in ipairs(p.kids) do kids[i] = compile(k, sc) end
@@ -1266,6 +1280,40 @@ end
 
 function DataFrame:explain(mode)
   io.write(self:explain_string(mode), "\n")
+end
+
+-- df:persist(level) / df:cache(): the partitions of this DataFrame are kept
+-- (as batches) by the first action that computes them, as with RDDs; later
+-- DataFrames built on it read them.  Its plan is compiled here, once.
+local LEVEL_NAMES = {MEMORY_ONLY = 1, MEMORY_AND_DISK = 1, MEMORY_ONLY_SER = 1,
+                     MEMORY_AND_DISK_SER = 1, DISK_ONLY = 1}
+function DataFrame:persist(level)
+  check_df(self)
+  level = level or "MEMORY_AND_DISK" -- Spark's default for DataFrames
+  if not LEVEL_NAMES[level] then
+    error("unknown storage level '" .. tostring(level) .. "'", 2)
+  end
+  if self.plan.kind == "cached" then
+    at(2, self.plan.ds.persist, self.plan.ds, level)
+    return self
+  end
+  local ds = prepared(self, 2)
+  at(2, ds.persist, ds, level)
+  self.plan = {kind = "cached", ds = ds, out = self.plan.out, orig = self.plan}
+  return self
+end
+function DataFrame:cache() return self:persist() end
+function DataFrame:unpersist()
+  check_df(self)
+  if self.plan.kind == "cached" then
+    self.plan.ds:unpersist()
+    self.plan = self.plan.orig
+  end
+  return self
+end
+function DataFrame:storage_level()
+  check_df(self)
+  return self.plan.kind == "cached" and self.plan.ds.node.level_name or "NONE"
 end
 
 -- df:rdd(): the rows as a Dataset of tables keyed by column name

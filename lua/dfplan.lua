@@ -33,6 +33,7 @@ end
 local function conf_number(sc, key, default)
   local v = sc._s:conf(key)
   if v == nil or v == "" then return default end
+  if tostring(v):match("^%s*%-%d+%s*$") then return tonumber(v) end
   local n, unit = tostring(v):lower():match("^%s*(%d+)%s*([kmgt]?)b?%s*$")
   if not n then return default end
   local mult = ({[""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4})[unit]
@@ -77,9 +78,12 @@ local function bind_list(out, items, allow_star)
   return exprs
 end
 
+-- f(a, b) or f{a, b}: an array of items (a sort order or a Column is one
+-- item, not an array)
 local function items_of(...)
   local items = {...}
-  if #items == 1 and type(items[1]) == "table" and not is_col(items[1]) then
+  if #items == 1 and type(items[1]) == "table" and not is_col(items[1]) and
+     not items[1].sort then
     items = items[1]
   end
   return items

@@ -203,7 +203,8 @@ function compute(stage, id, p, down, fin, task)
   end
   local items, m = {}, 0
   local fin2 = {}
-  compute_node(stage, id, p, function(x) m = m + 1; items[m] = x end, fin2, task)
+  compute_node(stage, id, p, function(x) m = m + 1; items[m] = rt.keep(x) end,
+               fin2, task)
   for i = #fin2, 1, -1 do fin2[i]() end
   rt.cache_put(id, p, level, items)
   for i = 1, m do down(items[i]) end
@@ -327,7 +328,7 @@ end
 -- DataFrame actions: batches in, encoded batches (or numbers) out
 function actions.df_collect()
   local out, n = {}, 0
-  return function(b) n = n + 1; out[n] = b end, function() return out end
+  return function(b) n = n + 1; out[n] = rt.keep(b) end, function() return out end
 end
 function actions.df_count()
   local n = 0
@@ -336,7 +337,7 @@ end
 function actions.df_take(a)
   local out, n, rows, limit = {}, 0, 0, a.n
   return function(b)
-    n = n + 1; out[n] = b
+    n = n + 1; out[n] = rt.keep(b)
     rows = rows + b:num_rows()
     if rows >= limit then error(STOP, 0) end
   end, function() return out end

@@ -15,12 +15,15 @@
 
 typedef struct lbatch {
     ember_batch *b;
+    int owned; /* 0: borrowed from an operator for the duration of a call */
 } lbatch;
 
 static int b_gc(lua_State *L)
 {
     lbatch *u = luaL_checkudata(L, 1, LBATCH_MT);
-    batch_destroy(&u->b);
+    if (u->owned)
+        batch_destroy(&u->b);
+    u->b = NULL;
     return 0;
 }
 
@@ -28,7 +31,37 @@ void lbatch_push(lua_State *L, ember_batch *b)
 {
     lbatch *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->b = b;
+    u->owned = 1;
     luaL_setmetatable(L, LBATCH_MT);
+}
+
+void *lbatch_push_borrowed(lua_State *L, const ember_batch *b)
+{
+    lbatch *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->b = (ember_batch *)b; /* never modified or freed while borrowed */
+    u->owned = 0;
+    luaL_setmetatable(L, LBATCH_MT);
+    return u;
+}
+
+void lbatch_unborrow(void *handle)
+{
+    lbatch *u = handle;
+    if (!u->owned)
+        u->b = NULL;
+}
+
+int lbatch_keep(lua_State *L, int idx)
+{
+    lbatch *u = luaL_testudata(L, idx, LBATCH_MT);
+    if (u && !u->owned && u->b) {
+        ember_batch *c = batch_clone(u->b);
+        if (!c)
+            return luaL_error(L, "out of memory copying a batch");
+        u->b = c;
+        u->owned = 1;
+    }
+    return 0;
 }
 
 ember_batch *lbatch_test(lua_State *L, int idx)
@@ -41,7 +74,9 @@ ember_batch *lbatch_check(lua_State *L, int idx)
 {
     lbatch *u = luaL_checkudata(L, idx, LBATCH_MT);
     if (!u->b)
-        luaL_argerror(L, idx, "batch already freed");
+        luaL_argerror(L, idx,
+                      "batch used after the operator that lent it moved on "
+                      "(keep it with rt.keep)");
     return u->b;
 }
 

@@ -15,6 +15,13 @@
 
 /* Push a batch userdata owning b (b is destroyed on failure too). */
 void lbatch_push(lua_State *L, ember_batch *b);
+/* Push a batch borrowed from an operator's emit callback (no copy); call
+ * lbatch_unborrow(handle) when the callback returns, after which the value
+ * is dead unless lbatch_keep() made it an owned copy meanwhile. */
+void *lbatch_push_borrowed(lua_State *L, const ember_batch *b);
+void lbatch_unborrow(void *handle);
+/* If the value at idx is a borrowed batch, make it an owned copy. */
+int lbatch_keep(lua_State *L, int idx);
 /* The batch at idx, or a Lua error naming the argument. */
 ember_batch *lbatch_check(lua_State *L, int idx);
 /* The batch at idx, or NULL when it is not one. */

@@ -534,19 +534,18 @@ static int emit_batch_to_lua(void *ud, const ember_batch *b)
 {
     emit_ctx *e = ud;
     lua_State *L = e->L;
-    ember_batch *c;
+    void *h;
+    int rc;
     if (batch_num_rows(b) == 0)
         return 0;
-    c = batch_clone(b);
-    if (!c) {
-        lua_pushstring(L, "out of memory copying a batch");
-        e->failed = 1;
-        return EMBER_ENOMEM;
-    }
     e->rows += batch_num_rows(b);
     lua_pushvalue(L, e->fn_idx);
-    lbatch_push(L, c);
-    if (pcall_h(L, 1) != 0) {
+    /* no copy: whoever keeps the batch beyond this call copies it
+     * (rt.keep) */
+    h = lbatch_push_borrowed(L, b);
+    rc = pcall_h(L, 1);
+    lbatch_unborrow(h);
+    if (rc != 0) {
         e->failed = 1;
         return EMBER_ESTOP;
     }
@@ -1189,6 +1188,14 @@ static int op_close(lua_State *L)
     return op_gc(L);
 }
 
+/* rt.keep(x) -> x; a batch lent by an operator becomes an owned copy */
+static int l_keep(lua_State *L)
+{
+    lua_settop(L, 1);
+    lbatch_keep(L, 1);
+    return 1;
+}
+
 /* rt.take_counter(name) -> value of the task's operator counter, reset */
 static int l_take_counter(lua_State *L)
 {
@@ -1377,6 +1384,7 @@ static const luaL_Reg rt_funcs[] = {
     {"checkpoint_read", l_checkpoint_read},
     {"bcast_get", l_bcast_get},
     {"take_counter", l_take_counter},
+    {"keep", l_keep},
     {NULL, NULL},
 };
 

@@ -341,9 +341,8 @@ struct ember_host {
      * STRING/BINARY/LUAVALUE, NULL otherwise; data: the values (BOOL: one
      * byte per value).  The batch's other columns must have `length` rows
      * or none. */
-    int (*batch_add_column_data)(ember_batch *b, const char *name,
-                                 ember_type t, int64_t length,
-                                 const uint8_t *validity,
+    int (*batch_add_column_data)(ember_batch *b, const char *name, ember_type t,
+                                 int64_t length, const uint8_t *validity,
                                  const int32_t *offsets, const void *data);
 };
 

@@ -67,7 +67,8 @@ static const ember_op_desc id_op = {V10_OP_SIZE,
                                     NULL,
                                     id_push,
                                     id_finish,
-                                    id_close};
+                                    id_close,
+                                    NULL /* not in 1.0: past struct_size */};
 
 static int oldminor_init(const ember_host *host, ember_registry *reg,
                          ember_error *err)

@@ -201,8 +201,8 @@ int relcol_gather(rel_col *c, const ember_column *src, const int32_t *sel,
         size_t bytes = 0;
         if (rel_type_varwidth(c->type) && src->null_count == 0)
             for (int64_t k = 0; k < n; k++)
-                bytes += (size_t)(src->offsets[sel[k] + 1] -
-                                  src->offsets[sel[k]]);
+                bytes +=
+                    (size_t)(src->offsets[sel[k] + 1] - src->offsets[sel[k]]);
         if (relcol_reserve(c, n, bytes))
             return EMBER_ENOMEM;
         for (int64_t k = 0; k < n; k++) {
@@ -215,9 +215,8 @@ int relcol_gather(rel_col *c, const ember_column *src, const int32_t *sel,
     if (relcol_reserve(c, n, 0))
         return EMBER_ENOMEM;
     if (c->valid) /* rows appended here are valid: bitmap bits already 1 */
-        if (set_valid(c, 1) ||
-            grow((void **)&c->valid, &c->valid_cap,
-                 (size_t)((c->n + n) >> 3) + 1, 1))
+        if (set_valid(c, 1) || grow((void **)&c->valid, &c->valid_cap,
+                                    (size_t)((c->n + n) >> 3) + 1, 1))
             return EMBER_ENOMEM;
     {
         uint8_t *dst = c->data + (size_t)c->n * (size_t)w;
@@ -259,8 +258,8 @@ void relcol_view(const rel_col *c, ember_column *out)
     out->data = c->data;
 }
 
-int rel_emit(rel_col *cols, const char *const *names, int n,
-             ember_emit_fn emit, void *ud, ember_error *err)
+int rel_emit(rel_col *cols, const char *const *names, int n, ember_emit_fn emit,
+             void *ud, ember_error *err)
 {
     ember_batch *b = rel_host->batch_new();
     int rc = 0;
@@ -380,11 +379,11 @@ static const struct {
     const char *name;
     ember_type t;
 } type_names[] = {
-    {"boolean", EMBER_TYPE_BOOL},     {"int", EMBER_TYPE_INT32},
-    {"bigint", EMBER_TYPE_INT64},     {"double", EMBER_TYPE_DOUBLE},
-    {"string", EMBER_TYPE_STRING},    {"date", EMBER_TYPE_DATE32},
+    {"boolean", EMBER_TYPE_BOOL},        {"int", EMBER_TYPE_INT32},
+    {"bigint", EMBER_TYPE_INT64},        {"double", EMBER_TYPE_DOUBLE},
+    {"string", EMBER_TYPE_STRING},       {"date", EMBER_TYPE_DATE32},
     {"timestamp", EMBER_TYPE_TIMESTAMP}, {"binary", EMBER_TYPE_BINARY},
-    {"null", EMBER_TYPE_NULL},        {"luavalue", EMBER_TYPE_LUAVALUE},
+    {"null", EMBER_TYPE_NULL},           {"luavalue", EMBER_TYPE_LUAVALUE},
 };
 
 int rel_type_from_name(const char *name, size_t len)
@@ -628,8 +627,8 @@ static int rel_init(const ember_host *host, ember_registry *reg,
                     ember_error *err)
 {
     int (*const regs[])(ember_registry *, ember_error *) = {
-        rel_register_expr, rel_register_scan,  rel_register_agg,
-        rel_register_join, rel_register_sort,  rel_register_write,
+        rel_register_expr,   rel_register_scan, rel_register_agg,
+        rel_register_join,   rel_register_sort, rel_register_write,
         rel_register_colfile};
     if (host->abi_minor < 2 || host->struct_size < sizeof(ember_host)) {
         host->seterr(err, EMBER_EABI,

@@ -30,15 +30,15 @@ extern const ember_host *rel_host;
 
 typedef struct rel_col {
     ember_type type;
-    int64_t n;          /* rows */
-    int64_t nulls;      /* null count */
-    uint8_t *valid;     /* NULL until the first null; bit i = row i valid */
-    size_t valid_cap;   /* bytes */
-    int32_t *off;       /* var-width: n + 1 entries */
-    size_t off_cap;     /* entries */
-    uint8_t *data;      /* values (BOOL: one byte each) or string bytes */
-    size_t data_len;    /* bytes used */
-    size_t data_cap;    /* bytes */
+    int64_t n;        /* rows */
+    int64_t nulls;    /* null count */
+    uint8_t *valid;   /* NULL until the first null; bit i = row i valid */
+    size_t valid_cap; /* bytes */
+    int32_t *off;     /* var-width: n + 1 entries */
+    size_t off_cap;   /* entries */
+    uint8_t *data;    /* values (BOOL: one byte each) or string bytes */
+    size_t data_len;  /* bytes used */
+    size_t data_cap;  /* bytes */
 } rel_col;
 
 int rel_type_width(ember_type t);    /* 0 for var-width and NULL */
@@ -67,8 +67,8 @@ void relcol_view(const rel_col *c, ember_column *out);
 
 /* Build one batch from cols[0..n) named names[0..n), emit it, reset the
  * columns.  Returns emit's code (0, EMBER_ESTOP, or an error). */
-int rel_emit(rel_col *cols, const char *const *names, int n,
-             ember_emit_fn emit, void *ud, ember_error *err);
+int rel_emit(rel_col *cols, const char *const *names, int n, ember_emit_fn emit,
+             void *ud, ember_error *err);
 
 /* ----------------------------------------------------- reading values */
 
@@ -93,8 +93,7 @@ static inline int rel_bool(const ember_column *c, int64_t i)
 {
     return ((const uint8_t *)c->data)[i] != 0;
 }
-static inline const char *rel_str(const ember_column *c, int64_t i,
-                                  size_t *len)
+static inline const char *rel_str(const ember_column *c, int64_t i, size_t *len)
 {
     *len = (size_t)(c->offsets[i + 1] - c->offsets[i]);
     return (const char *)c->data + c->offsets[i];
@@ -125,12 +124,12 @@ typedef enum { SX_LIST, SX_SYM, SX_INT, SX_NUM, SX_STR } rel_sx_kind;
 
 typedef struct rel_sx {
     rel_sx_kind kind;
-    int n;              /* SX_LIST: number of items */
+    int n; /* SX_LIST: number of items */
     struct rel_sx **items;
-    char *s;            /* SX_SYM / SX_STR: NUL-terminated text */
-    size_t len;         /* SX_STR: byte length (may contain NUL) */
-    int64_t i;          /* SX_INT */
-    double d;           /* SX_NUM (also set for SX_INT) */
+    char *s;    /* SX_SYM / SX_STR: NUL-terminated text */
+    size_t len; /* SX_STR: byte length (may contain NUL) */
+    int64_t i;  /* SX_INT */
+    double d;   /* SX_NUM (also set for SX_INT) */
 } rel_sx;
 
 rel_sx *rel_sx_parse(const char *text, ember_error *err);
