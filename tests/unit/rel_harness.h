@@ -43,7 +43,7 @@ typedef struct rh_op {
     char counter_name[64];
     int64_t mem_limit; /* mem_acquire refuses past this (-1: unlimited) */
     int64_t mem_used;
-    int stop_after;    /* emit returns EMBER_ESTOP after this many (0: never) */
+    int stop_after; /* emit returns EMBER_ESTOP after this many (0: never) */
     ember_error err;
 } rh_op;
 
@@ -171,8 +171,7 @@ static inline int rh_push_input(rh_op *o, int input, const ember_batch *b)
 }
 static inline int rh_finish(rh_op *o)
 {
-    return o->desc->finish ? o->desc->finish(o->state, rh_emit, o, &o->err)
-                           : 0;
+    return o->desc->finish ? o->desc->finish(o->state, rh_emit, o, &o->err) : 0;
 }
 
 /* total rows emitted */
