@@ -376,10 +376,26 @@ typedef struct aggfn {
     dset ds;
 } aggfn;
 
+#define PREFETCH_AHEAD 8
+
 typedef struct slot {
     uint32_t tag; /* hash >> 32 */
     int32_t gid;  /* -1: empty */
+    uint64_t pre; /* a string key of at most 7 bytes, whole (short_key);
+                     0: compare the key itself */
 } slot;
+
+/* A string key of at most 7 bytes encoded exactly in 64 bits: the bytes,
+ * the length in bits 56-62, bit 63 set.  Longer keys: 0. */
+static inline uint64_t short_key(const uint8_t *x, size_t len)
+{
+    uint64_t w = 0;
+    if (len > 7)
+        return 0;
+    for (size_t k = 0; k < len; k++)
+        w |= (uint64_t)x[k] << (8 * k);
+    return w | ((uint64_t)len << 56) | (1ULL << 63);
+}
 
 typedef struct agg {
     int mode;
@@ -525,12 +541,15 @@ static int slots_rehash(agg *s, size_t ncap)
         return EMBER_ENOMEM;
     for (size_t i = 0; i < ncap; i++)
         ns[i].gid = -1;
-    for (int64_t g = 0; g < s->ng; g++) {
-        size_t p = s->ghash[g] & (ncap - 1);
+    for (size_t i = 0; i < s->scap; i++) { /* old slots, with their keys */
+        const slot *o = &s->slots[i];
+        size_t p;
+        if (o->gid < 0)
+            continue;
+        p = s->ghash[o->gid] & (ncap - 1);
         while (ns[p].gid >= 0)
             p = (p + 1) & (ncap - 1);
-        ns[p].tag = (uint32_t)(s->ghash[g] >> 32);
-        ns[p].gid = (int32_t)g;
+        ns[p] = *o;
     }
     free(s->slots);
     s->slots = ns;
@@ -945,10 +964,60 @@ static int lookup(agg *s, const ember_column *in, int64_t off, int64_t n)
             return EMBER_ENOMEM;
     }
     mask = s->scap - 1;
+    /* one string key without nulls (word counts, dimension names): compare
+     * lengths and bytes inline */
+    if (s->nk == 1 && rel_type_varwidth(in[s->cur_kidx[0]].type) &&
+        !in[s->cur_kidx[0]].validity) {
+        const ember_column *kc = &in[s->cur_kidx[0]];
+        const int32_t *ko = kc->offsets;
+        const uint8_t *kd = kc->data;
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t hv = h[i];
+            uint32_t tag = (uint32_t)(hv >> 32);
+            size_t p = hv & mask;
+            const uint8_t *x = kd + ko[off + i];
+            size_t lx = (size_t)(ko[off + i + 1] - ko[off + i]);
+            uint64_t sk = short_key(x, lx);
+            if (i + PREFETCH_AHEAD < n)
+                __builtin_prefetch(&s->slots[h[i + PREFETCH_AHEAD] & mask]);
+            for (;;) {
+                slot *sl = &s->slots[p];
+                if (sl->gid < 0) {
+                    if (new_group(s, in, off + i, hv, &gid[i]))
+                        return EMBER_ENOMEM;
+                    sl->tag = tag;
+                    sl->gid = gid[i];
+                    sl->pre = sk;
+                    break;
+                }
+                if (sl->pre) { /* a short key: equal iff the codes are */
+                    if (sl->pre == sk) {
+                        gid[i] = sl->gid;
+                        break;
+                    }
+                } else if (sl->tag == tag && !sk) {
+                    const ember_column *kv = &s->kview[0];
+                    const int32_t *vo = kv->offsets;
+                    size_t ly = (size_t)(vo[sl->gid + 1] - vo[sl->gid]);
+                    if (lx == ly &&
+                        (lx == 0 ||
+                         memcmp(x, (const uint8_t *)kv->data + vo[sl->gid],
+                                lx) == 0)) {
+                        gid[i] = sl->gid;
+                        break;
+                    }
+                }
+                p = (p + 1) & mask;
+            }
+        }
+        return 0;
+    }
     for (int64_t i = 0; i < n; i++) {
         uint64_t hv = h[i];
         uint32_t tag = (uint32_t)(hv >> 32);
         size_t p = hv & mask;
+        if (i + PREFETCH_AHEAD < n)
+            __builtin_prefetch(&s->slots[h[i + PREFETCH_AHEAD] & mask]);
         for (;;) {
             slot *sl = &s->slots[p];
             if (sl->gid < 0) {
@@ -956,9 +1025,13 @@ static int lookup(agg *s, const ember_column *in, int64_t off, int64_t n)
                     return EMBER_ENOMEM;
                 sl->tag = tag;
                 sl->gid = gid[i];
+                sl->pre = 0;
                 break;
             }
-            if (sl->tag == tag && s->ghash[sl->gid] == hv) {
+            /* the tag is the hash's upper half (the slot, its lower bits):
+             * a match almost always means equal keys, so the keys are
+             * compared at once rather than the full hash first */
+            if (sl->tag == tag) {
                 int k = 0;
                 while (k < s->nk && val_eq(&in[s->cur_kidx[k]], off + i,
                                            &s->kview[k], sl->gid))
