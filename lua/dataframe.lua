@@ -182,8 +182,15 @@ function ember.expr(s)
   return wrap(to_ast(s))
 end
 
+-- an operand of a Column operator or method: a Column, or a value taken as
+-- a literal (a string too, as in Spark: col("k"):eq("x") compares with 'x')
+local function val_ast(x)
+  if is_col(x) then return x.ast end
+  return lit_ast(x)
+end
+
 local function binop(op)
-  return function(a, b) return wrap({op = op, args = {to_ast(a), to_ast(b)}}) end
+  return function(a, b) return wrap({op = op, args = {val_ast(a), val_ast(b)}}) end
 end
 Column.__add = binop("add")
 Column.__sub = binop("sub")
@@ -196,7 +203,7 @@ Column.__tostring = function(c) return "Column<'" .. sql.to_sql(c.ast) .. "'>" e
 
 for _, op in ipairs({"eq", "ne", "lt", "le", "gt", "ge", "eqns"}) do
   Column[op] = function(self, other)
-    return wrap({op = op, args = {self.ast, to_ast(other)}})
+    return wrap({op = op, args = {self.ast, val_ast(other)}})
   end
 end
 function Column:and_(o) return wrap({op = "and", args = {self.ast, to_ast(o)}}) end
@@ -210,12 +217,12 @@ function Column:isin(...)
     vals = vals[1]
   end
   local args = {self.ast}
-  for i = 1, #vals do args[#args + 1] = to_ast(vals[i]) end
+  for i = 1, #vals do args[#args + 1] = val_ast(vals[i]) end
   return wrap({op = "in", args = args})
 end
 function Column:between(lo, hi)
-  return wrap({op = "and", args = {{op = "ge", args = {self.ast, to_ast(lo)}},
-                                   {op = "le", args = {self.ast, to_ast(hi)}}}})
+  return wrap({op = "and", args = {{op = "ge", args = {self.ast, val_ast(lo)}},
+                                   {op = "le", args = {self.ast, val_ast(hi)}}}})
 end
 function Column:like(p)
   return wrap({op = "like", args = {self.ast, lit_ast(p)}})
@@ -245,19 +252,21 @@ function Column:when(cond, val) -- on a when() chain
   if a.op ~= "case" or a.has_else then error("when() must follow ember.when", 2) end
   local args = {table.unpack(a.args)}
   args[#args + 1] = to_ast(cond)
-  args[#args + 1] = to_ast(val)
+  args[#args + 1] = val_ast(val)
   return wrap({op = "case", args = args})
 end
 function Column:otherwise(val)
   local a = self.ast
   if a.op ~= "case" or a.has_else then error("otherwise() must follow ember.when", 2) end
   local args = {table.unpack(a.args)}
-  args[#args + 1] = to_ast(val)
+  args[#args + 1] = val_ast(val)
   return wrap({op = "case", args = args, has_else = true})
 end
 
+-- ember.when(cond, value): cond a Column or a SQL string, value a Column
+-- or a literal
 function ember.when(cond, val)
-  return wrap({op = "case", args = {to_ast(cond), to_ast(val)}})
+  return wrap({op = "case", args = {to_ast(cond), val_ast(val)}})
 end
 function ember.asc(c) return ember.col(c):asc() end
 function ember.desc(c) return ember.col(c):desc() end

@@ -1069,12 +1069,19 @@ function DataFrame:malformed_count()
   return total
 end
 
+-- rows keyed by the DataFrame's column names (batches carry the names
+-- their operators gave them, which need not be the user's: a union's right
+-- side, for one), or arrays by position
 local function rows_from(res, names, as_cells)
   local out = {}
   for _, part in ipairs(res) do
-    for _, b in ipairs(part) do
-      if as_cells then b:cells(out) else b:rows(out) end
-    end
+    for _, b in ipairs(part) do b:cells(out) end
+  end
+  if as_cells then return out end
+  for i, row in ipairs(out) do
+    local r = {}
+    for j, n in ipairs(names) do r[n] = row[j] end
+    out[i] = r
   end
   return out
 end
@@ -1084,7 +1091,7 @@ function DataFrame:collect()
   local ds = prepared(self, 2)
   local res = run(ds, {op = "df_collect"}, nil, "collect", 2)
   report_malformed(self)
-  return rows_from(res)
+  return rows_from(res, X.names_of(self.plan.out))
 end
 
 function DataFrame:count()
@@ -1102,7 +1109,7 @@ local function take_rows(df, n, cells, level)
   local out = {}
   local res = run(ds, {op = "df_collect"}, nil, "take", level + 1)
   report_malformed(df)
-  out = rows_from(res, nil, cells)
+  out = rows_from(res, X.names_of(df.plan.out), cells)
   while #out > n do out[#out] = nil end
   return out
 end
@@ -1195,16 +1202,17 @@ function DataFrame:show_string(n, truncate, vertical)
   end
   local out = {}
   if vertical then
-    local w = 0
+    -- Spark: " name | value " lines, widths at least 3, a "-RECORD i"
+    -- header padded with '-' to both widths + 5
+    local w, vw = 3, 3
     for _, nm in ipairs(names) do w = math.max(w, utf8len(nm)) end
-    local vw = 0
     for _, row in ipairs(cells) do for _, s in ipairs(row) do vw = math.max(vw, utf8len(s)) end end
     for r, row in ipairs(cells) do
       local head = "-RECORD " .. (r - 1)
-      out[#out + 1] = head .. string.rep("-", math.max(0, w + vw + 3 - utf8len(head)))
+      out[#out + 1] = head .. string.rep("-", math.max(0, w + vw + 5 - utf8len(head)))
       for c, s in ipairs(row) do
-        out[#out + 1] = names[c] .. string.rep(" ", w - utf8len(names[c])) .. " | " ..
-                        s .. string.rep(" ", vw - utf8len(s))
+        out[#out + 1] = " " .. names[c] .. string.rep(" ", w - utf8len(names[c])) .. " | " ..
+                        s .. string.rep(" ", vw - utf8len(s)) .. " "
       end
     end
     if #cells == 0 then out[#out + 1] = "(0 rows)" end
@@ -1390,8 +1398,12 @@ local function save(self, sink, ext, path, opts, level)
   end
   -- every job writes into a fresh staging directory, renamed (or, when
   -- appending, its files moved) into place once it succeeded
-  local staging = path .. "/../." .. (path:match("([^/]+)/*$") or "out") ..
-                  ".staging-" .. tostring(os.time()) .. "-" .. tostring(math.random(1e9))
+  local trimmed = path:gsub("/+$", "")
+  local parent, base = trimmed:match("^(.*)/([^/]+)$")
+  if not parent then parent, base = ".", trimmed end
+  if parent == "" then parent = "/" end
+  local staging = parent .. "/." .. base .. ".staging-" .. tostring(os.time()) ..
+                  "-" .. tostring(math.random(1e9))
   at(level + 1, core.prepare_output_dir, staging)
   params.path = staging
   local ds = prepared(df, level + 1)

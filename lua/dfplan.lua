@@ -24,9 +24,27 @@ local function check_df(df)
 end
 
 -- run f, turning its error into one at the user's line
+-- (the user's frame is found by walking the stack: tail calls and helper
+-- layers make a fixed error level unreliable)
+local function user_where()
+  for l = 3, 40 do
+    local info = debug.getinfo(l, "Sl")
+    if not info then break end
+    if info.what ~= "C" and not info.short_src:match("^%[ember") then
+      return info.short_src .. ":" .. (info.currentline or 0) .. ": "
+    end
+  end
+  return ""
+end
 local function at(level, f, ...)
   local r = table.pack(pcall(f, ...))
-  if not r[1] then error(r[2], level + 1) end
+  if not r[1] then
+    local e = r[2]
+    if type(e) == "string" and not e:match("^[^%s:]+:%d+: ") then
+      e = user_where() .. e
+    end
+    error(e, 0)
+  end
   return table.unpack(r, 2, r.n)
 end
 

@@ -57,7 +57,7 @@ LUA_LOG_COMPILER = $(LOG_COMPILER)
 T_LOG_DRIVER = $(LOG_DRIVER)
 T_LOG_COMPILER = $(LOG_COMPILER)
 LUA_TESTS = tests/lua/rdd_api.lua tests/lua/scheduler.lua tests/lua/speculation.lua tests/lua/storage.lua tests/lua/memory.lua \
-	tests/lua/sqlexpr.lua
+	tests/lua/sqlexpr.lua tests/lua/df_sqlite.lua tests/lua/df_output.lua
 INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t tests/integration/shm_suite.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
 
@@ -72,7 +72,7 @@ REL_TEST_CFLAGS = $(UNIT_CFLAGS) -I$(top_srcdir)/plugins/operators/relational
 UNIT_TESTS += tests/unit/test_rel_expr tests/unit/test_rel_scan \
 	tests/unit/test_rel_agg tests/unit/test_rel_join tests/unit/test_rel_sort \
 	tests/unit/test_rel_colfile
-EXTRA_DIST += tests/unit/rel_harness.h
+EXTRA_DIST += tests/unit/rel_harness.h tests/lua/df_helpers.lua
 tests_unit_test_rel_expr_SOURCES = tests/unit/test_rel_expr.c plugins/operators/relational/rel.c \
 	plugins/operators/relational/expr.c
 tests_unit_test_rel_expr_CFLAGS = $(REL_TEST_CFLAGS)

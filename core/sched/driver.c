@@ -35,6 +35,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1372,8 +1373,18 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     pthread_cond_init(&d->cv, NULL);
     snprintf(d->master, sizeof d->master, "%s",
              master && *master ? master : "local[*]");
-    snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d",
-             (long long)(wall_ms() / 1000), (int)getpid());
+    {
+        /* a process may run several sessions, one after another or at
+         * once: each gets its own id (and so its own local directories) */
+        static _Atomic int seq;
+        int n = atomic_fetch_add(&seq, 1);
+        if (n == 0)
+            snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d",
+                     (long long)(wall_ms() / 1000), (int)getpid());
+        else
+            snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d-%d",
+                     (long long)(wall_ms() / 1000), (int)getpid(), n);
+    }
     snprintf(d->app_name, sizeof d->app_name, "%s",
              app_name && *app_name ? app_name : "ember");
     snprintf(d->host, sizeof d->host, "%s", host && *host ? host : "127.0.0.1");
