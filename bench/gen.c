@@ -4,6 +4,8 @@
  *   gen [--seed N] lineitem ROWS OUT     TPC-H-shaped lineitem CSV (header)
  *   gen [--seed N] orders ROWS OUT       TPC-H-shaped orders CSV (header)
  *   gen [--seed N] sort RECORDS OUT      100-byte TeraSort-shaped records
+ *   gen [--seed N] points N OUT          2-D points around 5 centres (CSV
+ * "x,y")
  *
  * Owns: nothing global but the output buffer.  Everything derives from one
  * 64-bit seed through splitmix64/xoshiro256**, so the same seed gives the same
@@ -12,15 +14,20 @@
  *
  * text: 100,000 distinct lowercase words (ranks 1..100000, shorter words at
  *   lower ranks, as in natural language), drawn with probability ~ 1/rank
- *   through a Walker alias table.  Words are separated by one space; a line ends
- *   before it would pass 80 characters.
- * lineitem/orders: order keys 1..N; order k has 1..7 line items.  Everything
- *   about order k comes from an RNG seeded by (seed, k), so the two files
- *   agree: lineitem stops after ROWS rows (about ROWS/4 orders), orders writes
- *   ROWS orders.  o_totalprice is the sum of extendedprice*(1+tax)*(1-disc) of
- *   the order's items, o_orderstatus F/O/P from the items' linestatus.
- * sort: key = 10 random characters from [0-9A-Za-z], then ' ', the record
- *   number as 32 hex digits, ' ', 55 filler letters, '\n'.
+ *   through a Walker alias table.  Words are separated by one space; a line
+ * ends before it would pass 80 characters. lineitem/orders: order keys 1..N;
+ * order k has 1..7 line items.  Everything about order k comes from an RNG
+ * seeded by (seed, k), so the two files agree: lineitem stops after ROWS rows
+ * (about ROWS/4 orders), orders writes ROWS orders.  o_totalprice is the sum of
+ * extendedprice*(1+tax)*(1-disc) of the order's items, o_orderstatus F/O/P from
+ * the items' linestatus. sort: key = 10 random characters from [0-9A-Za-z],
+ * then ' ', the record number as 32 hex digits, ' ', 55 filler letters, '\n'.
+ * points: header "x,y", then N lines "x,y" with 3 decimals, both in
+ *   [5, 95]: each point picks one of 5 seeded centres (in [15, 85]^2) and
+ *   adds, per coordinate, the sum of 4 uniform offsets in [-2.5, 2.5]
+ *   (roughly normal, sd ~2.9).  Integer thousandths throughout, so the
+ *   bytes are exact.  For k-means (W5); the first 5 points are the
+ *   initial centroids.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -51,7 +58,10 @@ static void rng_seed(rng *r, uint64_t seed)
         r->s[i] = splitmix64(&x);
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t rng_next(rng *r)
 {
@@ -179,7 +189,8 @@ static void gen_text(uint64_t seed, uint64_t size_mb)
     rng_seed(&r, seed ^ 0x7465787400000000ULL);
     make_words(&r);
     /* Walker/Vose alias table for p(rank) ~ 1/rank: one draw picks a column
-     * (high bits) and a 32-bit threshold (low bits).  800 KB, cache-friendly. */
+     * (high bits) and a 32-bit threshold (low bits).  800 KB, cache-friendly.
+     */
     double hsum = 0;
     for (int i = 0; i < NWORDS; i++)
         hsum += 1.0 / (i + 1);
@@ -215,7 +226,7 @@ static void gen_text(uint64_t seed, uint64_t size_mb)
         alias[l] = (uint32_t)l;
     }
     /* words packed in 16-byte slots */
-    char (*wp)[16] = malloc(sizeof(char[16]) * NWORDS);
+    char(*wp)[16] = malloc(sizeof(char[16]) * NWORDS);
     for (int i = 0; i < NWORDS; i++)
         memcpy(wp[i], words[i], (size_t)wlen[i] + 1);
     uint64_t target = size_mb * 1000000ULL, written = 0;
@@ -248,10 +259,12 @@ static char datestr[NDAYS][16];
 
 static void make_dates(void)
 {
-    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
     int y = 1992, m = 0, d = 1;
     for (int i = 0; i < NDAYS; i++) {
-        snprintf(datestr[i], sizeof datestr[i], "%04d-%02d-%02d", y % 10000, (m + 1) % 100, d % 100);
+        snprintf(datestr[i], sizeof datestr[i], "%04d-%02d-%02d", y % 10000,
+                 (m + 1) % 100, d % 100);
         int ml = mdays[m] + (m == 1 && y % 4 == 0 ? 1 : 0);
         if (++d > ml) {
             d = 1;
@@ -263,7 +276,7 @@ static void make_dates(void)
     }
 }
 
-#define CURRENTDATE 1263 /* 1995-06-17 = day 1263 from 1992-01-01 */
+#define CURRENTDATE 1263    /* 1995-06-17 = day 1263 from 1992-01-01 */
 #define ORDERDATE_SPAN 2405 /* 1992-01-01 .. 1998-08-02 */
 
 typedef struct {
@@ -279,7 +292,8 @@ static uint64_t partprice_cents(uint64_t partkey)
 
 /* Generates order k; if li is non-NULL, writes its lineitems (at most
  * *budget rows, decremented). */
-static void make_order(uint64_t seed, uint64_t k, order *o, uint64_t *budget, int write_li)
+static void make_order(uint64_t seed, uint64_t k, order *o, uint64_t *budget,
+                       int write_li)
 {
     rng r;
     rng_seed(&r, seed ^ (k * 0xd6e8feb86659fd93ULL) ^ 0x6f72646572000000ULL);
@@ -319,8 +333,8 @@ static void make_order(uint64_t seed, uint64_t k, order *o, uint64_t *budget, in
             put(",", 1);
             put_cents(ext);
             char t[32];
-            int n = snprintf(t, sizeof t, ",0.%02u,0.%02u,%c,%c,", (unsigned)disc,
-                             (unsigned)tax, rf, ls);
+            int n = snprintf(t, sizeof t, ",0.%02u,0.%02u,%c,%c,",
+                             (unsigned)disc, (unsigned)tax, rf, ls);
             put(t, (size_t)n);
             put(datestr[ship], 10);
             put("\n", 1);
@@ -331,9 +345,10 @@ static void make_order(uint64_t seed, uint64_t k, order *o, uint64_t *budget, in
 static void gen_lineitem(uint64_t seed, uint64_t rows)
 {
     make_dates();
-    static const char hdr[] = "l_orderkey,l_partkey,l_suppkey,l_linenumber,l_quantity,"
-                              "l_extendedprice,l_discount,l_tax,l_returnflag,"
-                              "l_linestatus,l_shipdate\n";
+    static const char hdr[] =
+        "l_orderkey,l_partkey,l_suppkey,l_linenumber,l_quantity,"
+        "l_extendedprice,l_discount,l_tax,l_returnflag,"
+        "l_linestatus,l_shipdate\n";
     put(hdr, sizeof hdr - 1);
     uint64_t budget = rows;
     order o;
@@ -344,7 +359,8 @@ static void gen_lineitem(uint64_t seed, uint64_t rows)
 static void gen_orders(uint64_t seed, uint64_t rows)
 {
     make_dates();
-    static const char hdr[] = "o_orderkey,o_custkey,o_orderstatus,o_totalprice,o_orderdate\n";
+    static const char hdr[] =
+        "o_orderkey,o_custkey,o_orderstatus,o_totalprice,o_orderdate\n";
     put(hdr, sizeof hdr - 1);
     order o;
     for (uint64_t k = 1; k <= rows; k++) {
@@ -366,7 +382,8 @@ static void gen_orders(uint64_t seed, uint64_t rows)
 
 static void gen_sort(uint64_t seed, uint64_t records)
 {
-    static const char alpha[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static const char alpha[] =
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     static const char hex[] = "0123456789ABCDEF";
     rng r;
     rng_seed(&r, seed ^ 0x736f727400000000ULL);
@@ -389,6 +406,41 @@ static void gen_sort(uint64_t seed, uint64_t records)
     }
 }
 
+/* ---------------------------------------------------------------- points */
+
+static void put_milli(uint64_t m)
+{
+    put_u64(m / 1000);
+    char t[4] = {'.', (char)('0' + m / 100 % 10), (char)('0' + m / 10 % 10),
+                 (char)('0' + m % 10)};
+    put(t, 4);
+}
+
+static void gen_points(uint64_t seed, uint64_t n)
+{
+    rng r;
+    rng_seed(&r, seed ^ 0x706f696e74730000ULL);
+    uint64_t cx[5], cy[5];
+    for (int i = 0; i < 5; i++) {
+        cx[i] = 15000 + rng_below(&r, 70001);
+        cy[i] = 15000 + rng_below(&r, 70001);
+    }
+    static const char hdr[] = "x,y\n";
+    put(hdr, sizeof hdr - 1);
+    for (uint64_t i = 0; i < n; i++) {
+        int c = (int)rng_below(&r, 5);
+        int64_t dx = 0, dy = 0;
+        for (int j = 0; j < 4; j++) {
+            dx += (int64_t)rng_below(&r, 5001) - 2500;
+            dy += (int64_t)rng_below(&r, 5001) - 2500;
+        }
+        put_milli((uint64_t)((int64_t)cx[c] + dx));
+        put(",", 1);
+        put_milli((uint64_t)((int64_t)cy[c] + dy));
+        put("\n", 1);
+    }
+}
+
 /* ---------------------------------------------------------------- main */
 
 static void usage(void)
@@ -396,7 +448,8 @@ static void usage(void)
     fprintf(stderr, "usage: gen [--seed N] text SIZE_MB OUT\n"
                     "       gen [--seed N] lineitem ROWS OUT\n"
                     "       gen [--seed N] orders ROWS OUT\n"
-                    "       gen [--seed N] sort RECORDS OUT\n");
+                    "       gen [--seed N] sort RECORDS OUT\n"
+                    "       gen [--seed N] points N OUT\n");
     exit(2);
 }
 
@@ -430,6 +483,8 @@ int main(int argc, char **argv)
         gen_orders(seed, n);
     else if (strcmp(kind, "sort") == 0)
         gen_sort(seed, n);
+    else if (strcmp(kind, "points") == 0)
+        gen_points(seed, n);
     else
         usage();
     flush_out();

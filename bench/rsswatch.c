@@ -5,14 +5,14 @@
  *
  * Owns: one child and everything it starts.  rsswatch makes itself a child
  * subreaper (PR_SET_CHILD_SUBREAPER), so processes that daemonize or lose
- * their parent are re-parented to it and stay in the tree.  Every ~50 ms (5 ms in
- * the first half second; and at once when a child exits, through sigtimedwait on SIGCHLD) it walks /proc,
- * collects all descendants and sums their RSS (statm resident pages): the
- * largest single process and the largest sum seen are the peaks.  The
- * largest ru_maxrss of reaped children is folded into the single-process peak,
- * so processes too short-lived to be sampled still count.  When the command
- * exits, the remaining descendants get SIGTERM, then SIGKILL after 3 s; how
- * many there were is reported as "leftover".
+ * their parent are re-parented to it and stay in the tree.  Every ~50 ms (5 ms
+ * in the first half second; and at once when a child exits, through
+ * sigtimedwait on SIGCHLD) it walks /proc, collects all descendants and sums
+ * their RSS (statm resident pages): the largest single process and the largest
+ * sum seen are the peaks.  The largest ru_maxrss of reaped children is folded
+ * into the single-process peak, so processes too short-lived to be sampled
+ * still count.  When the command exits, the remaining descendants get SIGTERM,
+ * then SIGKILL after 3 s; how many there were is reported as "leftover".
  *
  * REPORT gets one line: wall_s=... max_rss_kb=... total_rss_kb=... status=...
  * leftover=...; the exit status of rsswatch is the command's.
@@ -160,7 +160,8 @@ int main(int argc, char **argv)
         reap(child, &status, &done);
         if (done)
             break;
-        /* 5 ms during the first half second (start-up runs are short), then 50 ms */
+        /* 5 ms during the first half second (start-up runs are short), then 50
+         * ms */
         struct timespec ts = {0, (now() - t0 < 0.5 ? 5 : 50) * 1000 * 1000};
         sigtimedwait(&set, NULL, &ts);
         reap(child, &status, &done);
@@ -184,9 +185,13 @@ int main(int argc, char **argv)
         ;
     FILE *r = fopen(argv[1], "w");
     if (r) {
-        fprintf(r, "wall_s=%.6f max_rss_kb=%ld total_rss_kb=%ld status=%d leftover=%d\n", wall,
-                max_one, max_total,
-                WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), left);
+        fprintf(r,
+                "wall_s=%.6f max_rss_kb=%ld total_rss_kb=%ld status=%d "
+                "leftover=%d\n",
+                wall, max_one, max_total,
+                WIFEXITED(status) ? WEXITSTATUS(status)
+                                  : 128 + WTERMSIG(status),
+                left);
         fclose(r);
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

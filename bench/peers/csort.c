@@ -33,7 +33,8 @@ int main(int argc, char **argv)
     fstat(fileno(f), &st);
     size_t size = (size_t)st.st_size, n = size / REC;
     if (size % REC) {
-        fprintf(stderr, "csort: %s is not a whole number of %d-byte records\n", argv[1], REC);
+        fprintf(stderr, "csort: %s is not a whole number of %d-byte records\n",
+                argv[1], REC);
         return 1;
     }
     char *data = malloc(size ? size : 1);

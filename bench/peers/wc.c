@@ -24,7 +24,10 @@ static size_t cap = 1 << 20, used;
 static char *arena;
 static size_t alen, acap = 1 << 24;
 
-static int isletter(unsigned c) { return (c | 32) - 'a' < 26; }
+static int isletter(unsigned c)
+{
+    return (c | 32) - 'a' < 26;
+}
 
 static void grow(void)
 {
@@ -49,7 +52,8 @@ static void add(const char *w, size_t len)
         h = (h ^ (uint8_t)w[i]) * 1099511628211ULL;
     size_t p = h & (cap - 1);
     while (tab[p].count) {
-        if (tab[p].hash == h && tab[p].len == len && memcmp(arena + tab[p].off, w, len) == 0) {
+        if (tab[p].hash == h && tab[p].len == len &&
+            memcmp(arena + tab[p].off, w, len) == 0) {
             tab[p].count++;
             return;
         }
@@ -126,7 +130,7 @@ int main(int argc, char **argv)
     qsort(all, k, sizeof *all, cmp);
     printf("R distinct %zu\n", k);
     for (size_t i = 0; i < k && (int)i < top; i++)
-        printf("R %llu %.*s\n", (unsigned long long)all[i].count, (int)all[i].len,
-               arena + all[i].off);
+        printf("R %llu %.*s\n", (unsigned long long)all[i].count,
+               (int)all[i].len, arena + all[i].off);
     return 0;
 }

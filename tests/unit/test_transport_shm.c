@@ -764,7 +764,7 @@ static void test_killed(void)
         char *p = calloc(1, big);
         const void *parts[1] = {p};
         T->send(s, NULL, parts, &big, 1, NULL); /* blocks: nobody reads */
-        for (;;) /* on a loaded machine the send may give up first: */
+        for (;;)     /* on a loaded machine the send may give up first: */
             pause(); /* wait for the kill either way */
     }
     char buf[64];
