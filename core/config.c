@@ -92,6 +92,9 @@ static const conf_key_doc known_keys[] = {
      "longest wait for resources to register before scheduling starts"},
     {"scheduler.topology", "",
      "racks of hosts for RACK_LOCAL scheduling: host=rack,host=rack"},
+    {"scheduler.launchAhead", "2",
+     "tasks per core queued on an executor beyond its free cores while its "
+     "tasks are short (0 = never, as Spark)"},
     {"scheduler.revive.interval", "1s",
      "interval of periodic resource offers to the task scheduler"},
     {"default.parallelism", "",

@@ -405,6 +405,27 @@ static int resources_ready(driver *d)
     return (double)cores >= d->min_registered_ratio * d->expected_cores;
 }
 
+/* May executor ei take one more task?  Beyond its free cores, up to
+ * scheduler.launchAhead tasks per core wait in its queue, so a task thread
+ * starts the next task without a round trip to the driver; but only while
+ * everything it runs is short (started less than LAUNCH_AHEAD_US ago), so
+ * a task never waits behind a long one while another executor idles. */
+#define LAUNCH_AHEAD_US 20000
+static int can_take(driver *d, int ei, int64_t now)
+{
+    const exec_rec *e = &d->execs[ei];
+    if (!e->alive)
+        return 0;
+    if (e->free_cores > 0)
+        return 1;
+    if (d->launch_ahead <= 0 || e->free_cores <= -d->launch_ahead * e->cores)
+        return 0;
+    for (int i = 0; i < d->nrun; i++)
+        if (d->run[i].exec == ei && now - d->run[i].start_us > LAUNCH_AHEAD_US)
+            return 0;
+    return 1;
+}
+
 static void schedule(driver *d)
 {
     int64_t now = now_ms();
@@ -430,7 +451,7 @@ static void schedule(driver *d)
                     exec_rec *e = &d->execs[ei];
                     ts_exec te = {e->id, e->host, e->rack};
                     int level, spec, ti;
-                    if (!e->alive || e->free_cores <= 0)
+                    if (!can_take(d, ei, now_us()))
                         continue;
                     ti = taskset_offer(st->ts, &te, levels[li], now, &level,
                                        &spec);
@@ -1422,7 +1443,8 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
                              &d->tscfg.wait_ms[LOC_RACK_LOCAL], err) ||
         conf_get_bool(c, "eventLog.enabled", 0, &evlog, err) ||
         conf_get_size(c, "task.binaryBroadcastThreshold", 1, 1u << 20,
-                      &d->bin_bcast_threshold, err))
+                      &d->bin_bcast_threshold, err) ||
+        conf_get_int(c, "scheduler.launchAhead", 2, &d->launch_ahead, err))
         goto fail;
     d->tscfg.max_failures = max_failures < 1 ? 1 : (int)max_failures;
     {

@@ -190,6 +190,7 @@ struct driver {
     uint64_t max_result_size;
     int64_t max_wait_ms;
     double min_registered_ratio;
+    int64_t launch_ahead; /* scheduler.launchAhead: queued tasks per core */
     uint64_t bin_bcast_threshold; /* task.binaryBroadcastThreshold */
     int expected_cores;
     char *topology; /* "host=rack,host=rack" */

@@ -516,6 +516,9 @@ static void scen_start(scen *sc, const char *master, const char *const *kv)
     conf_set(sc->c, "transport", "sim", CONF_SRC_SCRIPT, NULL);
     conf_set(sc->c, "clustermgr", "sim", CONF_SRC_SCRIPT, NULL);
     conf_set(sc->c, "master", master, CONF_SRC_SCRIPT, NULL);
+    /* these tests pin Spark's slot-by-slot offers (delay scheduling,
+     * placement); launching ahead is tested on its own */
+    conf_set(sc->c, "scheduler.launchAhead", "0", CONF_SRC_SCRIPT, NULL);
     for (int i = 0; kv && kv[i]; i += 2)
         conf_set(sc->c, kv[i], kv[i + 1], CONF_SRC_SCRIPT, NULL);
     sc->d = driver_new(sc->c, "test_dag", &err);
@@ -1472,6 +1475,55 @@ static void test_delay_scheduling(void)
     scen_end(&sc);
 }
 
+/* scheduler.launchAhead: short tasks queue on busy executors, long ones
+ * do not. */
+static void test_launch_ahead(void)
+{
+    scen sc;
+    job_spec spec;
+    plan_node nodes[2];
+    const char *prefs[] = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+    const char *kv[] = {"scheduler.launchAhead", "1", NULL};
+    int A, B, n;
+
+    diag("launch ahead");
+    scen_start(&sc, "sim[2]", kv);
+    A = exec_add(&sc, "hostA", 1);
+    B = exec_add(&sc, "hostB", 1);
+    one_stage(&spec, nodes, 8, prefs);
+    job_submit(&sc, &spec);
+    n = collect(&sc, 4);
+    is_int(4, n, "two executors of one core take two tasks each at once");
+    {
+        int on_a = 0;
+        for (int i = 0; i < sc.nl; i++)
+            on_a += sc.l[i].exec == A;
+        is_int(2, on_a, "... one running and one queued on each (A)");
+        (void)B;
+    }
+    is_int(0, settle(&sc), "no more than one queued per core");
+    /* the running tasks become long: nothing more is queued behind them */
+    clock_advance(30);
+    finish(&sc, &sc.l[0], NULL);
+    n = settle(&sc);
+    is_int(0, n,
+           "a slot freed while the executor's other task is long (30 ms): "
+           "its queued task takes it, nothing new is queued");
+    for (int i = 1; i < sc.nl; i++)
+        finish(&sc, &sc.l[i], NULL);
+    while (sc.nl < 8 + 0) {
+        int from = sc.nl;
+        if (collect(&sc, 1) <= 0)
+            break;
+        for (int i = from; i < sc.nl; i++)
+            finish(&sc, &sc.l[i], NULL);
+    }
+    if (job_wait(&sc))
+        bail("the job did not finish");
+    is_int(0, sc.rc, "the job succeeds (%s)", sc.err.msg);
+    scen_end(&sc);
+}
+
 static void test_register_static(void)
 {
     ember_error err = {0, ""};
@@ -1508,6 +1560,7 @@ int main(void)
     test_lost_executors();
     test_speculation_accum();
     test_delay_scheduling();
+    test_launch_ahead();
     clock_override(NULL);
     plugins_shutdown();
     return done_testing();
