@@ -426,6 +426,54 @@ static int can_take(driver *d, int ei, int64_t now)
     return 1;
 }
 
+static void run_remove(driver *d, int i);
+
+/* Tasks launched ahead wait in an executor's queue.  When the tasks in
+ * front of them turn out long while another executor has a free core, take
+ * the newest queued task back (a kill drops it from the executor's queue)
+ * and schedule it again; not counted as a failure. */
+static void recall_queued(driver *d)
+{
+    int64_t now = now_us();
+    int idle = 0;
+    if (d->launch_ahead <= 0 || !d->cur)
+        return;
+    for (int ei = 0; ei < d->nexecs; ei++)
+        if (d->execs[ei].alive && d->execs[ei].free_cores > 0)
+            idle += d->execs[ei].free_cores;
+    for (int ei = 0; ei < d->nexecs && idle > 0; ei++) {
+        exec_rec *e = &d->execs[ei];
+        while (idle > 0 && e->alive && e->free_cores < 0) {
+            int newest = -1;
+            int64_t oldest = now;
+            running r;
+            for (int i = 0; i < d->nrun; i++) {
+                if (d->run[i].exec != ei)
+                    continue;
+                if (d->run[i].start_us < oldest)
+                    oldest = d->run[i].start_us;
+                if (newest < 0 || d->run[i].start_us >= d->run[newest].start_us)
+                    newest = i;
+            }
+            if (newest < 0 || now - oldest <= LAUNCH_AHEAD_US)
+                break;
+            r = d->run[newest];
+            LOG_DEBUG("taking TID %llu back from executor %s: queued behind "
+                      "a long task",
+                      (unsigned long long)r.tid, e->id);
+            send_simple(d, ei, MSG_KILL, r.tid);
+            run_remove(d, newest);
+            e->free_cores++;
+            idle--;
+            if (r.st && r.st->ts) {
+                ev_task_end(d, &r, NULL, "TaskKilled",
+                            "queued behind a long task: rescheduled");
+                taskset_attempt_lost(r.st->ts, r.task);
+            }
+        }
+    }
+}
+
 static void schedule(driver *d)
 {
     int64_t now = now_ms();
@@ -748,6 +796,11 @@ static void on_status(driver *d, int ei, const msg_status *m)
             ri = i;
             break;
         }
+    if (ri < 0 && m->state == TASK_KILLED) {
+        /* a task taken back from a queue (recall_queued) or a
+         * speculation loser, already forgotten */
+        return;
+    }
     if (ri < 0) {
         LOG_WARN("status for unknown task %llu from executor %s",
                  (unsigned long long)m->task_id, d->execs[ei].id);
@@ -1288,6 +1341,7 @@ static void *loop_main(void *arg)
         drain_fetched(d);
         drain_unpersist(d);
         check_speculation(d);
+        recall_queued(d);
         schedule(d);
         if (d->cur && d->cur->done == 1 && d->cur->pending_fetches == 0)
             job_finish(d, d->cur);
