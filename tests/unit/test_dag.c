@@ -1524,6 +1524,61 @@ static void test_launch_ahead(void)
     scen_end(&sc);
 }
 
+/* A task queued behind one that turns long is taken back and run on an
+ * executor with a free core. */
+static void test_recall_queued(void)
+{
+    scen sc;
+    job_spec spec;
+    plan_node nodes[2];
+    const char *prefs[] = {NULL, NULL, NULL, NULL};
+    const char *kv[] = {"scheduler.launchAhead", "1", NULL};
+    int A, qa, rb, from;
+
+    diag("recalling a queued task");
+    scen_start(&sc, "sim[2]", kv);
+    A = exec_add(&sc, "hostA", 1);
+    exec_add(&sc, "hostB", 1);
+    one_stage(&spec, nodes, 3, prefs);
+    job_submit(&sc, &spec);
+    is_int(3, collect(&sc, 3), "three tasks launch: one queued ahead");
+    /* which executor holds two? the second of its tasks is the queued one */
+    {
+        int na = 0, nb = 0, last_a = -1, last_b = -1;
+        for (int i = 0; i < sc.nl; i++) {
+            if (sc.l[i].exec == A) {
+                na++;
+                last_a = i;
+            } else {
+                nb++;
+                last_b = i;
+            }
+        }
+        qa = na == 2 ? last_a : last_b;
+        rb = na == 2 ? last_b : last_a;
+        ok((na == 2 && nb == 1) || (na == 1 && nb == 2),
+           "one executor holds two tasks");
+    }
+    /* the single task on the other executor finishes: a core is free; the
+     * busy executor's first task runs on and becomes long */
+    finish(&sc, &sc.l[rb], NULL);
+    from = sc.nl;
+    clock_advance(30);
+    collect(&sc, 1);
+    ok(sc.nkills >= 1 && sc.kills[0] == sc.l[qa].m.task_id,
+       "the queued task is taken back (a kill to its executor)");
+    ok(sc.nl == from + 1 && sc.l[from].exec == sc.l[rb].exec &&
+           sc.l[from].m.partition == sc.l[qa].m.partition,
+       "and runs on the free executor");
+    for (int i = 0; i < sc.nl; i++)
+        if (i != qa && i != rb)
+            finish(&sc, &sc.l[i], NULL);
+    if (job_wait(&sc))
+        bail("the job did not finish");
+    is_int(0, sc.rc, "the job succeeds (%s)", sc.err.msg);
+    scen_end(&sc);
+}
+
 static void test_register_static(void)
 {
     ember_error err = {0, ""};
@@ -1561,6 +1616,7 @@ int main(void)
     test_speculation_accum();
     test_delay_scheduling();
     test_launch_ahead();
+    test_recall_queued();
     clock_override(NULL);
     plugins_shutdown();
     return done_testing();
