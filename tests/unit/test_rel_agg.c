@@ -684,6 +684,94 @@ static void test_bad_params(void)
     }
 }
 
+/* One string key: keys of every length around the in-slot limits (7, 8,
+ * 11, 12 bytes), shared prefixes, NUL bytes, empty strings and NULLs, over
+ * many batches; counts checked against a direct tally. */
+static void test_string_keys(void)
+{
+    enum { NK = 64, NB = 40, PER = 500 };
+    char keys[NK][32];
+    size_t lens[NK];
+    int64_t want[NK + 1] = {0}; /* [NK]: NULL */
+    rh_op *o = agg("(0)", "((as \"n\" (count_star)))", "complete");
+    uint64_t x = 88172645463325252ULL;
+    int bad = 0, seen = 0;
+    for (int k = 0; k < NK; k++) { /* unique: the first two bytes name k */
+        lens[k] = k == 0 ? 0 : k == 1 ? 1 : (size_t)(2 + k % 19); /* 0..20 */
+        memset(keys[k], 'q', sizeof keys[k]);
+        if (lens[k] >= 2) {
+            keys[k][0] = (char)('A' + k / 26);
+            keys[k][1] = (char)('a' + k % 26);
+        }
+        if (k % 5 == 3 && lens[k] > 2)
+            keys[k][lens[k] - 1] = '\0'; /* a NUL inside */
+    }
+    for (int b = 0; b < NB && o; b++) {
+        ember_batch *in = batch_new();
+        batch_add_column(in, "k", EMBER_TYPE_STRING);
+        for (int r = 0; r < PER; r++) {
+            int k;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            k = (int)(x % (NK + 1));
+            if (k == NK)
+                batch_append_null(in, 0);
+            else
+                batch_append_str(in, 0, keys[k], lens[k]);
+            want[k]++;
+        }
+        if (rh_push(o, in))
+            bad++;
+        batch_destroy(&in);
+    }
+    if (o && rh_finish(o))
+        bad++;
+    ok(o && !bad, "string keys: pushed and finished");
+    for (int64_t i = 0; o && i < rh_rows(o); i++) {
+        ember_column kc, nc;
+        int64_t r = i;
+        int bi = 0;
+        while (r >= batch_num_rows(o->out[bi]))
+            r -= batch_num_rows(o->out[bi++]);
+        batch_column(o->out[bi], 0, &kc);
+        batch_column(o->out[bi], 1, &nc);
+        seen++;
+        if (kc.validity && !((kc.validity[r / 8] >> (r % 8)) & 1)) {
+            if (((const int64_t *)nc.data)[r] != want[NK])
+                bad++;
+            want[NK] = -1;
+            continue;
+        }
+        {
+            size_t l = (size_t)(kc.offsets[r + 1] - kc.offsets[r]);
+            const char *v = (const char *)kc.data + kc.offsets[r];
+            int found = -1;
+            for (int k = 0; k < NK; k++)
+                if (lens[k] == l && memcmp(keys[k], v, l) == 0)
+                    found = k;
+            if (found < 0 || ((const int64_t *)nc.data)[r] != want[found])
+                bad++;
+            else
+                want[found] = -1;
+        }
+    }
+    {
+        int distinct = 0;
+        for (int k = 0; k < NK; k++)
+            for (int j = 0; j < k; j++)
+                if (lens[j] == lens[k] &&
+                    memcmp(keys[j], keys[k], lens[k]) == 0)
+                    goto dup;
+        distinct = NK + 1;
+    dup:
+        ok(distinct == 0 || seen == distinct,
+           "string keys: one group per distinct key and NULL (%d)", seen);
+    }
+    is_int(0, bad, "string keys: every count right");
+    rh_close(o);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/test_rel_agg.XXXXXX";
@@ -700,6 +788,7 @@ int main(void)
     test_partial_layout();
     test_count_distinct();
     test_wrap();
+    test_string_keys();
     test_large_reference();
     test_partial_final(tmpdir);
     test_bad_params();

@@ -381,25 +381,14 @@ typedef struct aggfn {
 typedef struct slot {
     uint32_t tag; /* hash >> 32 */
     int32_t gid;  /* -1: empty */
-    uint64_t pre; /* a string key of at most 7 bytes, whole (short_key);
-                     0: compare the key itself */
+    uint64_t pre; /* string mode: the key's first 8 bytes (see lookup) */
 } slot;
-
-/* A string key of at most 7 bytes encoded exactly in 64 bits: the bytes,
- * the length in bits 56-62, bit 63 set.  Longer keys: 0. */
-static inline uint64_t short_key(const uint8_t *x, size_t len)
-{
-    uint64_t w = 0;
-    if (len > 7)
-        return 0;
-    for (size_t k = 0; k < len; k++)
-        w |= (uint64_t)x[k] << (8 * k);
-    return w | ((uint64_t)len << 56) | (1ULL << 63);
-}
 
 typedef struct agg {
     int mode;
-    int merge; /* inputs are partial states (final mode, merge phase) */
+    int strmode;      /* one string key: -1 undecided, 0 no, 1 yes */
+    int32_t null_gid; /* string mode: the NULL key's group, -1 none */
+    int merge;        /* inputs are partial states (final mode, merge phase) */
     int nk;
     int *kidx, *cur_kidx;
     int na;
@@ -482,6 +471,7 @@ static void table_reset(agg *s)
     free(s->ghash);
     s->ghash = NULL;
     s->ng = s->gcap = 0;
+    s->null_gid = -1;
     for (int k = 0; k < s->nk && s->keys; k++)
         relcol_free(&s->keys[k]);
     for (int j = 0; j < s->na; j++) {
@@ -964,22 +954,49 @@ static int lookup(agg *s, const ember_column *in, int64_t off, int64_t n)
             return EMBER_ENOMEM;
     }
     mask = s->scap - 1;
-    /* one string key without nulls (word counts, dimension names): compare
-     * lengths and bytes inline */
-    if (s->nk == 1 && rel_type_varwidth(in[s->cur_kidx[0]].type) &&
-        !in[s->cur_kidx[0]].validity) {
+    /* One string key (word counts, dimension names): decided once per
+     * operator, since slots are encoded differently.  A key of at most 11
+     * bytes lives whole in its slot (pre: bytes 0-7; tag: bytes 8-10, the
+     * length and bit 31), so finding it touches no key storage; a longer
+     * key keeps its first 8 bytes and 31 bits of its hash there, and is
+     * compared in full on a match.  NULL keys share one group outside the
+     * table. */
+    if (s->strmode < 0)
+        s->strmode = s->nk == 1 && rel_type_varwidth(in[s->cur_kidx[0]].type);
+    if (s->strmode) {
         const ember_column *kc = &in[s->cur_kidx[0]];
         const int32_t *ko = kc->offsets;
         const uint8_t *kd = kc->data;
         for (int64_t i = 0; i < n; i++) {
-            uint64_t hv = h[i];
-            uint32_t tag = (uint32_t)(hv >> 32);
+            uint64_t hv = h[i], pre = 0;
+            uint32_t tag;
             size_t p = hv & mask;
-            const uint8_t *x = kd + ko[off + i];
-            size_t lx = (size_t)(ko[off + i + 1] - ko[off + i]);
-            uint64_t sk = short_key(x, lx);
+            const uint8_t *x;
+            size_t lx;
             if (i + PREFETCH_AHEAD < n)
                 __builtin_prefetch(&s->slots[h[i + PREFETCH_AHEAD] & mask]);
+            if (kc->validity && !bit_valid(kc, off + i)) {
+                if (s->null_gid < 0 &&
+                    new_group(s, in, off + i, hv, &s->null_gid))
+                    return EMBER_ENOMEM;
+                gid[i] = s->null_gid;
+                continue;
+            }
+            x = kd + ko[off + i];
+            lx = (size_t)(ko[off + i + 1] - ko[off + i]);
+            if (lx >= 8) {
+                memcpy(&pre, x, 8);
+            } else {
+                for (size_t k = 0; k < lx; k++)
+                    pre |= (uint64_t)x[k] << (8 * k);
+            }
+            if (lx <= 11) {
+                tag = 0x80000000u | (uint32_t)lx << 24;
+                for (size_t k = 8; k < lx; k++)
+                    tag |= (uint32_t)x[k] << (8 * (k - 8));
+            } else {
+                tag = (uint32_t)(hv >> 32) & 0x7fffffffu;
+            }
             for (;;) {
                 slot *sl = &s->slots[p];
                 if (sl->gid < 0) {
@@ -987,22 +1004,21 @@ static int lookup(agg *s, const ember_column *in, int64_t off, int64_t n)
                         return EMBER_ENOMEM;
                     sl->tag = tag;
                     sl->gid = gid[i];
-                    sl->pre = sk;
+                    sl->pre = pre;
                     break;
                 }
-                if (sl->pre) { /* a short key: equal iff the codes are */
-                    if (sl->pre == sk) {
+                if (sl->tag == tag && sl->pre == pre) {
+                    const ember_column *kv;
+                    const int32_t *vo;
+                    if (lx <= 11) { /* the slot holds the whole key */
                         gid[i] = sl->gid;
                         break;
                     }
-                } else if (sl->tag == tag && !sk) {
-                    const ember_column *kv = &s->kview[0];
-                    const int32_t *vo = kv->offsets;
-                    size_t ly = (size_t)(vo[sl->gid + 1] - vo[sl->gid]);
-                    if (lx == ly &&
-                        (lx == 0 ||
-                         memcmp(x, (const uint8_t *)kv->data + vo[sl->gid],
-                                lx) == 0)) {
+                    kv = &s->kview[0];
+                    vo = kv->offsets;
+                    if ((size_t)(vo[sl->gid + 1] - vo[sl->gid]) == lx &&
+                        memcmp(x, (const uint8_t *)kv->data + vo[sl->gid],
+                               lx) == 0) {
                         gid[i] = sl->gid;
                         break;
                     }
@@ -1671,6 +1687,10 @@ static int agg_open(const ember_host *host, const ember_params *p,
                     const ember_task_info *ti, void **state, ember_error *err)
 {
     agg *s = calloc(1, sizeof *s);
+    if (s) {
+        s->strmode = -1;
+        s->null_gid = -1;
+    }
     const char *mode = host->param_str(p, "mode");
     const char *dir;
     int rc;
