@@ -581,12 +581,108 @@ local function subset(set, out)
   return true
 end
 
+-- A copy of a plan whose attributes are all new (same names and types):
+-- the right side of a self-join, so both sides' columns stay distinct
+local function reinstance(plan)
+  local map = {}
+  local function na(a)
+    local n = map[a.id]
+    if not n then
+      n = new_attr(a.name, a.type, a.qual)
+      map[a.id] = n
+    end
+    return n
+  end
+  local function copy(t)
+    local c = {}
+    for k, v in pairs(t) do c[k] = v end
+    return c
+  end
+  local function rx(e)
+    if e == nil then return nil end
+    if e.op == "attr" then return {op = "attr", attr = na(e.attr), type = e.type} end
+    local c = copy(e)
+    if e.out then
+      c.out = na(e.out)
+      if e.id then c.id = c.out.id end
+    end
+    if e.args then
+      c.args = {}
+      for i, a in ipairs(e.args) do c.args[i] = rx(a) end
+    end
+    return c
+  end
+  local function list(t, f)
+    if not t then return nil end
+    local r = {}
+    for i, v in ipairs(t) do r[i] = f(v) end
+    return r
+  end
+  local function walk(n)
+    local c = copy(n)
+    if n.child then c.child = walk(n.child) end
+    if n.left then c.left, c.right = walk(n.left), walk(n.right) end
+    if n.children then c.children = list(n.children, walk) end
+    c.exprs = list(n.exprs, rx)
+    c.cond = rx(n.cond)
+    c.keys = list(n.keys, rx)
+    c.lkeys, c.rkeys = list(n.lkeys, rx), list(n.rkeys, rx)
+    c.kout = list(n.kout, na)
+    c.all = list(n.all, na)
+    c.keep = list(n.keep, na)
+    if n.src then c.src = na(n.src) end
+    if n.kind == "generate" then c.attr = na(n.attr) end
+    c.aggs = list(n.aggs, function(a)
+      local b = copy(a)
+      b.arg, b.expr, b.attr = rx(a.arg), rx(a.expr), na(a.attr)
+      return b
+    end)
+    c.orders = list(n.orders, function(o)
+      local b = copy(o)
+      b.expr = rx(o.expr)
+      return b
+    end)
+    c.out = list(n.out, function(a)
+      local m = na(a)
+      if a.qual ~= m.qual then -- df:alias() qualifies the same attributes
+        return {id = m.id, name = m.name, type = m.type, qual = a.qual}
+      end
+      return m
+    end)
+    return c
+  end
+  return walk(plan)
+end
+
+local function shares_attrs(a, b)
+  local ids = {}
+  local function collect(n)
+    for _, x in ipairs(n.out or {}) do ids[x.id] = true end
+    for _, x in ipairs(n.all or {}) do ids[x.id] = true end
+    if n.child then collect(n.child) end
+    if n.left then collect(n.left); collect(n.right) end
+    for _, ch in ipairs(n.children or {}) do collect(ch) end
+  end
+  collect(a)
+  local hit = false
+  local function probe(n)
+    for _, x in ipairs(n.out or {}) do if ids[x.id] then hit = true end end
+    for _, x in ipairs(n.all or {}) do if ids[x.id] then hit = true end end
+    if n.child then probe(n.child) end
+    if n.left then probe(n.left); probe(n.right) end
+    for _, ch in ipairs(n.children or {}) do probe(ch) end
+  end
+  probe(b)
+  return hit
+end
+
 function DataFrame:join(other, on, how)
   check_df(self)
   if not is_df(other) then error("join expects a DataFrame", 2) end
   how = HOW[tostring(how or "inner"):lower()]
   if not how then error("join: how must be inner, left, right, full, semi or anti", 2) end
   local L, R = self.plan, other.plan
+  if shares_attrs(L, R) then R = reinstance(R) end
   return at(2, function()
     local lk, rk, extra = {}, {}, {}
     local using
