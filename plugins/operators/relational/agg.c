@@ -48,140 +48,8 @@ enum { M_PARTIAL, M_FINAL, M_COMPLETE };
 
 /* ------------------------------------------------------------ hashing */
 
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static inline uint64_t rotl(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64_t hash_bytes(const uint8_t *p, size_t len)
-{
-    uint64_t h =
-        0x243f6a8885a308d3ULL ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = rotl(h ^ (w * 0xff51afd7ed558ccdULL), 31) * 0xc4ceb9fe1a85ec53ULL;
-        p += 8;
-        len -= 8;
-    }
-    if (len) { /* the tail, without a variable-length memcpy call */
-        uint64_t w = 0;
-        for (size_t k = 0; k < len; k++)
-            w |= (uint64_t)p[k] << (8 * k);
-        h = rotl(h ^ (w * 0xff51afd7ed558ccdULL), 31) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return h;
-}
-
-static inline uint64_t dbl_bits(double d)
-{
-    uint64_t b;
-    if (d != d)
-        return 0x7ff8000000000000ULL;
-    if (d == 0)
-        d = 0;
-    memcpy(&b, &d, 8);
-    return b;
-}
-
-#define NULL_HASH 0x6a09e667f3bcc909ULL
-#define HSEED 0x510e527fade682d1ULL
-#define HMUL 0x9e3779b97f4a7c15ULL
-
-static inline int bit_valid(const ember_column *c, int64_t i)
-{
-    return !c->validity || ((c->validity[i >> 3] >> (i & 7)) & 1);
-}
-
-/* Hash rows [off, off + n) of c into h[0..n): first column sets, the
- * others combine. */
-static void hash_col(const ember_column *c, int64_t off, int64_t n, uint64_t *h,
-                     int first)
-{
-#define HLOOP(EXPR)                                                            \
-    if (!c->validity && first)                                                 \
-        for (int64_t i = 0; i < n; i++)                                        \
-            h[i] = mix64((EXPR) ^ HSEED);                                      \
-    else if (!c->validity)                                                     \
-        for (int64_t i = 0; i < n; i++)                                        \
-            h[i] = mix64((h[i] * HMUL) ^ (EXPR));                              \
-    else                                                                       \
-        for (int64_t i = 0; i < n; i++) {                                      \
-            uint64_t v_ = bit_valid(c, off + i) ? (EXPR) : NULL_HASH;          \
-            h[i] = mix64(first ? v_ ^ HSEED : (h[i] * HMUL) ^ v_);             \
-        }
-    switch (c->type) {
-    case EMBER_TYPE_NULL:
-        for (int64_t i = 0; i < n; i++)
-            h[i] = mix64(first ? NULL_HASH ^ HSEED : (h[i] * HMUL) ^ NULL_HASH);
-        break;
-    case EMBER_TYPE_BOOL: {
-        const uint8_t *v = (const uint8_t *)c->data + off;
-        HLOOP((uint64_t)(v[i] != 0))
-        break;
-    }
-    case EMBER_TYPE_INT32:
-    case EMBER_TYPE_DATE32: {
-        const int32_t *v = (const int32_t *)c->data + off;
-        HLOOP((uint64_t)(int64_t)v[i])
-        break;
-    }
-    case EMBER_TYPE_INT64:
-    case EMBER_TYPE_TIMESTAMP: {
-        const int64_t *v = (const int64_t *)c->data + off;
-        HLOOP((uint64_t)v[i])
-        break;
-    }
-    case EMBER_TYPE_DOUBLE: {
-        const double *v = (const double *)c->data + off;
-        HLOOP(dbl_bits(v[i]))
-        break;
-    }
-    default: {
-        const int32_t *o = c->offsets + off;
-        const uint8_t *d = c->data;
-        HLOOP(hash_bytes(d + o[i], (size_t)(o[i + 1] - o[i])))
-        break;
-    }
-    }
-#undef HLOOP
-}
-
-/* Equality with SQL grouping semantics: NULL = NULL, NaN = NaN. */
-static int val_eq(const ember_column *a, int64_t i, const ember_column *b,
-                  int64_t j)
-{
-    int an = rel_isnull(a, i), bn = rel_isnull(b, j);
-    if (an || bn)
-        return an == bn;
-    switch (a->type) {
-    case EMBER_TYPE_BOOL:
-        return rel_bool(a, i) == rel_bool(b, j);
-    case EMBER_TYPE_INT32:
-    case EMBER_TYPE_DATE32:
-        return rel_i32(a, i) == rel_i32(b, j);
-    case EMBER_TYPE_INT64:
-    case EMBER_TYPE_TIMESTAMP:
-        return rel_i64(a, i) == rel_i64(b, j);
-    case EMBER_TYPE_DOUBLE:
-        return dbl_bits(rel_f64(a, i)) == dbl_bits(rel_f64(b, j));
-    default: {
-        size_t la, lb;
-        const char *x = rel_str(a, i, &la), *y = rel_str(b, j, &lb);
-        return la == lb && (la == 0 || memcmp(x, y, la) == 0);
-    }
-    }
-}
+/* Keys are hashed column at a time by rel_hash_col and compared with
+ * rel_group_eq (rel.h). */
 
 /* x < y for doubles with NaN greatest (as Spark) */
 static inline int dlt(double x, double y)
@@ -196,30 +64,6 @@ static inline int bytes_cmp(const uint8_t *a, size_t la, const uint8_t *b,
     if (r)
         return r;
     return (la > lb) - (la < lb);
-}
-
-/* rel.c's relcol_gather grows the validity bitmap of a column that already
- * has one without setting the new bits (rows gathered after a NULL may read
- * as NULL): pre-extend it here with valid bits.  Remove once rel.c does. */
-static int gather(rel_col *c, const ember_column *src, const int32_t *sel,
-                  int64_t n)
-{
-    if (c->valid) {
-        size_t need = (size_t)((c->n + n) >> 3) + 1;
-        if (need > c->valid_cap) {
-            size_t nc = c->valid_cap ? c->valid_cap : 64;
-            uint8_t *nv;
-            while (nc < need)
-                nc *= 2;
-            nv = realloc(c->valid, nc);
-            if (!nv)
-                return EMBER_ENOMEM;
-            memset(nv + c->valid_cap, 0xff, nc - c->valid_cap);
-            c->valid = nv;
-            c->valid_cap = nc;
-        }
-    }
-    return relcol_gather(c, src, sel, n);
 }
 
 /* -------------------------------------------------- count_distinct sets */
@@ -304,7 +148,7 @@ static int dset_insert(dset *d, int32_t g, uint64_t h, const ember_column *c,
         v = rel_i64(c, row);
         break;
     case EMBER_TYPE_DOUBLE:
-        v = (int64_t)dbl_bits(rel_f64(c, row));
+        v = (int64_t)rel_dbl_bits(rel_f64(c, row));
         break;
     default:
         s = rel_str(c, row, &len);
@@ -677,7 +521,7 @@ static int check_types(const agg *s, const ember_column *in, int ncols,
 
 /* ------------------------------------------------------------ updates */
 
-#define VALID(c, i) bit_valid((c), (i))
+#define VALID(c, i) rel_valid_bit((c), (i))
 
 /* BODY runs for the rows i in [0, n) whose value is not NULL */
 #define ROWS(c, off, n, BODY)                                                  \
@@ -891,14 +735,14 @@ static int update(agg *s, aggfn *a, const ember_column *in, int64_t off,
         }
     case F_COUNT_DISTINCT: {
         uint64_t *vh = s->vh;
-        hash_col(c, off, n, vh, 1);
+        rel_hash_col(c, off, n, vh, NULL, 1);
         for (int64_t i = 0; i < n; i++) {
             int rc;
             if (!VALID(c, off + i))
                 continue;
             rc = dset_insert(&a->ds, gid[i],
-                             mix64(vh[i] ^ ((uint64_t)gid[i] * HMUL)), c,
-                             off + i);
+                             rel_mix64(vh[i] ^ ((uint64_t)gid[i] * REL_HMUL)),
+                             c, off + i);
             if (rc < 0)
                 return rc;
             a->i64[gid[i]] += rc;
@@ -943,7 +787,7 @@ static int lookup(agg *s, const ember_column *in, int64_t off, int64_t n)
         return 0;
     }
     for (int k = 0; k < s->nk; k++)
-        hash_col(&in[s->cur_kidx[k]], off, n, h, k == 0);
+        rel_hash_col(&in[s->cur_kidx[k]], off, n, h, NULL, k == 0);
     if (groups_reserve(s, n))
         return EMBER_ENOMEM;
     if ((size_t)(s->ng + n) * 2 > s->scap) {
@@ -975,7 +819,7 @@ static int lookup(agg *s, const ember_column *in, int64_t off, int64_t n)
             size_t lx;
             if (i + PREFETCH_AHEAD < n)
                 __builtin_prefetch(&s->slots[h[i + PREFETCH_AHEAD] & mask]);
-            if (kc->validity && !bit_valid(kc, off + i)) {
+            if (kc->validity && !rel_valid_bit(kc, off + i)) {
                 if (s->null_gid < 0 &&
                     new_group(s, in, off + i, hv, &s->null_gid))
                     return EMBER_ENOMEM;
@@ -1049,8 +893,8 @@ static int lookup(agg *s, const ember_column *in, int64_t off, int64_t n)
              * compared at once rather than the full hash first */
             if (sl->tag == tag) {
                 int k = 0;
-                while (k < s->nk && val_eq(&in[s->cur_kidx[k]], off + i,
-                                           &s->kview[k], sl->gid))
+                while (k < s->nk && rel_group_eq(&in[s->cur_kidx[k]], off + i,
+                                                 &s->kview[k], sl->gid))
                     k++;
                 if (k == s->nk) {
                     gid[i] = sl->gid;
@@ -1112,7 +956,7 @@ static int build_groups(agg *s, const int32_t *sel, int64_t n, int partial,
 {
     int c = s->nk, rc = 0;
     for (int k = 0; k < s->nk; k++)
-        if (gather(&cols[k], &s->kview[k], sel, n))
+        if (relcol_gather(&cols[k], &s->kview[k], sel, n))
             return EMBER_ENOMEM;
     for (int j = 0; j < s->na && !rc; j++) {
         const aggfn *a = &s->a[j];
@@ -1520,12 +1364,8 @@ static int parse_index_list(const char *text, const char *what, int **out,
         rel_host->seterr(err, EMBER_ENOMEM, "out of memory");
         return EMBER_ENOMEM;
     }
-    for (int i = 0; i < x->n; i++) {
-        if (x->items[i]->kind != SX_INT || x->items[i]->i < 0 ||
-            x->items[i]->i > 100000)
-            goto bad;
-        (*out)[i] = (int)x->items[i]->i;
-    }
+    if (rel_sx_indices(x, 100000, *out))
+        goto bad;
     *n = x->n;
     rel_sx_free(x);
     return 0;
@@ -1904,8 +1744,5 @@ static const ember_op_desc agg_op = {
 
 int rel_register_agg(ember_registry *reg, ember_error *err)
 {
-    int rc = rel_host->register_op(reg, &agg_op);
-    if (rc)
-        rel_host->seterr(err, rc, "cannot register " OPNAME);
-    return rc;
+    return rel_register_ops(reg, &agg_op, 1, err);
 }

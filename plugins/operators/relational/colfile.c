@@ -28,10 +28,8 @@
 
 #include <lz4.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1288,14 +1286,9 @@ static int parse_columns(cscan *s, const char *text, ember_error *err)
     s->sel = calloc(x->n ? (size_t)x->n : 1, sizeof *s->sel);
     if (!s->sel)
         rc = bad_param(err, "columns", "out of memory", NULL);
-    for (int k = 0; !rc && k < x->n; k++) {
-        if (x->items[k]->kind != SX_INT || x->items[k]->i < 0 ||
-            x->items[k]->i > 65535)
-            rc = bad_param(err, "columns", "want non-negative column indices",
-                           text);
-        else
-            s->sel[k] = (int)x->items[k]->i;
-    }
+    if (!rc && rel_sx_indices(x, 65535, s->sel))
+        rc =
+            bad_param(err, "columns", "want non-negative column indices", text);
     rel_sx_free(x);
     return rc;
 }
@@ -1423,93 +1416,6 @@ static int scan_parse(cscan *s, const ember_host *h, const ember_params *p,
 
 /* --- planning */
 
-typedef struct flist {
-    char **paths;
-    int64_t *sizes;
-    int n, cap;
-} flist;
-
-static int flist_add(flist *f, const char *p, int64_t size)
-{
-    if (f->n == f->cap) {
-        int nc = f->cap ? f->cap * 2 : 16;
-        char **np = realloc(f->paths, (size_t)nc * sizeof *np);
-        int64_t *ns;
-        if (!np)
-            return EMBER_ENOMEM;
-        f->paths = np;
-        ns = realloc(f->sizes, (size_t)nc * sizeof *ns);
-        if (!ns)
-            return EMBER_ENOMEM;
-        f->sizes = ns;
-        f->cap = nc;
-    }
-    if (!(f->paths[f->n] = strdup(p)))
-        return EMBER_ENOMEM;
-    f->sizes[f->n++] = size;
-    return 0;
-}
-
-static void flist_free(flist *f)
-{
-    for (int i = 0; i < f->n; i++)
-        free(f->paths[i]);
-    free(f->paths);
-    free(f->sizes);
-}
-
-static void flist_sort(flist *f, int from)
-{
-    /* insertion sort: directories hold few files */
-    for (int a = from + 1; a < f->n; a++) {
-        char *tp = f->paths[a];
-        int64_t ts = f->sizes[a];
-        int b = a;
-        for (; b > from && strcmp(f->paths[b - 1], tp) > 0; b--) {
-            f->paths[b] = f->paths[b - 1];
-            f->sizes[b] = f->sizes[b - 1];
-        }
-        f->paths[b] = tp;
-        f->sizes[b] = ts;
-    }
-}
-
-static int ecol_name(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && name[0] != '_' && n > 5 &&
-           strcmp(name + n - 5, ".ecol") == 0;
-}
-
-static int list_dir(flist *f, const char *dir, ember_error *err)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    int first = f->n, rc = 0;
-    if (!d) {
-        rel_host->seterr(err, EMBER_EIO,
-                         "rel.col_scan: cannot read directory %s: %s", dir,
-                         strerror(errno));
-        return EMBER_EIO;
-    }
-    while (!rc && (e = readdir(d))) {
-        char sub[PATH_MAX];
-        struct stat st;
-        if (!ecol_name(e->d_name))
-            continue;
-        if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name) >=
-            sizeof sub)
-            continue;
-        if (stat(sub, &st) == 0 && S_ISREG(st.st_mode))
-            rc = flist_add(f, sub, (int64_t)st.st_size);
-    }
-    closedir(d);
-    flist_sort(f, first);
-    if (rc)
-        rel_host->seterr(err, rc, "rel.col_scan: out of memory");
-    return rc;
-}
-
 static int scan_plan(const ember_host *h, const ember_params *p,
                      int min_partitions, ember_split_list *out,
                      ember_error *err)
@@ -1517,8 +1423,7 @@ static int scan_plan(const ember_host *h, const ember_params *p,
     const char *pattern = h->param_str(p, "path");
     int64_t maxb = h->param_int(p, "max_partition_bytes");
     cscan chk = {0};
-    flist f = {0};
-    glob_t g;
+    rel_flist f = {0};
     int rc;
     (void)min_partitions; /* row groups are the unit of work */
     if (maxb < 1)
@@ -1529,26 +1434,7 @@ static int scan_plan(const ember_host *h, const ember_params *p,
     rel_sx_free(chk.filter);
     if (rc)
         return rc;
-    memset(&g, 0, sizeof g);
-    if (!pattern || glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-        globfree(&g);
-        h->seterr(err, EMBER_ENOTFOUND,
-                  "rel.col_scan: input path does not exist: %s",
-                  pattern ? pattern : "(null)");
-        return EMBER_ENOTFOUND;
-    }
-    for (size_t i = 0; i < g.gl_pathc && !rc; i++) {
-        struct stat st;
-        if (stat(g.gl_pathv[i], &st) != 0)
-            continue;
-        if (S_ISREG(st.st_mode)) {
-            if ((rc = flist_add(&f, g.gl_pathv[i], (int64_t)st.st_size)))
-                h->seterr(err, rc, "rel.col_scan: out of memory");
-        } else if (S_ISDIR(st.st_mode)) {
-            rc = list_dir(&f, g.gl_pathv[i], err);
-        }
-    }
-    globfree(&g);
+    rc = rel_flist_expand(&f, pattern, ".ecol", "rel.col_scan", err);
     if (!rc && f.n == 0) {
         h->seterr(err, EMBER_ENOTFOUND, "rel.col_scan: no .ecol files in %s",
                   pattern);
@@ -1567,7 +1453,7 @@ static int scan_plan(const ember_host *h, const ember_params *p,
         if (rc)
             h->seterr(err, rc, "rel.col_scan: out of memory");
     }
-    flist_free(&f);
+    rel_flist_free(&f);
     return rc;
 }
 
@@ -1869,13 +1755,6 @@ static const ember_op_desc colfile_ops[] = {
 /* Register rel.col_write and rel.col_scan (called from rel.c's init). */
 int rel_register_colfile(ember_registry *reg, ember_error *err)
 {
-    for (size_t i = 0; i < sizeof colfile_ops / sizeof colfile_ops[0]; i++) {
-        int rc = rel_host->register_op(reg, &colfile_ops[i]);
-        if (rc) {
-            rel_host->seterr(err, rc, "cannot register %s",
-                             colfile_ops[i].name);
-            return rc;
-        }
-    }
-    return 0;
+    return rel_register_ops(reg, colfile_ops,
+                            sizeof colfile_ops / sizeof colfile_ops[0], err);
 }

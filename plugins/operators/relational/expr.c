@@ -34,8 +34,6 @@
 #include <string.h>
 
 #define OUT_ROWS 8192 /* rows per emitted batch where we choose */
-#define US_PER_DAY 86400000000LL
-#define US_PER_SEC 1000000LL
 
 /* ============================================================= vectors */
 
@@ -110,6 +108,24 @@ static void vec_set(vec *out, ember_type t, int scalar, int64_t n,
     out->valid = nulls_rows ? valid : NULL;
     out->off = off;
     out->data = data;
+}
+
+/* out = the result (rows values: 1 for a scalar) of a function of a that is
+ * NULL exactly where a is */
+static void vec_like(vec *out, ember_type t, const vec *a, int64_t n,
+                     const int32_t *off, const void *data)
+{
+    vec_set(out, t, a->scalar, n, a->valid, a->scalar ? 0 : a->nulls, off,
+            data);
+}
+
+/* Is every row of a NULL?  Then out is an all-NULL t (n rows). */
+static int all_null(const vec *a, int64_t n, ember_type t, vec *out)
+{
+    if (a->nulls != n)
+        return 0;
+    vec_null(out, t, n);
+    return 1;
 }
 
 /* ================================================================ nodes */
@@ -815,51 +831,6 @@ static node *compile_text(const char *text, const where *w)
 
 /* ====================================================== dates and text */
 
-static inline int64_t floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    if ((a % b != 0) && ((a < 0) != (b < 0)))
-        q--;
-    return q;
-}
-
-/* days since 1970-01-01 <-> proleptic Gregorian (H. Hinnant's algorithms) */
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    int64_t era, yy;
-    unsigned doe, yoe, doy, mp;
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = (unsigned)(z - era * 146097);
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    yy = (int64_t)yoe + era * 400;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yy + (*m <= 2);
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era;
-    unsigned yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = (unsigned)(y - era * 400);
-    doy = (unsigned)((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1);
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dm[m - 1];
-}
-
 static int digits(const char *s, size_t len, size_t *p, int min, int max,
                   int64_t *out)
 {
@@ -884,6 +855,10 @@ static void trim_ws(const char **s, size_t *len)
         (*len)--;
 }
 
+/* Casts from strings follow Spark's lenient cast grammar, not the CSV
+ * reader's strict one (scan_parse_date): the parsers stay apart, the
+ * calendar arithmetic is rel.h's. */
+
 /* [+-]yyyy[-m[m][-d[d]]]; *p is left after the date */
 static int parse_date_part(const char *s, size_t len, size_t *p, int64_t *days)
 {
@@ -905,9 +880,9 @@ static int parse_date_part(const char *s, size_t len, size_t *p, int64_t *days)
                 return -1;
         }
     }
-    if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, (int)m))
+    if (m < 1 || m > 12 || d < 1 || d > rel_days_in_month(y, (int)m))
         return -1;
-    *days = days_from_civil(y, (int)m, (int)d);
+    *days = rel_days_from_civil(y, (unsigned)m, (unsigned)d);
     return 0;
 }
 
@@ -968,108 +943,9 @@ static int parse_ts(const char *s, size_t len, int64_t *out)
     }
     if (p != len)
         return -1;
-    *out = days * US_PER_DAY + h * 3600 * US_PER_SEC + mi * 60 * US_PER_SEC +
-           sec * US_PER_SEC + frac;
+    *out = days * REL_US_PER_DAY + h * 3600 * REL_US_PER_SEC +
+           mi * 60 * REL_US_PER_SEC + sec * REL_US_PER_SEC + frac;
     return 0;
-}
-
-static int fmt_date(int64_t days, char *out)
-{
-    int64_t y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (y < 0)
-        return sprintf(out, "-%04lld-%02d-%02d", (long long)-y, m, d);
-    return sprintf(out, "%04lld-%02d-%02d", (long long)y, m, d);
-}
-
-static int fmt_ts(int64_t us, char *out)
-{
-    int64_t days = floordiv(us, US_PER_DAY), rem = us - days * US_PER_DAY;
-    int64_t secs = rem / US_PER_SEC, frac = rem % US_PER_SEC;
-    int n = fmt_date(days, out);
-    n += sprintf(out + n, " %02d:%02d:%02d", (int)(secs / 3600),
-                 (int)(secs / 60 % 60), (int)(secs % 60));
-    if (frac) {
-        n += sprintf(out + n, ".%06d", (int)frac);
-        while (out[n - 1] == '0')
-            out[--n] = 0;
-    }
-    return n;
-}
-
-/* Java's Double.toString, with the shortest digits that round-trip */
-static int fmt_double(double v, char *out)
-{
-    char buf[40], dig[24];
-    int nd = 0, e10, n = 0, prec;
-    double a = fabs(v);
-    if (v != v)
-        return sprintf(out, "NaN");
-    if (isinf(v))
-        return sprintf(out, v > 0 ? "Infinity" : "-Infinity");
-    if (v == 0)
-        return sprintf(out, signbit(v) ? "-0.0" : "0.0");
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*e", prec - 1, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    for (const char *p = buf; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9')
-            dig[nd++] = *p;
-    e10 = atoi(strchr(buf, 'e') + 1);
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
-    dig[nd] = 0;
-    if (v < 0)
-        out[n++] = '-';
-    if (a >= 1e-3 && a < 1e7) {
-        if (e10 >= 0) {
-            for (int i = 0; i <= e10; i++)
-                out[n++] = i < nd ? dig[i] : '0';
-            out[n++] = '.';
-            if (nd > e10 + 1)
-                for (int i = e10 + 1; i < nd; i++)
-                    out[n++] = dig[i];
-            else
-                out[n++] = '0';
-        } else {
-            out[n++] = '0';
-            out[n++] = '.';
-            for (int i = 0; i < -e10 - 1; i++)
-                out[n++] = '0';
-            for (int i = 0; i < nd; i++)
-                out[n++] = dig[i];
-        }
-        out[n] = 0;
-        return n;
-    }
-    out[n++] = dig[0];
-    out[n++] = '.';
-    if (nd > 1)
-        for (int i = 1; i < nd; i++)
-            out[n++] = dig[i];
-    else
-        out[n++] = '0';
-    return n + sprintf(out + n, "E%d", e10);
-}
-
-static int fmt_i64(int64_t v, char *out)
-{
-    char t[24];
-    int n = 0, k = 0;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[k++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        out[n++] = '-';
-    while (k)
-        out[n++] = t[--k];
-    out[n] = 0;
-    return n;
 }
 
 /* [+-]digits[.digits], spaces trimmed; 0 ok */
@@ -1241,19 +1117,23 @@ static int nomem(ectx *cx)
     return fail(&cx->w, EMBER_ENOMEM, "out of memory evaluating an expression");
 }
 
-/* Validity of a NULL-propagating function of args a[0..na): returns 1 when
- * every row is NULL (out set), else 0 with *valid / *nulls (rows = 1 when
- * all args are scalar). */
+/* Validity of a NULL-propagating function of args a[0..na) with result type
+ * t: returns 1 when every row is NULL (out set to an all-NULL t), -1 when
+ * out of memory, else 0 with *valid / *nulls (rows = 1 when all args are
+ * scalar). */
 static int prop_valid(node *nd, ectx *cx, const vec *a, int na, int64_t rows,
-                      const uint8_t **valid, int64_t *nulls)
+                      ember_type t, vec *out, const uint8_t **valid,
+                      int64_t *nulls)
 {
     const uint8_t *one = NULL;
     int many = 0;
     for (int k = 0; k < na; k++) {
         if (a[k].nulls == 0)
             continue;
-        if (a[k].scalar || a[k].nulls == cx->n)
+        if (a[k].scalar || a[k].nulls == cx->n) {
+            vec_null(out, t, cx->n);
             return 1;
+        }
         if (one)
             many = 1;
         else
@@ -1328,6 +1208,19 @@ static int all_scalar(const vec *a, int na)
         }                                                                      \
     } while (0)
 
+/* is row i of b (an int, bigint or double divisor) zero? */
+static inline int zero_at(const vec *b, int64_t i)
+{
+    switch (b->type) {
+    case EMBER_TYPE_INT32:
+        return ((const int32_t *)b->data)[i] == 0;
+    case EMBER_TYPE_INT64:
+        return ((const int64_t *)b->data)[i] == 0;
+    default:
+        return ((const double *)b->data)[i] == 0;
+    }
+}
+
 /* clear validity where a (int or double divisor) is zero */
 static int zero_to_null(node *nd, const vec *b, int64_t rows,
                         const uint8_t **valid, int64_t *nulls)
@@ -1336,18 +1229,8 @@ static int zero_to_null(node *nd, const vec *b, int64_t rows,
     int64_t nz = 0;
     if (b->scalar)
         return 0; /* handled by the caller */
-    for (int64_t i = 0; i < rows; i++) {
-        switch (b->type) {
-        case EMBER_TYPE_INT32:
-            nz += ((const int32_t *)b->data)[i] == 0;
-            break;
-        case EMBER_TYPE_INT64:
-            nz += ((const int64_t *)b->data)[i] == 0;
-            break;
-        default:
-            nz += ((const double *)b->data)[i] == 0;
-        }
-    }
+    for (int64_t i = 0; i < rows; i++)
+        nz += zero_at(b, i);
     if (!nz)
         return 0;
     if (*valid != nd->buf.valid || !*valid) {
@@ -1358,21 +1241,9 @@ static int zero_to_null(node *nd, const vec *b, int64_t rows,
     } else {
         v = nd->buf.valid;
     }
-    for (int64_t i = 0; i < rows; i++) {
-        int z;
-        switch (b->type) {
-        case EMBER_TYPE_INT32:
-            z = ((const int32_t *)b->data)[i] == 0;
-            break;
-        case EMBER_TYPE_INT64:
-            z = ((const int64_t *)b->data)[i] == 0;
-            break;
-        default:
-            z = ((const double *)b->data)[i] == 0;
-        }
-        if (z)
+    for (int64_t i = 0; i < rows; i++)
+        if (zero_at(b, i))
             CLRBIT(v, i);
-    }
     *valid = v;
     *nulls = count_nulls(v, rows);
     return 0;
@@ -1380,14 +1251,7 @@ static int zero_to_null(node *nd, const vec *b, int64_t rows,
 
 static int scalar_zero(const vec *b)
 {
-    switch (b->type) {
-    case EMBER_TYPE_INT32:
-        return ((const int32_t *)b->data)[0] == 0;
-    case EMBER_TYPE_INT64:
-        return ((const int64_t *)b->data)[0] == 0;
-    default:
-        return ((const double *)b->data)[0] == 0;
-    }
+    return zero_at(b, 0);
 }
 
 static int eval_arith(node *nd, ectx *cx, vec *out)
@@ -1398,11 +1262,12 @@ static int eval_arith(node *nd, ectx *cx, vec *out)
     const uint8_t *valid;
     void *r;
     int t = nd->type, p;
-    p = prop_valid(nd, cx, nd->av, nd->nargs, rows, &valid, &nulls);
-    if (p < 0)
-        return nomem(cx);
-    if (p || (b && (nd->op == OP_MOD || nd->op == OP_DIV) && b->scalar &&
-              scalar_zero(b))) {
+    p = prop_valid(nd, cx, nd->av, nd->nargs, rows, (ember_type)t, out, &valid,
+                   &nulls);
+    if (p)
+        return p < 0 ? nomem(cx) : 0;
+    if (b && (nd->op == OP_MOD || nd->op == OP_DIV) && b->scalar &&
+        scalar_zero(b)) {
         vec_null(out, (ember_type)t, cx->n);
         return 0;
     }
@@ -1534,13 +1399,10 @@ static int eval_cmp(node *nd, ectx *cx, vec *out)
     uint8_t *r;
     int op = nd->op;
     if (op != OP_EQNS) {
-        int p = prop_valid(nd, cx, nd->av, 2, rows, &valid, &nulls);
-        if (p < 0)
-            return nomem(cx);
-        if (p) {
-            vec_null(out, EMBER_TYPE_BOOL, cx->n);
-            return 0;
-        }
+        int p = prop_valid(nd, cx, nd->av, 2, rows, EMBER_TYPE_BOOL, out,
+                           &valid, &nulls);
+        if (p)
+            return p < 0 ? nomem(cx) : 0;
     }
     if (!(r = res_fixed(nd, EMBER_TYPE_BOOL, rows)))
         return nomem(cx);
@@ -1579,13 +1441,10 @@ static int eval_logic(node *nd, ectx *cx, vec *out)
         return nomem(cx);
     if (nd->op == OP_NOT) {
         const vec *a = &nd->av[0];
-        if (a->nulls == cx->n) {
-            vec_null(out, EMBER_TYPE_BOOL, cx->n);
+        if (all_null(a, cx->n, EMBER_TYPE_BOOL, out))
             return 0;
-        }
         UNLOOP(uint8_t, uint8_t, a, r, rows, !x);
-        vec_set(out, EMBER_TYPE_BOOL, sc, cx->n, a->valid,
-                a->scalar ? 0 : a->nulls, NULL, r);
+        vec_like(out, EMBER_TYPE_BOOL, a, cx->n, NULL, r);
         return 0;
     }
     for (int k = 0; k < nd->nargs; k++)
@@ -1694,10 +1553,8 @@ static int eval_in(node *nd, ectx *cx, vec *out)
     uint8_t *r, *v;
     for (int k = 1; k < nd->nargs; k++)
         litnull |= nd->args[k]->lnull;
-    if (a->nulls == cx->n) {
-        vec_null(out, EMBER_TYPE_BOOL, cx->n);
+    if (all_null(a, cx->n, EMBER_TYPE_BOOL, out))
         return 0;
-    }
     if (!(r = res_fixed(nd, EMBER_TYPE_BOOL, rows)) ||
         !(v = res_valid_from(nd, a, rows)))
         return nomem(cx);
@@ -1728,10 +1585,8 @@ static int eval_like(node *nd, ectx *cx, vec *out)
     const vec *a = &nd->av[0];
     int64_t rows = a->scalar ? 1 : cx->n;
     uint8_t *r;
-    if (a->nulls == cx->n) {
-        vec_null(out, EMBER_TYPE_BOOL, cx->n);
+    if (all_null(a, cx->n, EMBER_TYPE_BOOL, out))
         return 0;
-    }
     if (!(r = res_fixed(nd, EMBER_TYPE_BOOL, rows)))
         return nomem(cx);
     for (int64_t i = 0; i < rows; i++) {
@@ -1739,8 +1594,7 @@ static int eval_like(node *nd, ectx *cx, vec *out)
         const char *s = vstr(a, i, &len);
         r[i] = (uint8_t)like_match(nd->like, (const uint8_t *)s, (size_t)len);
     }
-    vec_set(out, EMBER_TYPE_BOOL, a->scalar, cx->n, a->valid,
-            a->scalar ? 0 : a->nulls, NULL, r);
+    vec_like(out, EMBER_TYPE_BOOL, a, cx->n, NULL, r);
     return 0;
 }
 
@@ -1750,43 +1604,42 @@ static int cast_to_string(node *nd, ectx *cx, const vec *a, int64_t rows,
                           vec *out)
 {
     rel_col *c = &nd->buf;
-    char t[64];
+    char t[REL_FMT_MAX];
     if (sb_begin(nd, rows, (size_t)rows * 8))
         return nomem(cx);
     for (int64_t i = 0; i < rows; i++) {
-        int n = 0;
+        size_t n = 0;
         if (vnull(a, i)) {
             sb_null(c, i);
             continue;
         }
         switch (a->type) {
         case EMBER_TYPE_BOOL:
-            n = sprintf(t, "%s",
-                        ((const uint8_t *)a->data)[i] ? "true" : "false");
+            n = (size_t)sprintf(
+                t, "%s", ((const uint8_t *)a->data)[i] ? "true" : "false");
             break;
         case EMBER_TYPE_INT32:
-            n = fmt_i64(((const int32_t *)a->data)[i], t);
+            n = rel_fmt_i64(((const int32_t *)a->data)[i], t);
             break;
         case EMBER_TYPE_INT64:
-            n = fmt_i64(((const int64_t *)a->data)[i], t);
+            n = rel_fmt_i64(((const int64_t *)a->data)[i], t);
             break;
         case EMBER_TYPE_DOUBLE:
-            n = fmt_double(((const double *)a->data)[i], t);
+            n = rel_fmt_double(((const double *)a->data)[i], t);
             break;
         case EMBER_TYPE_DATE32:
-            n = fmt_date(((const int32_t *)a->data)[i], t);
+            n = rel_fmt_date(((const int32_t *)a->data)[i], t);
             break;
         case EMBER_TYPE_TIMESTAMP:
-            n = fmt_ts(((const int64_t *)a->data)[i], t);
+            n = rel_fmt_ts(((const int64_t *)a->data)[i], t);
             break;
         default:
             break;
         }
-        if (sb_put(c, i, t, (size_t)n))
+        if (sb_put(c, i, t, n))
             return nomem(cx);
     }
-    vec_set(out, EMBER_TYPE_STRING, a->scalar, cx->n, a->valid,
-            a->scalar ? 0 : a->nulls, c->off, c->data);
+    vec_like(out, EMBER_TYPE_STRING, a, cx->n, c->off, c->data);
     return 0;
 }
 
@@ -1871,10 +1724,8 @@ static int eval_cast(node *nd, ectx *cx, vec *out)
         out->type = (ember_type)to;
         return 0;
     }
-    if (a->nulls == cx->n) {
-        vec_null(out, (ember_type)to, cx->n);
+    if (all_null(a, cx->n, (ember_type)to, out))
         return 0;
-    }
     if (to == EMBER_TYPE_STRING)
         return cast_to_string(nd, cx, a, rows, out);
     if (from == EMBER_TYPE_STRING || from == EMBER_TYPE_BINARY)
@@ -1903,7 +1754,7 @@ static int eval_cast(node *nd, ectx *cx, vec *out)
         CONV(int32_t, double, x);
         break;
     case EMBER_TYPE_INT32 * 16 + EMBER_TYPE_TIMESTAMP:
-        CONV(int32_t, int64_t, (int64_t)x * US_PER_SEC);
+        CONV(int32_t, int64_t, (int64_t)x * REL_US_PER_SEC);
         break;
     /* bigint */
     case EMBER_TYPE_INT64 * 16 + EMBER_TYPE_BOOL:
@@ -1916,7 +1767,7 @@ static int eval_cast(node *nd, ectx *cx, vec *out)
         CONV(int64_t, double, x);
         break;
     case EMBER_TYPE_INT64 * 16 + EMBER_TYPE_TIMESTAMP:
-        CONV(int64_t, int64_t, (uint64_t)x * (uint64_t)US_PER_SEC);
+        CONV(int64_t, int64_t, (uint64_t)x * (uint64_t)REL_US_PER_SEC);
         break;
     /* double */
     case EMBER_TYPE_DOUBLE * 16 + EMBER_TYPE_BOOL:
@@ -1931,7 +1782,7 @@ static int eval_cast(node *nd, ectx *cx, vec *out)
     case EMBER_TYPE_DOUBLE * 16 + EMBER_TYPE_TIMESTAMP: {
         const double *s = a->data;
         for (int64_t i = 0; i < rows; i++) {
-            double d = s[i] * (double)US_PER_SEC;
+            double d = s[i] * (double)REL_US_PER_SEC;
             if (d > -9223372036854777856.0 && d < 9223372036854775808.0) {
                 ((int64_t *)r)[i] = (int64_t)d;
             } else {
@@ -1945,22 +1796,23 @@ static int eval_cast(node *nd, ectx *cx, vec *out)
     }
     /* date, timestamp */
     case EMBER_TYPE_DATE32 * 16 + EMBER_TYPE_TIMESTAMP:
-        CONV(int32_t, int64_t, (int64_t)x * US_PER_DAY);
+        CONV(int32_t, int64_t, (int64_t)x * REL_US_PER_DAY);
         break;
     case EMBER_TYPE_TIMESTAMP * 16 + EMBER_TYPE_DATE32:
-        CONV(int64_t, int32_t, floordiv(x, US_PER_DAY));
+        CONV(int64_t, int32_t, rel_floordiv(x, REL_US_PER_DAY));
         break;
     case EMBER_TYPE_TIMESTAMP * 16 + EMBER_TYPE_BOOL:
         CONV(int64_t, uint8_t, x != 0);
         break;
     case EMBER_TYPE_TIMESTAMP * 16 + EMBER_TYPE_INT32:
-        CONV(int64_t, int32_t, (uint32_t)(uint64_t)floordiv(x, US_PER_SEC));
+        CONV(int64_t, int32_t,
+             (uint32_t)(uint64_t)rel_floordiv(x, REL_US_PER_SEC));
         break;
     case EMBER_TYPE_TIMESTAMP * 16 + EMBER_TYPE_INT64:
-        CONV(int64_t, int64_t, floordiv(x, US_PER_SEC));
+        CONV(int64_t, int64_t, rel_floordiv(x, REL_US_PER_SEC));
         break;
     case EMBER_TYPE_TIMESTAMP * 16 + EMBER_TYPE_DOUBLE:
-        CONV(int64_t, double, (double)x / (double)US_PER_SEC);
+        CONV(int64_t, double, (double)x / (double)REL_US_PER_SEC);
         break;
     default:
         return fail(&cx->w, EMBER_EINVAL, "cast: cannot cast %s to %s",
@@ -1970,8 +1822,7 @@ static int eval_cast(node *nd, ectx *cx, vec *out)
         vec_set(out, (ember_type)to, a->scalar, cx->n, v, count_nulls(v, rows),
                 NULL, r);
     else
-        vec_set(out, (ember_type)to, a->scalar, cx->n, a->valid,
-                a->scalar ? 0 : a->nulls, NULL, r);
+        vec_like(out, (ember_type)to, a, cx->n, NULL, r);
     return 0;
 }
 
@@ -2087,10 +1938,8 @@ static int eval_case_conv(node *nd, ectx *cx, vec *out)
     size_t bytes = (size_t)(a->off[rows] - base);
     const uint8_t *s = (const uint8_t *)a->data + base;
     int up = nd->op == OP_UPPER;
-    if (a->nulls == cx->n) {
-        vec_null(out, EMBER_TYPE_STRING, cx->n);
+    if (all_null(a, cx->n, EMBER_TYPE_STRING, out))
         return 0;
-    }
     if (sb_begin(nd, rows, bytes))
         return nomem(cx);
     for (int64_t i = 0; i <= rows; i++)
@@ -2103,8 +1952,7 @@ static int eval_case_conv(node *nd, ectx *cx, vec *out)
             c->data[k] = (uint8_t)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
     }
     c->data_len = bytes;
-    vec_set(out, EMBER_TYPE_STRING, a->scalar, cx->n, a->valid,
-            a->scalar ? 0 : a->nulls, c->off, c->data);
+    vec_like(out, EMBER_TYPE_STRING, a, cx->n, c->off, c->data);
     return 0;
 }
 
@@ -2113,10 +1961,8 @@ static int eval_length(node *nd, ectx *cx, vec *out)
     const vec *a = &nd->av[0];
     int64_t rows = a->scalar ? 1 : cx->n;
     int32_t *r;
-    if (a->nulls == cx->n) {
-        vec_null(out, EMBER_TYPE_INT32, cx->n);
+    if (all_null(a, cx->n, EMBER_TYPE_INT32, out))
         return 0;
-    }
     if (!(r = res_fixed(nd, EMBER_TYPE_INT32, rows)))
         return nomem(cx);
     for (int64_t i = 0; i < rows; i++) {
@@ -2126,8 +1972,7 @@ static int eval_length(node *nd, ectx *cx, vec *out)
             n += (s[k] & 0xc0) != 0x80;
         r[i] = n;
     }
-    vec_set(out, EMBER_TYPE_INT32, a->scalar, cx->n, a->valid,
-            a->scalar ? 0 : a->nulls, NULL, r);
+    vec_like(out, EMBER_TYPE_INT32, a, cx->n, NULL, r);
     return 0;
 }
 
@@ -2137,10 +1982,8 @@ static int eval_trim(node *nd, ectx *cx, vec *out)
     int64_t rows = a->scalar ? 1 : cx->n;
     rel_col *c = &nd->buf;
     int l = nd->op != OP_RTRIM, rt = nd->op != OP_LTRIM;
-    if (a->nulls == cx->n) {
-        vec_null(out, EMBER_TYPE_STRING, cx->n);
+    if (all_null(a, cx->n, EMBER_TYPE_STRING, out))
         return 0;
-    }
     if (sb_begin(nd, rows, (size_t)(a->off[rows] - a->off[0])))
         return nomem(cx);
     for (int64_t i = 0; i < rows; i++) {
@@ -2154,8 +1997,7 @@ static int eval_trim(node *nd, ectx *cx, vec *out)
                 e--;
         sb_put(c, i, s + b, (size_t)(e - b));
     }
-    vec_set(out, EMBER_TYPE_STRING, a->scalar, cx->n, a->valid,
-            a->scalar ? 0 : a->nulls, c->off, c->data);
+    vec_like(out, EMBER_TYPE_STRING, a, cx->n, c->off, c->data);
     return 0;
 }
 
@@ -2184,13 +2026,10 @@ static int eval_substr(node *nd, ectx *cx, vec *out)
     const uint8_t *valid;
     rel_col *c = &nd->buf;
     const vec *a = &nd->av[0];
-    int p = prop_valid(nd, cx, nd->av, nd->nargs, rows, &valid, &nulls);
-    if (p < 0)
-        return nomem(cx);
-    if (p) {
-        vec_null(out, EMBER_TYPE_STRING, cx->n);
-        return 0;
-    }
+    int p = prop_valid(nd, cx, nd->av, nd->nargs, rows, EMBER_TYPE_STRING, out,
+                       &valid, &nulls);
+    if (p)
+        return p < 0 ? nomem(cx) : 0;
     if (sb_begin(nd, rows, (size_t)(a->off[a->scalar ? 1 : rows] - a->off[0])))
         return nomem(cx);
     for (int64_t i = 0; i < rows; i++) {
@@ -2231,13 +2070,10 @@ static int eval_concat(node *nd, ectx *cx, vec *out)
     const uint8_t *valid;
     rel_col *c = &nd->buf;
     size_t bytes = 0;
-    int p = prop_valid(nd, cx, nd->av, nd->nargs, rows, &valid, &nulls);
-    if (p < 0)
-        return nomem(cx);
-    if (p) {
-        vec_null(out, EMBER_TYPE_STRING, cx->n);
-        return 0;
-    }
+    int p = prop_valid(nd, cx, nd->av, nd->nargs, rows, EMBER_TYPE_STRING, out,
+                       &valid, &nulls);
+    if (p)
+        return p < 0 ? nomem(cx) : 0;
     for (int k = 0; k < nd->nargs; k++) {
         const vec *a = &nd->av[k];
         size_t b = (size_t)(a->off[a->scalar ? 1 : rows] - a->off[0]);
@@ -2271,23 +2107,21 @@ static int eval_datepart(node *nd, ectx *cx, vec *out)
     const vec *a = &nd->av[0];
     int64_t rows = a->scalar ? 1 : cx->n;
     int32_t *r;
-    if (a->nulls == cx->n) {
-        vec_null(out, EMBER_TYPE_INT32, cx->n);
+    if (all_null(a, cx->n, EMBER_TYPE_INT32, out))
         return 0;
-    }
     if (!(r = res_fixed(nd, EMBER_TYPE_INT32, rows)))
         return nomem(cx);
     for (int64_t i = 0; i < rows; i++) {
-        int64_t days = a->type == EMBER_TYPE_TIMESTAMP
-                           ? floordiv(((const int64_t *)a->data)[i], US_PER_DAY)
-                           : ((const int32_t *)a->data)[i];
+        int64_t days =
+            a->type == EMBER_TYPE_TIMESTAMP
+                ? rel_floordiv(((const int64_t *)a->data)[i], REL_US_PER_DAY)
+                : ((const int32_t *)a->data)[i];
         int64_t y;
         int m, d;
-        civil_from_days(days, &y, &m, &d);
+        rel_civil_from_days(days, &y, &m, &d);
         r[i] = nd->op == OP_YEAR ? (int32_t)y : nd->op == OP_MONTH ? m : d;
     }
-    vec_set(out, EMBER_TYPE_INT32, a->scalar, cx->n, a->valid,
-            a->scalar ? 0 : a->nulls, NULL, r);
+    vec_like(out, EMBER_TYPE_INT32, a, cx->n, NULL, r);
     return 0;
 }
 
@@ -2299,13 +2133,10 @@ static int eval_dateadd(node *nd, ectx *cx, vec *out)
     const uint8_t *valid;
     int32_t *r;
     int sub = nd->op == OP_DATESUB;
-    int p = prop_valid(nd, cx, nd->av, 2, rows, &valid, &nulls);
-    if (p < 0)
-        return nomem(cx);
-    if (p) {
-        vec_null(out, EMBER_TYPE_DATE32, cx->n);
-        return 0;
-    }
+    int p = prop_valid(nd, cx, nd->av, 2, rows, EMBER_TYPE_DATE32, out, &valid,
+                       &nulls);
+    if (p)
+        return p < 0 ? nomem(cx) : 0;
     if (!(r = res_fixed(nd, EMBER_TYPE_DATE32, rows)))
         return nomem(cx);
     if (b->type == EMBER_TYPE_INT64)
@@ -2446,45 +2277,6 @@ static int eval(node *nd, ectx *cx, vec *out)
 
 /* ========================================================== operators */
 
-/* Emit views of columns (borrowed from the input batch or from nodes) as
- * one batch: like rel_emit, without first copying into rel_cols. */
-static int emit_views(const ember_column *v, const char *const *names, int n,
-                      ember_emit_fn emit, void *ud, ember_error *err)
-{
-    ember_batch *b = rel_host->batch_new();
-    int rc = 0;
-    if (!b) {
-        rel_host->seterr(err, EMBER_ENOMEM, "out of memory building a batch");
-        return EMBER_ENOMEM;
-    }
-    for (int i = 0; i < n && rc >= 0; i++)
-        rc = rel_host->batch_add_column_data(
-            b, names[i], v[i].type, v[i].length,
-            v[i].null_count ? v[i].validity : NULL, v[i].offsets, v[i].data);
-    if (rc < 0) {
-        rel_host->seterr(err, rc, "cannot build a batch: %s",
-                         rel_host->strerror(rc));
-    } else {
-        rc = emit(ud, b);
-        if (rc < 0 && rc != EMBER_ESTOP && err && err->msg[0] == 0)
-            rel_host->seterr(err, rc, "downstream failed: %s",
-                             rel_host->strerror(rc));
-    }
-    rel_host->batch_free(&b);
-    return rc < 0 ? rc : 0;
-}
-
-/* emit the (borrowed) input batch as it is */
-static int emit_same(const ember_batch *in, ember_emit_fn emit, void *ud,
-                     ember_error *err)
-{
-    int rc = emit(ud, in);
-    if (rc < 0 && rc != EMBER_ESTOP && err && err->msg[0] == 0)
-        rel_host->seterr(err, rc, "downstream failed: %s",
-                         rel_host->strerror(rc));
-    return rc < 0 ? rc : 0;
-}
-
 /* The input batch's columns and names, in scratch arrays of the state. */
 typedef struct inbatch {
     ember_column *cols;
@@ -2525,26 +2317,6 @@ static void inbatch_free(inbatch *ib)
 {
     free(ib->cols);
     free(ib->names);
-}
-
-/* relcol_gather leaves validity bytes it grows uninitialised when the
- * column already has a bitmap: pre-grow it with every bit set. */
-static int gather(rel_col *c, const ember_column *src, const int32_t *sel,
-                  int64_t n)
-{
-    if (c->valid) {
-        size_t need = (size_t)((c->n + n) >> 3) + 2;
-        if (need > c->valid_cap) {
-            size_t cap = c->valid_cap * 2 > need ? c->valid_cap * 2 : need;
-            uint8_t *p = realloc(c->valid, cap);
-            if (!p)
-                return EMBER_ENOMEM;
-            memset(p + c->valid_cap, 0xff, cap - c->valid_cap);
-            c->valid = p;
-            c->valid_cap = cap;
-        }
-    }
-    return relcol_gather(c, src, sel, n);
 }
 
 /* a scalar vec as a column of n rows in c */
@@ -2671,7 +2443,7 @@ static int filter_push(void *state, const ember_batch *in, ember_emit_fn emit,
     if (v.scalar) {
         if (vnull(&v, 0) || !((const uint8_t *)v.data)[0])
             return 0;
-        return emit_same(in, emit, ud, err);
+        return rel_emit_batch(in, emit, ud, err);
     }
     if (n > f->selcap) {
         int32_t *s = realloc(f->sel, (size_t)n * sizeof *s);
@@ -2698,7 +2470,7 @@ static int filter_push(void *state, const ember_batch *in, ember_emit_fn emit,
     if (k == 0)
         return 0;
     if (k == n)
-        return emit_same(in, emit, ud, err);
+        return rel_emit_batch(in, emit, ud, err);
     if (f->ib.ncols > f->nout) {
         rel_col *o = realloc(f->out, (size_t)f->ib.ncols * sizeof *o);
         if (!o)
@@ -2715,7 +2487,7 @@ static int filter_push(void *state, const ember_batch *in, ember_emit_fn emit,
             relcol_init(c, f->ib.cols[i].type);
         }
         relcol_reset(c);
-        if (gather(c, &f->ib.cols[i], f->sel, k))
+        if (relcol_gather(c, &f->ib.cols[i], f->sel, k))
             return fail(&x.w, EMBER_ENOMEM, "out of memory");
     }
     return rel_emit(f->out, f->ib.names, f->ib.ncols, emit, ud, err);
@@ -2851,8 +2623,8 @@ static int project_push(void *state, const ember_batch *in, ember_emit_fn emit,
             vec_view(v, &pj->views[i]);
         }
     }
-    return emit_views(pj->views, (const char *const *)pj->names, pj->n, emit,
-                      ud, err);
+    return rel_emit_views(pj->views, (const char *const *)pj->names, pj->n,
+                          emit, ud, err);
 }
 
 /* -------------------------------------------------------- rel.explode */
@@ -3111,7 +2883,7 @@ static int explode_open(const ember_host *host, const ember_params *p,
     ember_error e0 = {0, ""};
     explode_st *e = calloc(1, sizeof *e);
     rel_sx *x = NULL, *k = NULL;
-    int rc = EMBER_EINVAL;
+    int rc = EMBER_EINVAL, pos;
     (void)ti;
     if (!e)
         return fail(&w, EMBER_ENOMEM, "out of memory");
@@ -3152,13 +2924,9 @@ static int explode_open(const ember_host *host, const ember_params *p,
         rc = fail(&w, EMBER_ENOMEM, "out of memory");
         goto bad;
     }
-    for (int i = 0; i < k->n; i++) {
-        if (k->items[i]->kind != SX_INT || k->items[i]->i < 0 ||
-            k->items[i]->i > INT32_MAX) {
-            fail(&w, EMBER_EINVAL, "item %d is not a column index", i + 1);
-            goto bad;
-        }
-        e->keep[i] = (int)k->items[i]->i;
+    if ((pos = rel_sx_indices(k, INT32_MAX, e->keep)) != 0) {
+        fail(&w, EMBER_EINVAL, "item %d is not a column index", pos);
+        goto bad;
     }
     for (int i = 0; i <= e->nkeep; i++)
         relcol_init(&e->out[i], EMBER_TYPE_NULL);
@@ -3185,7 +2953,7 @@ bad:
 static int explode_flush_keep(explode_st *e)
 {
     for (int i = 0; i < e->nkeep; i++)
-        if (gather(&e->out[i], &e->ib.cols[e->keep[i]], e->sel, e->pend))
+        if (relcol_gather(&e->out[i], &e->ib.cols[e->keep[i]], e->sel, e->pend))
             return EMBER_ENOMEM;
     e->pend = 0;
     return 0;
@@ -3474,7 +3242,7 @@ static int partition_open(const ember_host *host, const ember_params *p,
     const char *mode = host->param_str(p, "mode");
     int64_t n = host->param_int(p, "n");
     rel_sx *keys = NULL, *bounds = NULL, *orders = NULL;
-    int rc = EMBER_EINVAL;
+    int rc = EMBER_EINVAL, pos;
     if (!pt)
         return fail(&w, EMBER_ENOMEM, "out of memory");
     if (strcmp(mode, "hash") == 0)
@@ -3510,15 +3278,12 @@ static int partition_open(const ember_host *host, const ember_params *p,
         rc = fail(&w, EMBER_ENOMEM, "out of memory");
         goto bad;
     }
-    for (int i = 0; i < keys->n; i++) {
-        if (keys->items[i]->kind != SX_INT || keys->items[i]->i < 0 ||
-            keys->items[i]->i > INT32_MAX) {
-            fail(&w, EMBER_EINVAL, "item %d is not a column index", i + 1);
-            goto bad;
-        }
-        pt->keys[i] = (int)keys->items[i]->i;
-        pt->nfirst[i] = 1; /* asc nulls_first by default, as Spark */
+    if ((pos = rel_sx_indices(keys, INT32_MAX, pt->keys)) != 0) {
+        fail(&w, EMBER_EINVAL, "item %d is not a column index", pos);
+        goto bad;
     }
+    for (int i = 0; i < keys->n; i++)
+        pt->nfirst[i] = 1; /* asc nulls_first by default, as Spark */
     if ((pt->mode == PM_HASH || pt->mode == PM_RANGE) && pt->nkeys == 0) {
         fail(&w, EMBER_EINVAL, "mode %s needs at least one key", mode);
         goto bad;
@@ -3706,7 +3471,7 @@ static int partition_push(void *state, const ember_batch *in,
     pt->views[nc] =
         (ember_column){EMBER_TYPE_INT32, n, 0, NULL, NULL, pt->part};
     pt->names[nc] = "__part";
-    return emit_views(pt->views, pt->names, nc + 1, emit, ud, err);
+    return rel_emit_views(pt->views, pt->names, nc + 1, emit, ud, err);
 }
 
 /* ---------------------------------------------------------- rel.limit */
@@ -3758,7 +3523,7 @@ static int limit_push(void *state, const ember_batch *in, ember_emit_fn emit,
         return 0;
     if (n <= l->left) {
         l->left -= n;
-        rc = emit_same(in, emit, ud, err);
+        rc = rel_emit_batch(in, emit, ud, err);
     } else {
         /* the first `left` rows: prefixes of the column buffers */
         if ((rc = inbatch_load(&l->ib, in, &w)))
@@ -3770,7 +3535,8 @@ static int limit_push(void *state, const ember_batch *in, ember_emit_fn emit,
                                 ? l->left
                                 : count_nulls(c->validity, l->left);
         }
-        rc = emit_views(l->ib.cols, l->ib.names, l->ib.ncols, emit, ud, err);
+        rc =
+            rel_emit_views(l->ib.cols, l->ib.names, l->ib.ncols, emit, ud, err);
         l->left = 0;
     }
     if (rc)
@@ -3805,12 +3571,5 @@ static const ember_op_desc ops[] = {
 /* Register the operators of this file (rel_host is set). */
 int rel_register_expr(ember_registry *reg, ember_error *err)
 {
-    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
-        int rc = rel_host->register_op(reg, &ops[i]);
-        if (rc) {
-            rel_host->seterr(err, rc, "cannot register %s", ops[i].name);
-            return rc;
-        }
-    }
-    return 0;
+    return rel_register_ops(reg, ops, sizeof ops / sizeof ops[0], err);
 }

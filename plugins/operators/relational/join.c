@@ -38,173 +38,12 @@ static const char *const how_names[] = {"inner", "left", "right",
 
 /* ------------------------------------------------------------ hashing */
 
-static inline uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-static inline uint64_t rotl(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-static inline uint64_t hash_bytes(const uint8_t *p, size_t len)
-{
-    uint64_t h =
-        0x243f6a8885a308d3ULL ^ ((uint64_t)len * 0x9e3779b97f4a7c15ULL);
-    while (len >= 8) {
-        uint64_t w;
-        memcpy(&w, p, 8);
-        h = rotl(h ^ (w * 0xff51afd7ed558ccdULL), 31) * 0xc4ceb9fe1a85ec53ULL;
-        p += 8;
-        len -= 8;
-    }
-    if (len) { /* the tail, without a variable-length memcpy call */
-        uint64_t w = 0;
-        for (size_t k = 0; k < len; k++)
-            w |= (uint64_t)p[k] << (8 * k);
-        h = rotl(h ^ (w * 0xff51afd7ed558ccdULL), 31) * 0xc4ceb9fe1a85ec53ULL;
-    }
-    return h;
-}
-
-static inline uint64_t dbl_bits(double d)
-{
-    uint64_t b;
-    if (d != d)
-        return 0x7ff8000000000000ULL;
-    if (d == 0)
-        d = 0;
-    memcpy(&b, &d, 8);
-    return b;
-}
-
-#define HSEED 0x510e527fade682d1ULL
-#define HMUL 0x9e3779b97f4a7c15ULL
-
-static inline int bit_valid(const ember_column *c, int64_t i)
-{
-    return !c->validity || ((c->validity[i >> 3] >> (i & 7)) & 1);
-}
-
-/* Hash rows [off, off + n) of key column c into h (first column sets, the
- * others combine); rows with a NULL key get nul[i] = 1. */
-static void hash_col(const ember_column *c, int64_t off, int64_t n, uint64_t *h,
-                     uint8_t *nul, int first)
-{
-#define HLOOP(EXPR)                                                            \
-    if (first)                                                                 \
-        for (int64_t i = 0; i < n; i++)                                        \
-            h[i] = mix64((EXPR) ^ HSEED);                                      \
-    else                                                                       \
-        for (int64_t i = 0; i < n; i++)                                        \
-            h[i] = mix64((h[i] * HMUL) ^ (EXPR));
-    switch (c->type) {
-    case EMBER_TYPE_NULL:
-        memset(nul, 1, (size_t)n);
-        return;
-    case EMBER_TYPE_BOOL: {
-        const uint8_t *v = (const uint8_t *)c->data + off;
-        HLOOP((uint64_t)(v[i] != 0))
-        break;
-    }
-    case EMBER_TYPE_INT32:
-    case EMBER_TYPE_DATE32: {
-        const int32_t *v = (const int32_t *)c->data + off;
-        HLOOP((uint64_t)(int64_t)v[i])
-        break;
-    }
-    case EMBER_TYPE_INT64:
-    case EMBER_TYPE_TIMESTAMP: {
-        const int64_t *v = (const int64_t *)c->data + off;
-        HLOOP((uint64_t)v[i])
-        break;
-    }
-    case EMBER_TYPE_DOUBLE: {
-        const double *v = (const double *)c->data + off;
-        HLOOP(dbl_bits(v[i]))
-        break;
-    }
-    default: {
-        const int32_t *o = c->offsets + off;
-        const uint8_t *d = c->data;
-        HLOOP(hash_bytes(d + o[i], (size_t)(o[i + 1] - o[i])))
-        break;
-    }
-    }
-#undef HLOOP
-    if (c->validity)
-        for (int64_t i = 0; i < n; i++)
-            if (!bit_valid(c, off + i))
-                nul[i] = 1;
-}
-
-static inline int64_t int_at(const ember_column *c, int64_t i)
-{
-    return c->type == EMBER_TYPE_INT64 || c->type == EMBER_TYPE_TIMESTAMP
-               ? rel_i64(c, i)
-               : rel_i32(c, i);
-}
-
-/* Non-NULL values a[i] and b[j] equal?  Integer widths may differ. */
-static int key_eq(const ember_column *a, int64_t i, const ember_column *b,
-                  int64_t j)
-{
-    switch (a->type) {
-    case EMBER_TYPE_BOOL:
-        return rel_bool(a, i) == rel_bool(b, j);
-    case EMBER_TYPE_INT32:
-    case EMBER_TYPE_DATE32:
-        if (b->type == a->type)
-            return rel_i32(a, i) == rel_i32(b, j);
-        return int_at(a, i) == int_at(b, j);
-    case EMBER_TYPE_INT64:
-    case EMBER_TYPE_TIMESTAMP:
-        if (b->type == a->type)
-            return rel_i64(a, i) == rel_i64(b, j);
-        return int_at(a, i) == int_at(b, j);
-    case EMBER_TYPE_DOUBLE:
-        return dbl_bits(rel_f64(a, i)) == dbl_bits(rel_f64(b, j));
-    default: {
-        size_t la, lb;
-        const char *x = rel_str(a, i, &la), *y = rel_str(b, j, &lb);
-        return la == lb && (la == 0 || memcmp(x, y, la) == 0);
-    }
-    }
-}
+/* Key columns are hashed column at a time by rel_hash_col (rows with a
+ * NULL key flagged in nul[]) and compared with rel_key_eq (rel.h). */
 
 static int is_int_type(ember_type t)
 {
     return t == EMBER_TYPE_INT32 || t == EMBER_TYPE_INT64;
-}
-
-/* rel.c's relcol_gather grows the validity bitmap of a column that already
- * has one without setting the new bits (rows gathered after a NULL may read
- * as NULL): pre-extend it here with valid bits.  Remove once rel.c does. */
-static int gather(rel_col *c, const ember_column *src, const int32_t *sel,
-                  int64_t n)
-{
-    if (c->valid) {
-        size_t need = (size_t)((c->n + n) >> 3) + 1;
-        if (need > c->valid_cap) {
-            size_t nc = c->valid_cap ? c->valid_cap : 64;
-            uint8_t *nv;
-            while (nc < need)
-                nc *= 2;
-            nv = realloc(c->valid, nc);
-            if (!nv)
-                return EMBER_ENOMEM;
-            memset(nv + c->valid_cap, 0xff, nc - c->valid_cap);
-            c->valid = nv;
-            c->valid_cap = nc;
-        }
-    }
-    return relcol_gather(c, src, sel, n);
 }
 
 /* ------------------------------------------------------------- state */
@@ -409,7 +248,7 @@ static int join_push_input(void *state, int input, const ember_batch *b,
             int64_t m = n - off < CHUNK_ROWS ? n - off : CHUNK_ROWS;
             for (int64_t r = 0; r < m; r++)
                 j->lsel[r] = (int32_t)(off + r);
-            if (gather(&j->rcols[i], &c, j->lsel, m)) {
+            if (relcol_gather(&j->rcols[i], &c, j->lsel, m)) {
                 rel_host->seterr(err, EMBER_ENOMEM,
                                  OPNAME ": out of memory copying the build "
                                         "side");
@@ -450,8 +289,8 @@ static int build(join *j, ember_error *err)
         int64_t m = j->rn - off < CHUNK_ROWS ? j->rn - off : CHUNK_ROWS;
         memset(j->nul, 0, (size_t)m);
         for (int k = 0; k < j->nk; k++)
-            hash_col(&j->rview[j->rk[k]], off, m, j->rhash + off, j->nul,
-                     k == 0);
+            rel_hash_col(&j->rview[j->rk[k]], off, m, j->rhash + off, j->nul,
+                         k == 0);
         for (int64_t i = 0; i < m; i++)
             j->next[off + i] = j->nul[i] ? -2 : -1; /* -2: a NULL key */
     }
@@ -511,7 +350,7 @@ static int gather_nullable(rel_col *c, const ember_column *src,
         }
         while (e < n && sel[e] >= 0)
             e++;
-        if (gather(c, src, sel + i, e - i))
+        if (relcol_gather(c, src, sel + i, e - i))
             return EMBER_ENOMEM;
         i = e;
     }
@@ -533,7 +372,7 @@ static int flush(join *j, const ember_column *left, int all, ember_emit_fn emit,
     if (j->npairs) {
         for (int i = 0; i < j->ls.n; i++) {
             int rc =
-                left ? gather(&j->out[i], &left[i], j->lsel, j->npairs)
+                left ? relcol_gather(&j->out[i], &left[i], j->lsel, j->npairs)
                      : gather_nullable(&j->out[i], NULL, j->lsel, j->npairs);
             if (rc) {
                 rel_host->seterr(err, rc, OPNAME ": out of memory");
@@ -577,7 +416,7 @@ static int probe(join *j, const ember_column *lin, int64_t off, int64_t n,
     int32_t *head = j->head;
     if (j->rn > 0) {
         for (int k = 0; k < j->nk; k++)
-            hash_col(&lin[j->lk[k]], off, n, h, nul, k == 0);
+            rel_hash_col(&lin[j->lk[k]], off, n, h, nul, k == 0);
         /* the table is bigger than the caches: fetch the buckets, then the
          * chain heads' hashes, for the whole chunk before walking chains */
         for (int64_t i = 0; i < n; i++)
@@ -598,7 +437,7 @@ static int probe(join *j, const ember_column *lin, int64_t off, int64_t n,
                 if (j->rhash[r] != h[i])
                     continue;
                 while (k < j->nk &&
-                       key_eq(&lin[j->lk[k]], row, &j->rview[j->rk[k]], r))
+                       rel_key_eq(&lin[j->lk[k]], row, &j->rview[j->rk[k]], r))
                     k++;
                 if (k < j->nk)
                     continue;
@@ -826,12 +665,8 @@ static int parse_keys(const char *name, const char *text, int **out, int *n,
     *out = calloc((size_t)x->n, sizeof **out);
     if (!*out)
         goto bad;
-    for (int i = 0; i < x->n; i++) {
-        if (x->items[i]->kind != SX_INT || x->items[i]->i < 0 ||
-            x->items[i]->i > 100000)
-            goto bad;
-        (*out)[i] = (int)x->items[i]->i;
-    }
+    if (rel_sx_indices(x, 100000, *out))
+        goto bad;
     *n = x->n;
     rel_sx_free(x);
     return 0;
@@ -963,8 +798,5 @@ static const ember_op_desc join_op = {
 
 int rel_register_join(ember_registry *reg, ember_error *err)
 {
-    int rc = rel_host->register_op(reg, &join_op);
-    if (rc)
-        rel_host->seterr(err, rc, "cannot register " OPNAME);
-    return rc;
+    return rel_register_ops(reg, &join_op, 1, err);
 }

@@ -2,6 +2,8 @@ pkgplugin_LTLIBRARIES += plugins/operators/relational/op_relational.la
 plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/rel.h \
 	plugins/operators/relational/rel.c \
+	plugins/operators/relational/rel_files.c \
+	plugins/operators/relational/rel_fmt.c \
 	plugins/operators/relational/expr.c \
 	plugins/operators/relational/scan.h \
 	plugins/operators/relational/scan_csv.c \

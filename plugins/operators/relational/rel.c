@@ -96,18 +96,26 @@ int relcol_reserve(rel_col *c, int64_t rows, size_t bytes)
                 need_rows * (size_t)(rel_type_width(c->type) ?: 1), 1);
 }
 
+/* make the validity bitmap at least `bytes` long; new bits are 1 (valid) */
+static int grow_valid(rel_col *c, size_t bytes)
+{
+    size_t old = c->valid_cap;
+    if (bytes <= old)
+        return 0;
+    if (grow((void **)&c->valid, &c->valid_cap, bytes, 1))
+        return EMBER_ENOMEM;
+    memset(c->valid + old, 0xff, c->valid_cap - old);
+    return 0;
+}
+
 /* mark row c->n valid (1) or null (0) */
 static int set_valid(rel_col *c, int v)
 {
     size_t byte = (size_t)(c->n >> 3);
     if (v && !c->valid)
         return 0;
-    if (byte >= c->valid_cap) {
-        size_t old = c->valid_cap;
-        if (grow((void **)&c->valid, &c->valid_cap, byte + 1, 1))
-            return EMBER_ENOMEM;
-        memset(c->valid + old, 0xff, c->valid_cap - old);
-    }
+    if (grow_valid(c, byte + 1))
+        return EMBER_ENOMEM;
     if (!v) {
         c->valid[byte] &= (uint8_t) ~(1u << (c->n & 7));
         c->nulls++;
@@ -214,10 +222,10 @@ int relcol_gather(rel_col *c, const ember_column *src, const int32_t *sel,
     }
     if (relcol_reserve(c, n, 0))
         return EMBER_ENOMEM;
-    if (c->valid) /* rows appended here are valid: bitmap bits already 1 */
-        if (set_valid(c, 1) || grow((void **)&c->valid, &c->valid_cap,
-                                    (size_t)((c->n + n) >> 3) + 1, 1))
-            return EMBER_ENOMEM;
+    /* rows appended here are valid: once a bitmap exists, cover them with
+     * 1 bits (bits past c->n are kept 1, see relcol_reset) */
+    if (c->valid && grow_valid(c, (size_t)((c->n + n) >> 3) + 1))
+        return EMBER_ENOMEM;
     {
         uint8_t *dst = c->data + (size_t)c->n * (size_t)w;
         const uint8_t *s = src->data;
@@ -258,53 +266,142 @@ void relcol_view(const rel_col *c, ember_column *out)
     out->data = c->data;
 }
 
+int rel_emit_batch(const ember_batch *b, ember_emit_fn emit, void *ud,
+                   ember_error *err)
+{
+    int rc = emit(ud, b);
+    if (rc < 0 && rc != EMBER_ESTOP && err && err->msg[0] == 0)
+        rel_host->seterr(err, rc, "downstream failed: %s",
+                         rel_host->strerror(rc));
+    return rc < 0 ? rc : 0;
+}
+
+static ember_batch *batch_new(ember_error *err)
+{
+    ember_batch *b = rel_host->batch_new();
+    if (!b)
+        rel_host->seterr(err, EMBER_ENOMEM, "out of memory building a batch");
+    return b;
+}
+
+static int add_view(ember_batch *b, const char *name, const ember_column *v)
+{
+    return rel_host->batch_add_column_data(b, name, v->type, v->length,
+                                           v->null_count ? v->validity : NULL,
+                                           v->offsets, v->data);
+}
+
+/* emit b once its columns were added (rc: the last add's code); free it */
+static int emit_built(ember_batch *b, int rc, ember_emit_fn emit, void *ud,
+                      ember_error *err)
+{
+    if (rc < 0)
+        rel_host->seterr(err, rc, "cannot build a batch: %s",
+                         rel_host->strerror(rc));
+    else
+        rc = rel_emit_batch(b, emit, ud, err);
+    rel_host->batch_free(&b);
+    return rc < 0 ? rc : 0;
+}
+
+int rel_emit_views(const ember_column *v, const char *const *names, int n,
+                   ember_emit_fn emit, void *ud, ember_error *err)
+{
+    ember_batch *b = batch_new(err);
+    int rc = 0;
+    if (!b)
+        return EMBER_ENOMEM;
+    for (int i = 0; i < n && rc >= 0; i++)
+        rc = add_view(b, names[i], &v[i]);
+    return emit_built(b, rc, emit, ud, err);
+}
+
 int rel_emit(rel_col *cols, const char *const *names, int n, ember_emit_fn emit,
              void *ud, ember_error *err)
 {
-    ember_batch *b = rel_host->batch_new();
+    ember_batch *b = batch_new(err);
     int rc = 0;
-    if (!b) {
-        rel_host->seterr(err, EMBER_ENOMEM, "out of memory building a batch");
+    if (!b)
         return EMBER_ENOMEM;
-    }
     for (int i = 0; i < n && rc >= 0; i++) {
         ember_column v;
         relcol_view(&cols[i], &v);
-        rc = rel_host->batch_add_column_data(b, names[i], v.type, v.length,
-                                             v.validity, v.offsets, v.data);
+        rc = add_view(b, names[i], &v);
     }
-    if (rc < 0) {
-        rel_host->seterr(err, rc, "cannot build a batch: %s",
-                         rel_host->strerror(rc));
-    } else {
-        rc = emit(ud, b);
-        if (rc < 0 && rc != EMBER_ESTOP && err && err->msg[0] == 0)
-            rel_host->seterr(err, rc, "downstream failed: %s",
-                             rel_host->strerror(rc));
-    }
-    rel_host->batch_free(&b);
+    rc = emit_built(b, rc, emit, ud, err);
     for (int i = 0; i < n; i++)
         relcol_reset(&cols[i]);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 /* ------------------------------------------------- hashing, comparing */
 
-static inline uint64_t mix64(uint64_t h)
+void rel_hash_col(const ember_column *c, int64_t off, int64_t n, uint64_t *h,
+                  uint8_t *nul, int first)
 {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
+    /* three loops per type: no bitmap (first column / next columns), and
+     * with a bitmap */
+#define HLOOP(EXPR)                                                            \
+    if (!c->validity && first)                                                 \
+        for (int64_t i = 0; i < n; i++)                                        \
+            h[i] = rel_mix64((EXPR) ^ REL_HSEED);                              \
+    else if (!c->validity)                                                     \
+        for (int64_t i = 0; i < n; i++)                                        \
+            h[i] = rel_mix64((h[i] * REL_HMUL) ^ (EXPR));                      \
+    else                                                                       \
+        for (int64_t i = 0; i < n; i++) {                                      \
+            uint64_t v_ = rel_valid_bit(c, off + i) ? (EXPR) : REL_NULL_HASH;  \
+            h[i] = rel_mix64(first ? v_ ^ REL_HSEED : (h[i] * REL_HMUL) ^ v_); \
+        }
+    switch (c->type) {
+    case EMBER_TYPE_NULL:
+        for (int64_t i = 0; i < n; i++)
+            h[i] = rel_mix64(first ? REL_NULL_HASH ^ REL_HSEED
+                                   : (h[i] * REL_HMUL) ^ REL_NULL_HASH);
+        if (nul)
+            memset(nul, 1, (size_t)n);
+        return;
+    case EMBER_TYPE_BOOL: {
+        const uint8_t *v = (const uint8_t *)c->data + off;
+        HLOOP((uint64_t)(v[i] != 0))
+        break;
+    }
+    case EMBER_TYPE_INT32:
+    case EMBER_TYPE_DATE32: {
+        const int32_t *v = (const int32_t *)c->data + off;
+        HLOOP((uint64_t)(int64_t)v[i])
+        break;
+    }
+    case EMBER_TYPE_INT64:
+    case EMBER_TYPE_TIMESTAMP: {
+        const int64_t *v = (const int64_t *)c->data + off;
+        HLOOP((uint64_t)v[i])
+        break;
+    }
+    case EMBER_TYPE_DOUBLE: {
+        const double *v = (const double *)c->data + off;
+        HLOOP(rel_dbl_bits(v[i]))
+        break;
+    }
+    default: {
+        const int32_t *o = c->offsets + off;
+        const uint8_t *d = c->data;
+        HLOOP(rel_hash_bytes(d + o[i], (size_t)(o[i + 1] - o[i])))
+        break;
+    }
+    }
+#undef HLOOP
+    if (nul && c->validity)
+        for (int64_t i = 0; i < n; i++)
+            if (!rel_valid_bit(c, off + i))
+                nul[i] = 1;
 }
 
 uint64_t rel_hash_value(const ember_column *c, int64_t i, uint64_t seed)
 {
     uint64_t h;
     if (rel_isnull(c, i))
-        return mix64(seed ^ 0x9e3779b97f4a7c15ULL);
+        return rel_mix64(seed ^ 0x9e3779b97f4a7c15ULL);
     switch (c->type) {
     case EMBER_TYPE_BOOL:
         h = (uint64_t)rel_bool(c, i);
@@ -333,7 +430,7 @@ uint64_t rel_hash_value(const ember_column *c, int64_t i, uint64_t seed)
         break;
     }
     }
-    return mix64(h ^ seed * 0x9e3779b97f4a7c15ULL);
+    return rel_mix64(h ^ seed * 0x9e3779b97f4a7c15ULL);
 }
 
 int rel_cmp_value(const ember_column *a, int64_t i, const ember_column *b,
@@ -605,7 +702,31 @@ int rel_sx_head(const rel_sx *x, const char *name)
     return x && x->kind == SX_LIST && x->n > 0 && rel_sx_is(x->items[0], name);
 }
 
+int rel_sx_indices(const rel_sx *x, int64_t max, int *out)
+{
+    for (int i = 0; i < x->n; i++) {
+        const rel_sx *it = x->items[i];
+        if (it->kind != SX_INT || it->i < 0 || it->i > max)
+            return i + 1;
+        out[i] = (int)it->i;
+    }
+    return 0;
+}
+
 /* ----------------------------------------------------- registration */
+
+int rel_register_ops(ember_registry *reg, const ember_op_desc *ops, size_t n,
+                     ember_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = rel_host->register_op(reg, &ops[i]);
+        if (rc) {
+            rel_host->seterr(err, rc, "cannot register %s", ops[i].name);
+            return rc;
+        }
+    }
+    return 0;
+}
 
 /* Files not written yet register nothing: weak defaults. */
 #define WEAK_REG(fn)                                                           \

@@ -7,7 +7,8 @@
  *     splits (scan_plan);
  *   - a mapped input file and the line-split rule (scan_file);
  *   - typed value parsers shared by CSV and JSON (booleans, integers,
- *     doubles with a hand-written fast path, dates, timestamps);
+ *     doubles with a hand-written fast path, dates, timestamps; the
+ *     calendar arithmetic is rel.h's);
  *   - parameter parsing: Spark DDL schemas and `columns` lists;
  *   - fast appends into rel_col for the hot loops;
  *   - the common parameter list and the malformed-record modes.
@@ -62,8 +63,6 @@ int scan_parse_i32(const char *s, size_t n, int32_t *out);
 int scan_parse_f64(const char *s, size_t n, double *out);
 int scan_parse_date(const char *s, size_t n, int32_t *out);
 int scan_parse_ts(const char *s, size_t n, int64_t *out);
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-int64_t scan_days_from_civil(int64_t y, unsigned m, unsigned d);
 
 /* ------------------------------------------------------------ params */
 
@@ -82,8 +81,14 @@ void scan_schema_free(scan_schema *s);
  * ncols >= 0 checks the range.  Duplicates are refused. */
 int scan_columns_parse(const char *text, int ncols, int **idx, int *n,
                        const char *op, ember_error *err);
-/* The parse mode by name (case-insensitive); -1 if unknown. */
-int scan_mode_parse(const char *text);
+/* The options every file source reads alike: infer, infer_rows (must not
+ * be negative), mode (PERMISSIVE, DROPMALFORMED or FAILFAST, any case:
+ * MODE_*) and schema (scan_schema_parse; the caller frees *sch, also on
+ * failure).  Errors are EMBER_EINVAL (ENOMEM from the schema) set in err
+ * prefixed with `op`. */
+int scan_read_opts(const ember_host *h, const ember_params *p, const char *op,
+                   int *infer, int64_t *infer_rows, int *mode, scan_schema *sch,
+                   ember_error *err);
 /* Check a list of indices against ncols (run time, schema-less CSV). */
 int scan_columns_check(const int *idx, int n, int ncols, const char *op,
                        ember_error *err);

@@ -24,10 +24,8 @@
  */
 #include "scan.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -40,118 +38,13 @@
 
 /* ================================================================ planning */
 
-typedef struct flist {
-    char **paths;
-    int64_t *sizes;
-    int n, cap;
-} flist;
-
-static int flist_add(flist *f, const char *p, int64_t size)
-{
-    if (f->n == f->cap) {
-        int nc = f->cap ? f->cap * 2 : 16;
-        char **np = realloc(f->paths, (size_t)nc * sizeof *np);
-        int64_t *ns;
-        if (!np)
-            return EMBER_ENOMEM;
-        f->paths = np;
-        ns = realloc(f->sizes, (size_t)nc * sizeof *ns);
-        if (!ns)
-            return EMBER_ENOMEM;
-        f->sizes = ns;
-        f->cap = nc;
-    }
-    if (!(f->paths[f->n] = strdup(p)))
-        return EMBER_ENOMEM;
-    f->sizes[f->n++] = size;
-    return 0;
-}
-
-static void flist_free(flist *f)
-{
-    for (int i = 0; i < f->n; i++)
-        free(f->paths[i]);
-    free(f->paths);
-    free(f->sizes);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* regular files of a directory, not starting with '.' or '_', by name */
-static int add_dir(flist *f, const char *dir, const char *op, ember_error *err)
-{
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char **names = NULL;
-    int n = 0, cap = 0, rc = 0;
-    if (!d) {
-        rel_host->seterr(err, EMBER_EIO, "%s: cannot read directory %s: %s", op,
-                         dir, strerror(errno));
-        return EMBER_EIO;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' || e->d_name[0] == '_')
-            continue;
-        if (n == cap) {
-            char **nn;
-            cap = cap ? cap * 2 : 16;
-            nn = realloc(names, (size_t)cap * sizeof *nn);
-            if (!nn) {
-                rc = EMBER_ENOMEM;
-                break;
-            }
-            names = nn;
-        }
-        if (!(names[n] = strdup(e->d_name))) {
-            rc = EMBER_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (!rc)
-        qsort(names, (size_t)n, sizeof *names, cmp_str);
-    for (int i = 0; i < n && !rc; i++) {
-        char sub[PATH_MAX];
-        struct stat st;
-        snprintf(sub, sizeof sub, "%s/%s", dir, names[i]);
-        if (stat(sub, &st) == 0 && S_ISREG(st.st_mode))
-            rc = flist_add(f, sub, (int64_t)st.st_size);
-    }
-    for (int i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    if (rc)
-        rel_host->seterr(err, rc, "%s: out of memory", op);
-    return rc;
-}
-
-static int add_path(flist *f, const char *path, const char *op,
-                    ember_error *err)
-{
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return 0;
-    if (S_ISDIR(st.st_mode))
-        return add_dir(f, path, op, err);
-    if (S_ISREG(st.st_mode) && flist_add(f, path, (int64_t)st.st_size)) {
-        rel_host->seterr(err, EMBER_ENOMEM, "%s: out of memory", op);
-        return EMBER_ENOMEM;
-    }
-    return 0;
-}
-
 int scan_plan(const ember_host *h, const ember_params *p, int min_partitions,
               ember_split_list *out, ember_error *err, const char *op)
 {
     const char *path = h->param_str(p, "path");
     int64_t maxb = h->param_int(p, "max_partition_bytes");
     int64_t total = 0, split;
-    flist f = {0};
-    struct stat st;
+    rel_flist f = {0};
     int rc = 0;
 
     if (!path || !*path) {
@@ -165,28 +58,14 @@ int scan_plan(const ember_host *h, const ember_params *p, int min_partitions,
                   op, (long long)maxb);
         return EMBER_EINVAL;
     }
-    if (stat(path, &st) == 0) {
-        rc = add_path(&f, path, op, err);
-    } else {
-        glob_t g;
-        memset(&g, 0, sizeof g);
-        if (glob(path, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-            globfree(&g);
-            h->seterr(err, EMBER_ENOTFOUND, "%s: input path does not exist: %s",
-                      op, path);
-            return EMBER_ENOTFOUND;
-        }
-        for (size_t i = 0; i < g.gl_pathc && !rc; i++)
-            rc = add_path(&f, g.gl_pathv[i], op, err);
-        globfree(&g);
-    }
+    rc = rel_flist_expand(&f, path, NULL, op, err);
     if (!rc && f.n == 0) {
         h->seterr(err, EMBER_ENOTFOUND, "%s: input path has no files: %s", op,
                   path);
         rc = EMBER_ENOTFOUND;
     }
     if (rc) {
-        flist_free(&f);
+        rel_flist_free(&f);
         return rc;
     }
     for (int i = 0; i < f.n; i++)
@@ -204,7 +83,7 @@ int scan_plan(const ember_host *h, const ember_params *p, int min_partitions,
             int64_t len = f.sizes[i] - off < split ? f.sizes[i] - off : split;
             rc = h->split_add(out, f.paths[i], off, len);
         }
-    flist_free(&f);
+    rel_flist_free(&f);
     if (rc)
         h->seterr(err, rc, "%s: cannot add a split: %s", op, h->strerror(rc));
     return rc;
@@ -416,25 +295,6 @@ int scan_parse_f64(const char *s, size_t n, double *out)
     return end == buf + n && end != buf;
 }
 
-int64_t scan_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    int64_t era, yoe, doy, doe;
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int dim(int64_t y, unsigned m)
-{
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return days[m - 1];
-}
-
 /* up to maxd digits (at least mind) at *pp */
 static int digits(const char **pp, const char *e, int mind, int maxd, int *v)
 {
@@ -461,9 +321,9 @@ static int date_part(const char **pp, const char *e, int64_t *days)
         !digits(&p, e, 1, 2, &m) || p >= e || *p++ != '-' ||
         !digits(&p, e, 1, 2, &d))
         return 0;
-    if (m < 1 || m > 12 || d < 1 || d > dim(y, (unsigned)m))
+    if (m < 1 || m > 12 || d < 1 || d > rel_days_in_month(y, m))
         return 0;
-    *days = scan_days_from_civil(y, (unsigned)m, (unsigned)d);
+    *days = rel_days_from_civil(y, (unsigned)m, (unsigned)d);
     *pp = p;
     return 1;
 }
@@ -747,7 +607,7 @@ fail:
     return EMBER_EINVAL;
 }
 
-int scan_mode_parse(const char *text)
+static int mode_parse(const char *text)
 {
     if (strcasecmp(text, "PERMISSIVE") == 0)
         return MODE_PERMISSIVE;
@@ -756,6 +616,27 @@ int scan_mode_parse(const char *text)
     if (strcasecmp(text, "FAILFAST") == 0)
         return MODE_FAILFAST;
     return -1;
+}
+
+int scan_read_opts(const ember_host *h, const ember_params *p, const char *op,
+                   int *infer, int64_t *infer_rows, int *mode, scan_schema *sch,
+                   ember_error *err)
+{
+    *infer = h->param_bool(p, "infer");
+    *infer_rows = h->param_int(p, "infer_rows");
+    if (*infer_rows < 0) {
+        h->seterr(err, EMBER_EINVAL,
+                  "%s: parameter 'infer_rows' must not be negative", op);
+        return EMBER_EINVAL;
+    }
+    if ((*mode = mode_parse(h->param_str(p, "mode"))) < 0) {
+        h->seterr(err, EMBER_EINVAL,
+                  "%s: parameter 'mode' must be PERMISSIVE, DROPMALFORMED or "
+                  "FAILFAST, got \"%s\"",
+                  op, h->param_str(p, "mode"));
+        return EMBER_EINVAL;
+    }
+    return scan_schema_parse(sch, h->param_str(p, "schema"), op, err);
 }
 
 void scan_counter_init(scan_counter *c, const ember_task_info *ti)
@@ -1097,24 +978,8 @@ static int csv_open(const ember_host *h, const ember_params *p,
     }
     s->nulllen = strlen(s->nullv);
     s->header = h->param_bool(p, "header");
-    s->infer = h->param_bool(p, "infer");
-    s->infer_rows = h->param_int(p, "infer_rows");
-    if (s->infer_rows < 0) {
-        h->seterr(err, EMBER_EINVAL,
-                  CSV_OP ": parameter 'infer_rows' must not be negative");
-        rc = EMBER_EINVAL;
-        goto fail;
-    }
-    if ((s->mode = scan_mode_parse(h->param_str(p, "mode"))) < 0) {
-        h->seterr(err, EMBER_EINVAL,
-                  CSV_OP ": parameter 'mode' must be PERMISSIVE, "
-                         "DROPMALFORMED or FAILFAST, got \"%s\"",
-                  h->param_str(p, "mode"));
-        rc = EMBER_EINVAL;
-        goto fail;
-    }
-    if ((rc = scan_schema_parse(&s->sch, h->param_str(p, "schema"), CSV_OP,
-                                err)) != 0)
+    if ((rc = scan_read_opts(h, p, CSV_OP, &s->infer, &s->infer_rows, &s->mode,
+                             &s->sch, err)) != 0)
         goto fail;
     if ((rc = scan_columns_parse(h->param_str(p, "columns"),
                                  s->sch.n > 0 && !s->infer ? s->sch.n : -1,
@@ -1644,12 +1509,8 @@ int rel_register_scan(ember_registry *reg, ember_error *err)
 {
     const ember_op_desc *all[] = {&scan_ops[0], &rel_json_scan_desc,
                                   &scan_ops[1]};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        int rc = rel_host->register_op(reg, all[i]);
-        if (rc) {
-            rel_host->seterr(err, rc, "cannot register %s", all[i]->name);
-            return rc;
-        }
-    }
-    return 0;
+    int rc = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && !rc; i++)
+        rc = rel_register_ops(reg, all[i], 1, err);
+    return rc;
 }

@@ -614,24 +614,8 @@ static int json_open(const ember_host *h, const ember_params *p,
     int rc;
     if (!s)
         goto oom;
-    s->infer = h->param_bool(p, "infer");
-    s->infer_rows = h->param_int(p, "infer_rows");
-    if (s->infer_rows < 0) {
-        h->seterr(err, EMBER_EINVAL,
-                  JSON_OP ": parameter 'infer_rows' must not be negative");
-        rc = EMBER_EINVAL;
-        goto fail;
-    }
-    if ((s->mode = scan_mode_parse(h->param_str(p, "mode"))) < 0) {
-        h->seterr(err, EMBER_EINVAL,
-                  JSON_OP ": parameter 'mode' must be PERMISSIVE, "
-                          "DROPMALFORMED or FAILFAST, got \"%s\"",
-                  h->param_str(p, "mode"));
-        rc = EMBER_EINVAL;
-        goto fail;
-    }
-    if ((rc = scan_schema_parse(&s->sch, h->param_str(p, "schema"), JSON_OP,
-                                err)) != 0)
+    if ((rc = scan_read_opts(h, p, JSON_OP, &s->infer, &s->infer_rows, &s->mode,
+                             &s->sch, err)) != 0)
         goto fail;
     if (!s->infer && s->sch.n == 0) {
         h->seterr(err, EMBER_EINVAL,

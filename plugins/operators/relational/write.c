@@ -2,8 +2,9 @@
  * write.c -- file sinks of op_relational: rel.csv_write and rel.json_write.
  *
  * How it works: a task formats each pushed batch row by row into a 1 MiB
- * output buffer (numbers, dates and timestamps by hand; doubles as Java's
- * Double.toString, shortest round-trip digits) and writes it to
+ * output buffer (numbers, dates and timestamps by hand with rel_fmt.c;
+ * doubles as Java's Double.toString, shortest round-trip digits) and
+ * writes it to
  * <path>/part-<partition>-<attempt>.<ext>.tmp.  finish() renames the file
  * to <path>/part-<partition>.<ext> (atomic commit; a later attempt simply
  * replaces it); close() without finish() removes the temporary file.  The
@@ -15,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -93,226 +93,7 @@ static inline void put(wr *w, const char *s, size_t n)
 
 /* ---------------------------------------------------------- formatting */
 
-static size_t fmt_i64(int64_t v, char *o)
-{
-    char t[24];
-    int n = 0;
-    size_t k = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        o[k++] = '-';
-    while (n)
-        o[k++] = t[--n];
-    return k;
-}
-
-/* Java's Double.toString: shortest digits that read back as d; plain
- * notation for 1e-3 <= |d| < 1e7 ("1.0", "0.001"), else "1.0E10". */
-static size_t fmt_double(double d, char *o)
-{
-    char tmp[40], dig[24];
-    int nd = 0, exp, prec;
-    size_t k = 0;
-    if (isnan(d)) {
-        memcpy(o, "NaN", 3);
-        return 3;
-    }
-    if (isinf(d)) {
-        if (d < 0) {
-            memcpy(o, "-Infinity", 9);
-            return 9;
-        }
-        memcpy(o, "Infinity", 8);
-        return 8;
-    }
-    if (d == 0) {
-        if (signbit(d)) {
-            memcpy(o, "-0.0", 4);
-            return 4;
-        }
-        memcpy(o, "0.0", 3);
-        return 3;
-    }
-    /* fast path for plain notation: the fewest decimals k such that
-     * round(|d| * 10^k) / 10^k reads back as |d|, while that needs at
-     * most 15 digits (so the product's rounding cannot mislead us) */
-    if (fabs(d) >= 1e-3 && fabs(d) < 1e7) {
-        static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,
-                                     1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
-                                     1e14, 1e15, 1e16, 1e17, 1e18};
-        double ad = fabs(d);
-        for (int dec = 0; dec <= 18; dec++) {
-            double x = ad * p10[dec];
-            uint64_t m;
-            if (x >= 1e15)
-                break;
-            m = (uint64_t)(x + 0.5);
-            if ((double)m / p10[dec] == ad) {
-                char t[24];
-                int n = 0;
-                if (d < 0)
-                    o[k++] = '-';
-                do {
-                    t[n++] = (char)('0' + m % 10);
-                    m /= 10;
-                } while (m);
-                if (n <= dec) {
-                    o[k++] = '0';
-                    o[k++] = '.';
-                    for (int i = 0; i < dec - n; i++)
-                        o[k++] = '0';
-                    while (n)
-                        o[k++] = t[--n];
-                } else {
-                    while (n > dec)
-                        o[k++] = t[--n];
-                    o[k++] = '.';
-                    if (dec == 0)
-                        o[k++] = '0';
-                    while (n)
-                        o[k++] = t[--n];
-                }
-                return k;
-            }
-        }
-    }
-    /* a 15-digit rendering that reads back is the shortest once its
-     * trailing zeros go (DBL_DIG); otherwise 16 or 17 digits are needed.
-     * Subnormals carry fewer bits: search up from two digits (Java always
-     * shows one digit after the point). */
-    for (prec = fabs(d) < DBL_MIN ? 2 : 15;; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (prec == 17 || strtod(tmp, NULL) == d)
-            break;
-    }
-    {
-        const char *p = tmp;
-        if (*p == '-') {
-            o[k++] = '-';
-            p++;
-        }
-        for (; *p != 'e'; p++)
-            if (*p != '.')
-                dig[nd++] = *p;
-        exp = atoi(p + 1);
-    }
-    while (nd > 1 && dig[nd - 1] == '0')
-        nd--;
-    if (exp >= -3 && exp < 7) {
-        if (exp >= 0) {
-            for (int i = 0; i <= exp; i++)
-                o[k++] = i < nd ? dig[i] : '0';
-            o[k++] = '.';
-            if (nd > exp + 1)
-                for (int i = exp + 1; i < nd; i++)
-                    o[k++] = dig[i];
-            else
-                o[k++] = '0';
-        } else {
-            o[k++] = '0';
-            o[k++] = '.';
-            for (int i = 0; i < -exp - 1; i++)
-                o[k++] = '0';
-            for (int i = 0; i < nd; i++)
-                o[k++] = dig[i];
-        }
-    } else {
-        o[k++] = dig[0];
-        o[k++] = '.';
-        if (nd > 1)
-            for (int i = 1; i < nd; i++)
-                o[k++] = dig[i];
-        else
-            o[k++] = '0';
-        o[k++] = 'E';
-        k += fmt_i64(exp, o + k);
-    }
-    return k;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    int64_t era, doe, yoe, doy, mp;
-    z += 719468;
-    era = (z >= 0 ? z : z - 146096) / 146097;
-    doe = z - era * 146097;
-    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-static inline void two(char *o, int v)
-{
-    o[0] = (char)('0' + v / 10);
-    o[1] = (char)('0' + v % 10);
-}
-
-static size_t fmt_date(int64_t days, char *o)
-{
-    int64_t y;
-    int m, d;
-    size_t k;
-    civil_from_days(days, &y, &m, &d);
-    if (y >= 0 && y <= 9999) {
-        two(o, (int)(y / 100));
-        two(o + 2, (int)(y % 100));
-        k = 4;
-    } else {
-        k = fmt_i64(y, o);
-    }
-    o[k++] = '-';
-    two(o + k, m);
-    k += 2;
-    o[k++] = '-';
-    two(o + k, d);
-    return k + 2;
-}
-
-/* yyyy-MM-dd HH:mm:ss[.ffffff], trailing zeros of the fraction dropped */
-static size_t fmt_ts(int64_t us, char *o)
-{
-    int64_t days = us / 86400000000LL, rem = us % 86400000000LL;
-    int64_t secs;
-    int frac;
-    size_t k;
-    if (rem < 0) {
-        rem += 86400000000LL;
-        days--;
-    }
-    secs = rem / 1000000;
-    frac = (int)(rem % 1000000);
-    k = fmt_date(days, o);
-    o[k++] = ' ';
-    two(o + k, (int)(secs / 3600));
-    o[k + 2] = ':';
-    two(o + k + 3, (int)(secs / 60 % 60));
-    o[k + 5] = ':';
-    two(o + k + 6, (int)(secs % 60));
-    k += 8;
-    if (frac) {
-        int nd = 6;
-        o[k++] = '.';
-        while (frac % 10 == 0) {
-            frac /= 10;
-            nd--;
-        }
-        for (int i = nd - 1; i >= 0; i--) {
-            o[k + (size_t)i] = (char)('0' + frac % 10);
-            frac /= 10;
-        }
-        k += (size_t)nd;
-    }
-    return k;
-}
-
-/* A non-string cell as text (o: at least 48 bytes). */
+/* A non-string cell as text (o: at least REL_FMT_MAX bytes). */
 static size_t fmt_cell(const ember_column *c, int64_t i, char *o)
 {
     switch (c->type) {
@@ -324,15 +105,15 @@ static size_t fmt_cell(const ember_column *c, int64_t i, char *o)
         memcpy(o, "false", 5);
         return 5;
     case EMBER_TYPE_INT32:
-        return fmt_i64(rel_i32(c, i), o);
+        return rel_fmt_i64(rel_i32(c, i), o);
     case EMBER_TYPE_INT64:
-        return fmt_i64(rel_i64(c, i), o);
+        return rel_fmt_i64(rel_i64(c, i), o);
     case EMBER_TYPE_DOUBLE:
-        return fmt_double(rel_f64(c, i), o);
+        return rel_fmt_double(rel_f64(c, i), o);
     case EMBER_TYPE_DATE32:
-        return fmt_date(rel_i32(c, i), o);
+        return rel_fmt_date(rel_i32(c, i), o);
     case EMBER_TYPE_TIMESTAMP:
-        return fmt_ts(rel_i64(c, i), o);
+        return rel_fmt_ts(rel_i64(c, i), o);
     default:
         return 0;
     }
@@ -560,7 +341,7 @@ static int json_push(wr *w, const ember_batch *in, ember_error *err)
                 int q = isnan(d) || isinf(d);
                 if (q)
                     w->buf[w->len++] = '"';
-                w->len += fmt_double(d, w->buf + w->len);
+                w->len += rel_fmt_double(d, w->buf + w->len);
                 if (q)
                     w->buf[w->len++] = '"';
                 break;
@@ -772,12 +553,6 @@ static const ember_op_desc write_ops[] = {
 
 int rel_register_write(ember_registry *reg, ember_error *err)
 {
-    for (size_t i = 0; i < sizeof write_ops / sizeof write_ops[0]; i++) {
-        int rc = rel_host->register_op(reg, &write_ops[i]);
-        if (rc) {
-            rel_host->seterr(err, rc, "cannot register %s", write_ops[i].name);
-            return rc;
-        }
-    }
-    return 0;
+    return rel_register_ops(reg, write_ops,
+                            sizeof write_ops / sizeof write_ops[0], err);
 }
