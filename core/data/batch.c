@@ -513,7 +513,8 @@ ember_batch *batch_gather(const ember_batch *b, int ncols, const int32_t *sel,
                 goto fail;
             for (int64_t k = 0; k < n; k++) {
                 size_t l = (size_t)(so[sel[k] + 1] - so[sel[k]]);
-                memcpy(d->data.data + off, s->data.data + so[sel[k]], l);
+                if (l) /* all-empty strings: no data buffer at all */
+                    memcpy(d->data.data + off, s->data.data + so[sel[k]], l);
                 off += (int32_t)l;
                 memcpy(d->offsets.data + 4 + k * 4, &off, 4);
             }

@@ -411,6 +411,14 @@ static int resources_ready(driver *d)
  * everything it runs is short (started less than LAUNCH_AHEAD_US ago), so
  * a task never waits behind a long one while another executor idles. */
 #define LAUNCH_AHEAD_US 20000
+static int alive_execs(const driver *d)
+{
+    int n = 0;
+    for (int i = 0; i < d->nexecs; i++)
+        n += d->execs[i].alive != 0;
+    return n;
+}
+
 static int can_take(driver *d, int ei, int64_t now)
 {
     const exec_rec *e = &d->execs[ei];
@@ -419,6 +427,10 @@ static int can_take(driver *d, int ei, int64_t now)
     if (e->free_cores > 0)
         return 1;
     if (d->launch_ahead <= 0 || e->free_cores <= -d->launch_ahead * e->cores)
+        return 0;
+    /* while executors are still registering, queuing on the first ones
+     * would leave the later ones without work */
+    if (alive_execs(d) < d->expected_execs)
         return 0;
     for (int i = 0; i < d->nrun; i++)
         if (d->run[i].exec == ei && now - d->run[i].start_us > LAUNCH_AHEAD_US)

@@ -93,7 +93,7 @@ int rel_flist_add_dir(rel_flist *f, const char *dir, const char *suffix,
         n++;
     }
     closedir(d);
-    if (!rc)
+    if (!rc && n > 1) /* names is NULL for an empty directory */
         qsort(names, (size_t)n, sizeof *names, cmp_str);
     for (int i = 0; i < n && !rc; i++) {
         char sub[PATH_MAX];
