@@ -6,6 +6,7 @@
 --
 -- `rt` holds the C primitives of task_runtime.c: encode/decode, key,
 -- partition, run_source, read_shuffle, writer, sink_open, transform_open,
+-- agg_memory and agg_spill (aggregation tables within execution memory),
 -- STOP (the sentinel that ends a partition early, e.g. take(n)).
 local rt = ...
 
@@ -90,37 +91,135 @@ function narrow.apply(op, down, fin, task)
   return function(x) t:push(x, down) end
 end
 
+-- Aggregation state lives within execution memory.  An account
+-- (rt.agg_memory) reserves the Lua heap growth of a hash table in 4 MiB
+-- chunks; when memory is refused, a map-side combine table is flushed into
+-- the shuffle writer (the reduce side combines again), and a reduce-side
+-- table is spilled: its entries go to SPILL_PARTS local run files by a hash
+-- of the key (rt.agg_spill), the table is emptied, and at the end every run
+-- file is aggregated on its own -- recursively, with another hash, if one
+-- still does not fit (up to SPILL_MAX_LEVEL; past that the table just grows).
+local SPILL_PARTS, SPILL_MAX_LEVEL = 16, 4
+local CHECK_EVERY = 64   -- records between two looks at the heap
+local ENTRY_BYTES = 128  -- per entry, what doubling idx + keys + vals allocates
+
+-- Aggregate the records feed(add) produces, pushing results to down.  kind:
+-- "reduce" (add({k, v}): v combined with f), "group" (add({k, v}): values
+-- appended to a list) or "distinct" (add(x, pushed): pushed says whether x
+-- was pushed already).  Records from a spill (level > 0) carry partial
+-- results: a combined value, a list of values, a pushed flag.
+local function aggregate(kind, f, feed, down, level)
+  local mem = rt.agg_memory()
+  local idx, keys, vals, n, tick = {}, {}, {}, 0, 0
+  local spill
+  -- distinct pushes an element when first seen, until a spill: after that
+  -- it cannot know whether a spilled run holds it
+  local stream = kind == "distinct" and level == 0
+  local from_spill = level > 0
+
+  local function flush()
+    spill = spill or rt.agg_spill(SPILL_PARTS, level)
+    for i = 1, n do spill:add(keys[i], vals[i]) end
+    idx, keys, vals, n = {}, {}, {}, 0
+    stream = false
+    mem:reset()
+  end
+  local function check(extra)
+    if not mem:grow(extra) and level < SPILL_MAX_LEVEL and n > 0 then flush() end
+  end
+
+  -- at a new key: when n is a power of two the next one doubles the
+  -- tables, so make sure that fits
+  local add
+  if kind == "reduce" then
+    add = function(rec)
+      local k, v = rec[1], rec[2]
+      local g = gkey(k)
+      local i = idx[g]
+      if i then vals[i] = f(vals[i], v)
+      else
+        n = n + 1; idx[g] = n; keys[n] = k; vals[n] = v
+        if n & (n - 1) == 0 and n >= 1024 then check(n * ENTRY_BYTES) end
+      end
+      tick = tick + 1
+      if tick >= CHECK_EVERY then tick = 0; check(0) end
+    end
+  elseif kind == "group" then
+    add = function(rec)
+      local k, v = rec[1], rec[2]
+      local g = gkey(k)
+      local i = idx[g]
+      if i then
+        local vs = vals[i]
+        if from_spill then
+          local m = #vs
+          for j = 1, #v do vs[m + j] = v[j] end
+        else vs[#vs + 1] = v end
+      else
+        n = n + 1; idx[g] = n; keys[n] = k
+        if from_spill then vals[n] = v else vals[n] = {v} end
+        if n & (n - 1) == 0 and n >= 1024 then check(n * ENTRY_BYTES) end
+      end
+      tick = tick + 1
+      if tick >= CHECK_EVERY then tick = 0; check(0) end
+    end
+  else
+    add = function(x, pushed)
+      local g = gkey(x)
+      local i = idx[g]
+      if i then
+        if pushed then vals[i] = true end
+      else
+        n = n + 1; idx[g] = n; keys[n] = x
+        if stream then down(x); pushed = true end
+        vals[n] = pushed or false
+        if n & (n - 1) == 0 and n >= 1024 then check(n * ENTRY_BYTES) end
+      end
+      tick = tick + 1
+      if tick >= CHECK_EVERY then tick = 0; check(0) end
+    end
+  end
+  feed(add)
+
+  if not spill then
+    if kind == "distinct" then
+      for i = 1, n do if not vals[i] then down(keys[i]) end end
+    else
+      for i = 1, n do down({keys[i], vals[i]}) end
+    end
+    mem:close()
+    return
+  end
+  flush()
+  mem:close()
+  spill:finish()
+  for sp = 0, SPILL_PARTS - 1 do
+    aggregate(kind, f, function(add)
+      if kind == "distinct" then return spill:read(sp, add) end
+      local pair = {} -- add keeps the fields, not the table
+      spill:read(sp, function(k, v) pair[1] = k; pair[2] = v; add(pair) end)
+    end, down, level + 1)
+    spill:drop(sp)
+  end
+  spill:close()
+end
+
 -- reduce side of each shuffle kind: read partition p and push results
 local reduce_side = {}
 function reduce_side.reduce_by_key(node, p, down)
-  local f, idx, keys, vals, n = node.payload.fn, {}, {}, {}, 0
-  rt.read_shuffle(node.id, p, function(rec)
-    local k, v = rec[1], rec[2]
-    local g = gkey(k)
-    local i = idx[g]
-    if i then vals[i] = f(vals[i], v)
-    else n = n + 1; idx[g] = n; keys[n] = k; vals[n] = v end
-  end)
-  for i = 1, n do down({keys[i], vals[i]}) end
+  aggregate("reduce", node.payload.fn, function(add)
+    rt.read_shuffle(node.id, p, add)
+  end, down, 0)
 end
 function reduce_side.group_by_key(node, p, down)
-  local idx, keys, vals, n = {}, {}, {}, 0
-  rt.read_shuffle(node.id, p, function(rec)
-    local k = rec[1]
-    local g = gkey(k)
-    local i = idx[g]
-    if not i then n = n + 1; i = n; idx[g] = n; keys[n] = k; vals[n] = {} end
-    local vs = vals[i]
-    vs[#vs + 1] = rec[2]
-  end)
-  for i = 1, n do down({keys[i], vals[i]}) end
+  aggregate("group", nil, function(add)
+    rt.read_shuffle(node.id, p, add)
+  end, down, 0)
 end
 function reduce_side.distinct(node, p, down)
-  local seen = {}
-  rt.read_shuffle(node.id, p, function(x)
-    local g = gkey(x)
-    if not seen[g] then seen[g] = true; down(x) end
-  end)
+  aggregate("distinct", nil, function(add)
+    rt.read_shuffle(node.id, p, add)
+  end, down, 0)
 end
 function reduce_side.repartition(node, p, down)
   rt.read_shuffle(node.id, p, down)
@@ -358,18 +457,33 @@ end
 -- map-stage writers: each returns (consumer, finish)
 local writers = {}
 function writers.reduce_by_key(op, w, R)
-  local f, idx, keys, vals, n = op.fn, {}, {}, {}, 0
+  local f, idx, keys, vals, n, tick = op.fn, {}, {}, {}, 0, 0
+  local mem = rt.agg_memory()
+  local function flush()
+    for i = 1, n do
+      local k = keys[i]
+      w:add(rt.partition(k, R), {k, vals[i]})
+    end
+    idx, keys, vals, n = {}, {}, {}, 0
+  end
+  -- refused memory: what is combined so far goes to the writer
+  local function check(extra)
+    if not mem:grow(extra) and n > 0 then flush(); mem:reset() end
+  end
   return function(x)
     local k, v = pair_of(x, "reduce_by_key")
     local g = gkey(k)
     local i = idx[g]
     if i then vals[i] = f(vals[i], v)
-    else n = n + 1; idx[g] = n; keys[n] = k; vals[n] = v end
-  end, function()
-    for i = 1, n do
-      local k = keys[i]
-      w:add(rt.partition(k, R), {k, vals[i]})
+    else
+      n = n + 1; idx[g] = n; keys[n] = k; vals[n] = v
+      if n & (n - 1) == 0 and n >= 1024 then check(n * ENTRY_BYTES) end
     end
+    tick = tick + 1
+    if tick >= CHECK_EVERY then tick = 0; check(0) end
+  end, function()
+    flush()
+    mem:close()
   end
 end
 function writers.group_by_key(op, w, R)
@@ -379,11 +493,22 @@ function writers.group_by_key(op, w, R)
   end, function() end
 end
 function writers.distinct(op, w, R)
-  local seen = {}
+  local seen, n, tick = {}, 0, 0
+  local mem = rt.agg_memory()
+  -- refused memory: forget what was seen (the reduce side dedupes again)
+  local function check(extra)
+    if not mem:grow(extra) and n > 0 then seen, n = {}, 0; mem:reset() end
+  end
   return function(x)
     local g = gkey(x)
-    if not seen[g] then seen[g] = true; w:add(rt.partition(x, R), x) end
-  end, function() end
+    if not seen[g] then
+      seen[g] = true; w:add(rt.partition(x, R), x)
+      n = n + 1
+      if n & (n - 1) == 0 and n >= 1024 then check(n * 48) end
+    end
+    tick = tick + 1
+    if tick >= CHECK_EVERY then tick = 0; check(0) end
+  end, function() mem:close() end
 end
 -- DataFrame exchange: the map-side operators (the last one is
 -- rel.partition, adding each row's target partition), then the writer
