@@ -204,6 +204,10 @@ static void oc_add_counter(void *ctx, const char *name, int64_t d)
 {
     task_env *te = ((opctx *)ctx)->te;
     int i;
+    if (strcmp(name, "spill_bytes") == 0) { /* an operator spilled */
+        te->spilled += d;
+        return;
+    }
     for (i = 0; i < te->ncounters; i++)
         if (strcmp(te->counter_name[i], name) == 0)
             break;

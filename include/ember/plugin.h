@@ -158,7 +158,10 @@ typedef struct ember_task_info {
     /* --- ABI 1.2 --- */
     /* Add delta to the task's counter `name` ("malformed_rows"); counters
      * travel back with the task's result and are summed on the driver.
-     * May be NULL (then counting is skipped). */
+     * "spill_bytes" is special: bytes an operator wrote to local disk
+     * because memory was refused, reported in the task's metrics (the
+     * event log's "Memory Bytes Spilled").  May be NULL (then counting is
+     * skipped). */
     void (*add_counter)(void *ctx, const char *name, int64_t delta);
     /* Execution memory from the executor's unified pool: acquire returns 0
      * when `bytes` were granted, EMBER_EAGAIN when refused (the operator

@@ -1229,6 +1229,7 @@ static int spill_all(agg *s, ember_error *err)
     rel_col *cols = NULL;
     const char **names = NULL;
     int ncols = 0, rc;
+    long before = 0, after = 0;
     if (s->ng == 0)
         return 0;
     rc = open_parts(s, err);
@@ -1241,6 +1242,8 @@ static int spill_all(agg *s, ember_error *err)
         rel_host->seterr(err, rc, OPNAME ": out of memory while spilling");
         goto out;
     }
+    for (int p = 0; p < NPART; p++) /* spilled bytes: file growth */
+        before += ftell(s->part[p]);
     for (int64_t g = 0; g < s->ng; g++)
         cnt[(s->ghash[g] >> 60) + 1]++;
     for (int p = 1; p <= NPART; p++)
@@ -1270,6 +1273,15 @@ static int spill_all(agg *s, ember_error *err)
     s->spilled = 1;
     table_reset(s);
 out:
+    if (!rc && s->ti && s->ti->add_counter) {
+        for (int p = 0; p < NPART; p++) {
+            fflush(s->part[p]);
+            after += ftell(s->part[p]);
+        }
+        if (after > before)
+            s->ti->add_counter(s->ti->ctx, "spill_bytes",
+                               (int64_t)(after - before));
+    }
     free(sel);
     cols_free(cols, ncols, names);
     return rc;

@@ -69,6 +69,7 @@ typedef struct sorter {
     /* memory accounting and spilling (from ember_task_info) */
     char *dir;
     int (*acquire)(void *ctx, int64_t bytes);
+    void (*counter)(void *ctx, const char *name, int64_t delta);
     void (*release)(void *ctx, int64_t bytes);
     void *ctx;
     int64_t held; /* bytes acquired and not released */
@@ -753,6 +754,11 @@ static int spill(sorter *s, ember_error *err)
         rel_host->seterr(err, rc, "rel.sort: cannot write a spill file in %s",
                          s->dir);
     }
+    if (!rc && s->counter) {
+        long sz = ftell(f);
+        if (sz > 0)
+            s->counter(s->ctx, "spill_bytes", (int64_t)sz);
+    }
     if (fclose(f) && !rc) {
         rc = EMBER_EIO;
         rel_host->seterr(err, rc, "rel.sort: cannot write a spill file in %s",
@@ -1122,6 +1128,7 @@ static int sort_open(const ember_host *host, const ember_params *p,
         s->acquire = ti->mem_acquire;
         s->release = ti->mem_release;
         s->ctx = ti->ctx;
+        s->counter = ti->add_counter; /* spilled bytes, for the task metrics */
     }
     s->dir = strdup(dir && *dir ? dir : "/tmp");
     if (!s->dir) {
