@@ -345,9 +345,22 @@ local function optimize(plan)
   end)
   -- 3. limits combined, and pushed down through projections
   p = transform_up(p, function(n)
-    while n.kind == "limit" and n.child.kind == "limit" do
+    while n.kind == "limit" and n.child.kind == "limit" and not n.child.local_only do
       n = {kind = "limit", n = math.min(n.n, n.child.n), out = n.out,
            child = n.child.child}
+    end
+    if n.kind == "limit" and n.child.kind == "union" and not n.child.limited then
+      -- each side of a union needs at most n rows (Spark's LimitPushDown)
+      local u = copy(n.child)
+      u.limited = true
+      u.children = {}
+      for i, ch in ipairs(n.child.children) do
+        u.children[i] = {kind = "limit", n = n.n, out = ch.out, child = ch,
+                         local_only = true}
+      end
+      local l = copy(n)
+      l.child = u
+      return l
     end
     if n.kind == "limit" and n.child.kind == "project" then
       local pr = copy(n.child)
@@ -416,7 +429,7 @@ local function logical_line(n, ids)
                   full = "FullOuter", semi = "LeftSemi", anti = "LeftAnti"})[n.how]
     return "Join " .. how .. ", " .. concat(t, " AND ")
   elseif k == "limit" then
-    return "GlobalLimit " .. n.n
+    return (n.local_only and "LocalLimit " or "GlobalLimit ") .. n.n
   elseif k == "union" then
     return "Union"
   elseif k == "distinct" then
@@ -600,6 +613,7 @@ function plan_physical(n, sc, parent_limit)
     local c = plan_physical(n.child, sc, n.n)
     if n.child.kind == "sort" then return c end -- TakeOrderedAndProject
     local local_ = {op = "limit", n = n.n, out = c.out, kids = {c}, line = "LocalLimit " .. n.n}
+    if n.local_only then return local_ end -- per partition: a union's side
     local ex = exchange(local_, "single", nil, 1)
     return {op = "limit", n = n.n, out = c.out, kids = {ex}, line = "GlobalLimit " .. n.n}
   elseif k == "sort" then

@@ -7,7 +7,7 @@ local ember = require("ember")
 
 local sc = ember.session{app = "df-plans", master = "local-cluster[2,1,256]"}
 local ok, err = pcall(function()
-  t.plan(7)
+  t.plan(8)
   local df = sc:create_dataframe({{1, "a"}, {2, "b"}, {3, "a"}, {4, ember.null}},
                                  "id bigint, k string")
   local function pairs_of(rows, f)
@@ -33,6 +33,10 @@ local ok, err = pcall(function()
   t.is(#df:limit(3):limit(2):collect(), 2, "nested limits take the smaller")
   local plan = df:limit(3):limit(2):explain_string()
   t.ok(select(2, plan:gsub("GlobalLimit", "")) == 1, "... combined into one limit in the plan")
+  local up = df:union(df):limit(3):explain_string("extended")
+  local opt = up:match("== Optimized Logical Plan ==(.-)== Physical Plan ==")
+  t.ok(opt and select(2, opt:gsub("LocalLimit 3", "")) == 2,
+       "a limit over a union is pushed into both sides (LocalLimit)")
 end)
 sc:stop()
 if not ok then error(err, 0) end
