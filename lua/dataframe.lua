@@ -54,26 +54,8 @@ local function names_of(out)
   return t
 end
 
--- days since 1970-01-01 of y-m-d, and back
-local function days_from_civil(y, m, d)
-  y = m <= 2 and y - 1 or y
-  local era = (y >= 0 and y or y - 399) // 400
-  local yoe = y - era * 400
-  local doy = (153 * (m > 2 and m - 3 or m + 9) + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-local function civil_from_days(z)
-  z = z + 719468
-  local era = (z >= 0 and z or z - 146096) // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  return yoe + era * 400 + (m <= 2 and 1 or 0), m, d
-end
+-- days since 1970-01-01 <-> y, m, d: the SQL parser's (date literals)
+local days_from_civil, civil_from_days = sql.days_from_civil, sql.civil_from_days
 local function date_string(days)
   local y, m, d = civil_from_days(days)
   return fmt("%04d-%02d-%02d", y, m, d)
@@ -233,12 +215,17 @@ function Column:alias(name)
 end
 Column.as = Column.alias
 Column.name = Column.alias
+-- type names users write (Spark's and SQL's) -> ember's; casts and DDL
+-- schemas share it
+local TYPE_NAMES = {boolean = "boolean", bool = "boolean", int = "int",
+                    integer = "int", bigint = "bigint", long = "bigint",
+                    double = "double", float = "double", real = "double",
+                    string = "string", varchar = "string", text = "string",
+                    date = "date", timestamp = "timestamp"}
+local function type_of_name(t) return TYPE_NAMES[tostring(t):lower()] end
+
 function Column:cast(t)
-  local norm = {integer = "int", long = "bigint", float = "double",
-                string = "string", boolean = "boolean", int = "int",
-                bigint = "bigint", double = "double", date = "date",
-                timestamp = "timestamp"}
-  local to = norm[tostring(t):lower()]
+  local to = type_of_name(t)
   if not to then error("cast: unknown type '" .. tostring(t) .. "'", 2) end
   return wrap({op = "cast", to = to, args = {self.ast}})
 end
@@ -662,5 +649,6 @@ return {DataFrame = DataFrame, Column = Column, GroupedData = GroupedData,
         is_df = is_df, is_col = is_col, java_double = java_double,
         date_string = date_string, parse_date = parse_date,
         days_from_civil = days_from_civil, cast_to = cast_to, widen = widen,
+        type_of_name = type_of_name,
         has_agg = has_agg, names_of = names_of, SPARK_TYPE = SPARK_TYPE,
         SIMPLE_TYPE = SIMPLE_TYPE, NUMERIC = NUMERIC}

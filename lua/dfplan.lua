@@ -147,11 +147,7 @@ local function parse_ddl(s)
       local name, t = item:match("^`(.-)`%s+(%S+)$")
       if not name then name, t = item:match("^(%S+)%s+(%S+)$") end
       if not name then error("bad schema item '" .. item .. "' (want 'name type')", 0) end
-      local norm = ({boolean = "boolean", bool = "boolean", int = "int",
-                     integer = "int", bigint = "bigint", long = "bigint",
-                     double = "double", float = "double", real = "double",
-                     string = "string", varchar = "string", text = "string",
-                     date = "date", timestamp = "timestamp"})[t:lower()]
+      local norm = X.type_of_name(t)
       if not norm then error("unknown type '" .. t .. "' in schema", 0) end
       cols[#cols + 1] = {name = name, type = norm}
     end
