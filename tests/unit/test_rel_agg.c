@@ -13,30 +13,7 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* A batch from row-major text cells; "~" is NULL. */
-static ember_batch *mkb(int nc, const char *const *names,
-                        const ember_type *types, int nr,
-                        const char *const *cells)
-{
-    ember_batch *b = batch_new();
-    for (int c = 0; c < nc; c++)
-        batch_add_column(b, names[c], types[c]);
-    for (int r = 0; r < nr; r++)
-        for (int c = 0; c < nc; c++) {
-            const char *v = cells[r * nc + c];
-            if (strcmp(v, "~") == 0)
-                batch_append_null(b, c);
-            else if (types[c] == EMBER_TYPE_STRING)
-                batch_append_str(b, c, v, strlen(v));
-            else if (types[c] == EMBER_TYPE_DOUBLE)
-                batch_append_f64(b, c, strtod(v, NULL));
-            else if (types[c] == EMBER_TYPE_BOOL)
-                batch_append_i64(b, c, v[0] == 't');
-            else
-                batch_append_i64(b, c, strtoll(v, NULL, 10));
-        }
-    return b;
-}
+#define mkb rh_batch
 
 static int cmp_str(const void *a, const void *b)
 {
