@@ -479,7 +479,6 @@ local function sx_lit(t, v)
   return "(lit " .. t .. " " .. fmt("%d", v) .. ")"
 end
 
-local SXOP = {attr = true}
 -- expression -> S-expression over the positions of `input` (attributes)
 local function sx(e, pos)
   local op = e.op

@@ -227,19 +227,14 @@ local function read(self, fmtname, path, opts)
           types[r.name] = prev and (X.widen(prev, r.type) or "string") or r.type
         end
       end
-      if i == 1 and fmtname == "csv" then
-        -- names come from the first split of the first file
-      end
     end
     if fmtname == "json" then table.sort(order) end
     cols = {}
     for i, n in ipairs(order) do
       cols[i] = {name = n, type = infer and types[n] or "string"}
     end
-    if #cols == 0 then
-      if fmtname == "json" then cols = {} else
-        error("cannot determine the schema of " .. path .. " (no data)", 3)
-      end
+    if #cols == 0 and fmtname ~= "json" then
+      error("cannot determine the schema of " .. path .. " (no data)", 3)
     end
   end
   if fmtname == "csv" or fmtname == "json" then params.schema = ddl_of(cols) end
@@ -532,14 +527,15 @@ end
 function DataFrame:drop_duplicates(cols)
   check_df(self)
   if cols == nil then return self:distinct() end
-  -- keep the first row seen per key: group by the keys, min() of the rest
-  -- is not "first", so use first-value semantics through min over rows
+  -- one row per key: grouped by the keys, each other column is its
+  -- minimum in the group.  Spark keeps one whole input row instead; here
+  -- the values of a multi-row group may come from different rows
+  -- (documented in docs/dataframes.md).
   local keys, rest = {}, {}
   local set = {}
   for _, c in ipairs(cols) do set[c:lower()] = true; keys[#keys + 1] = c end
   for _, a in ipairs(self.plan.out) do
     if not set[a.name:lower()] then
-      rest[a.name] = X.Column and nil
       rest[#rest + 1] = a.name
     end
   end
