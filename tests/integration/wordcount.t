@@ -19,8 +19,11 @@ for master in 'local[2]' 'local-cluster[3,1,512]'; do
     cmp -s "$T/top" "$T/oracle.top"
     ok $? "wordcount on $master: top 20 equal the oracle's" || diff "$T/top" "$T/oracle.top" | sed 's/^/# /'
 done
-# the same job with bulk data over shared memory between executors
+# the same job with bulk data over shared memory between executors (all
+# three registered before scheduling, so that map outputs are spread over
+# executors and reduce tasks must fetch some from another one)
 run_ember "$T/out" submit --master 'local-cluster[3,1,512]' --conf transport.data=shm \
+    --conf scheduler.minRegisteredResourcesRatio=1 \
     --conf eventLog.enabled=true --conf eventLog.dir="$T/ev" \
     "$top_srcdir/examples/wordcount.lua" "$T/corpus.txt" 20
 ok $? "wordcount with transport.data=shm exits 0"
