@@ -21,6 +21,8 @@ core_libember_core_a_SOURCES = \
 	lua/serialize.c lua/serialize.h \
 	lua/luaparams.c lua/luaparams.h \
 	lua/lbatch.c lua/lbatch.h \
+	lua/lcounter.c lua/lcounter.h \
+	lua/lsplit.c lua/lsplit.h \
 	lua/task_runtime.c lua/task_runtime.h \
 	lua/lua_ember.c lua/lua_ember.h
 nodist_core_libember_core_a_SOURCES = $(EMBEDDED_LUA)

@@ -647,6 +647,31 @@ function Dataset:count_by_key()
   return counts
 end
 
+-- Spark's countByValue: a table value -> number of occurrences.  Counted
+-- per partition in C, combined by a shuffle, then collected (values that
+-- are tables come back as tables).
+function Dataset:count_by_value(num_partitions)
+  check_ds(self)
+  local counted = shuffle(self, "count_by_value", num_partitions, nil, 2)
+  local counts, tkeys = {}, {}
+  for _, part in ipairs(run(counted, {op = "collect"}, nil, "count_by_value",
+                            2)) do
+    for _, vc in ipairs(part) do
+      local v = vc[1]
+      if type(v) == "table" then
+        local g = core.key(v)
+        if tkeys[g] == nil then tkeys[g] = v end
+        v = tkeys[g]
+      elseif v ~= v then
+        error("count_by_value: the dataset holds NaN, which cannot be a " ..
+              "key of the result table (" .. vc[2] .. " times)", 2)
+      end
+      counts[v] = vc[2]
+    end
+  end
+  return counts
+end
+
 function Dataset:save_as_text_file(dir)
   check_ds(self)
   if type(dir) ~= "string" then

@@ -9,6 +9,7 @@
 -- agg_memory and agg_spill (aggregation tables within execution memory),
 -- STOP (the sentinel that ends a partition early, e.g. take(n)).
 local rt = ...
+collectgarbage("generational")
 
 local SOURCE, NARROW, SHUFFLE, UNION = 1, 2, 3, 4
 local STOP = rt.STOP
@@ -48,6 +49,10 @@ end
 
 local compute
 
+-- Consumers that can take a whole array in one call (count_by_value's
+-- counter): a flat_map feeding one hands it each result array as it is.
+local bulk_of = setmetatable({}, {__mode = "k"})
+
 local narrow = {}
 function narrow.map(op, down)
   local f = op.fn
@@ -63,6 +68,14 @@ function narrow.filter(op, down)
 end
 function narrow.flat_map(op, down)
   local f = op.fn
+  local bulk = bulk_of[down]
+  if bulk then
+    return function(x)
+      local r = f(x)
+      if type(r) == "table" then bulk(r)
+      else emit_all(r, down, "flat_map function") end
+    end
+  end
   return function(x) emit_all(f(x), down, "flat_map function") end
 end
 function narrow.key_by(op, down)
@@ -134,6 +147,13 @@ local function aggregate(kind, f, feed, down, level)
   if kind == "reduce" then
     add = function(rec)
       local k, v = rec[1], rec[2]
+      local i = idx[k] -- a key that is its own group key, seen before
+      if i then
+        vals[i] = f(vals[i], v)
+        tick = tick + 1
+        if tick >= CHECK_EVERY then tick = 0; check(0) end
+        return
+      end
       local g = gkey(k)
       local i = idx[g]
       if i then vals[i] = f(vals[i], v)
@@ -208,6 +228,12 @@ end
 local reduce_side = {}
 function reduce_side.reduce_by_key(node, p, down)
   aggregate("reduce", node.payload.fn, function(add)
+    rt.read_shuffle(node.id, p, add)
+  end, down, 0)
+end
+local function plus(a, b) return a + b end
+function reduce_side.count_by_value(node, p, down)
+  aggregate("reduce", plus, function(add)
     rt.read_shuffle(node.id, p, add)
   end, down, 0)
 end
@@ -470,7 +496,21 @@ function writers.reduce_by_key(op, w, R)
   local function check(extra)
     if not mem:grow(extra) and n > 0 then flush(); mem:reset() end
   end
+  -- The common case first, without calls: a pair whose key (a string, a
+  -- number or a boolean) is its own group key and is already in the table.
+  -- idx only holds group keys, never tables, so a table key misses here
+  -- and takes the general path, as do NaN, nil and anything not a pair.
   return function(x)
+    if type(x) == "table" then
+      local k = x[1]
+      local i = idx[k]
+      if i then
+        vals[i] = f(vals[i], x[2])
+        tick = tick + 1
+        if tick >= CHECK_EVERY then tick = 0; check(0) end
+        return
+      end
+    end
     local k, v = pair_of(x, "reduce_by_key")
     local g = gkey(k)
     local i = idx[g]
@@ -483,6 +523,32 @@ function writers.reduce_by_key(op, w, R)
     if tick >= CHECK_EVERY then tick = 0; check(0) end
   end, function()
     flush()
+    mem:close()
+  end
+end
+-- count_by_value: counted in C (rt.counter), written out as {value, count}
+-- pairs at the end, or earlier when execution memory is refused
+function writers.count_by_value(op, w, R)
+  local c, mem = rt.counter(), rt.agg_memory()
+  local add, add_all = c.add, c.add_all
+  local calls = 0
+  local function check()
+    calls = 0
+    if not mem:grow(c:bytes()) then w:add_counts(c); mem:reset() end
+  end
+  local consume = function(x)
+    add(c, x)
+    calls = calls + 1
+    if calls >= 4096 then check() end
+  end
+  bulk_of[consume] = function(arr)
+    add_all(c, arr)
+    calls = calls + 16
+    if calls >= 4096 then check() end
+  end
+  return consume, function()
+    w:add_counts(c)
+    c:close()
     mem:close()
   end
 end

@@ -18,6 +18,7 @@
 #include "sched/driver.h"
 #include "data/batch.h"
 #include "lbatch.h"
+#include "lsplit.h"
 #include "luaparams.h"
 #include "serialize.h"
 #include "codec/blockcodec.h"
@@ -780,6 +781,11 @@ int luaopen_ember(lua_State *L)
     lua_pushvalue(L, core);
     call_chunk(L, ember_lua, ember_lua_len, "=[ember]", 1);
     ember = lua_gettop(L);
+    lua_pushcfunction(L, lsplit_strsplit);
+    lua_setfield(L, ember, "strsplit");
+    /* functions shipped to executors refer to the module by name */
+    lua_pushvalue(L, ember);
+    lua_setfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY);
     lua_getfield(L, ember, "_internal");
     internal = lua_gettop(L);
     lua_pushnil(L);

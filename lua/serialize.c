@@ -15,7 +15,10 @@
  * upvalue) is written as a back-reference, and upvalues shared between
  * closures (lua_upvalueid) are written as references to the first owner.
  * A path of segments (array index, key, upvalue of function) is kept for
- * the error message only; it costs a store per level.
+ * the error message only; it costs a store per level.  An upvalue holding
+ * the ember module (`local ember = require("ember")`) is written as a
+ * reference to the decoding side's module (SER_MODULE_KEY), and the C
+ * functions of that module by their names, like the standard library's.
  *
  * Decoder.  Every length or count is checked against the bytes that remain
  * before anything is allocated, every value consumes at least its tag byte
@@ -63,7 +66,8 @@ enum {
     T_UPREF =
         12, /* upvalue: varint function number, varint upvalue (1-based) */
     T_BCAST = 13, /* a broadcast variable: varint id */
-    T_BATCH = 14  /* a columnar batch: varint len, batch wire form */
+    T_BATCH = 14, /* a columnar batch: varint len, batch wire form */
+    T_MODULE = 15 /* the ember module: the decoding side's */
 };
 
 #define BCAST_MT "ember.Broadcast"
@@ -241,6 +245,20 @@ static void describe(lua_State *L, int idx, char *out, size_t n)
 static int push_std(lua_State *L, const char *name, size_t len)
 {
     const char *dot = memchr(name, '.', len);
+    if (dot && dot - name == 5 && !memcmp(name, "ember", 5)) {
+        if (lua_getfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        lua_pushlstring(L, dot + 1, len - 6);
+        lua_rawget(L, -2);
+        lua_remove(L, -2);
+        if (!lua_iscfunction(L, -1)) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        return 1;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
     if (dot) {
         size_t ll = (size_t)(dot - name);
@@ -318,6 +336,9 @@ static void build_cfuncs(lua_State *L)
             add_cfuncs(L, cache, lua_gettop(L), std_libs[i]);
         lua_pop(L, 1);
     }
+    if (lua_getfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY) == LUA_TTABLE)
+        add_cfuncs(L, cache, lua_gettop(L), "ember");
+    lua_pop(L, 1);
     lua_pop(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, CFUNCS_KEY);
 }
@@ -591,6 +612,16 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elt)
     return 0;
 }
 
+/* 1 if the table at idx is this state's ember module */
+static int is_module(lua_State *L, int idx)
+{
+    int same;
+    lua_getfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY);
+    same = lua_rawequal(L, -1, idx);
+    lua_pop(L, 1);
+    return same;
+}
+
 static int enc_lfunc(enc *e, int idx)
 {
     lua_State *L = e->L;
@@ -632,6 +663,12 @@ static int enc_lfunc(enc *e, int idx)
         if (!strcmp(name, "_ENV") && lua_type(L, v) == LUA_TTABLE &&
             lua_topointer(L, v) == global_table(e)) {
             if (put_tag(e->b, T_ENV))
+                return enc_oom(e);
+            lua_pop(L, 1);
+            continue;
+        }
+        if (lua_type(L, v) == LUA_TTABLE && is_module(L, v)) {
+            if (put_tag(e->b, T_MODULE))
                 return enc_oom(e);
             lua_pop(L, 1);
             continue;
@@ -1100,6 +1137,12 @@ static int dec_value(dec *d, int tag, int depth)
         lua_rawgeti(L, d->ftab, (lua_Integer)id + 1);
         return 0;
     }
+    case T_MODULE:
+        if (lua_getfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            return bad(d, "the ember module is not loaded here");
+        }
+        return 0;
     case T_CFUNC: {
         size_t n;
         const char *s = rd_lstr(r, &n);

@@ -84,6 +84,12 @@ int ser_key(lua_State *L, int idx, ember_error *err);
  * platform.  Returns 0 or EMBER_EINVAL as ser_key. */
 int ser_hash(lua_State *L, int idx, uint64_t *h, ember_error *err);
 
+/* Registry key of the ember module table of this lua_State (the driver's
+ * module, an executor's table of task helpers).  A function's upvalue that
+ * is this table ships as a reference to the decoding side's, and the C
+ * functions in it ship by name ("ember.strsplit"). */
+#define SER_MODULE_KEY "ember.module"
+
 /* Push the ember.null sentinel: a full userdata whose metatable has __name
  * "ember.null" and a __tostring returning "null", created and stored in the
  * registry under "ember.null" the first time. */

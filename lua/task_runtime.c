@@ -21,6 +21,8 @@
 #include "data/batch.h"
 #include "plugin/plugins.h"
 #include "lbatch.h"
+#include "lcounter.h"
+#include "lsplit.h"
 #include "luaparams.h"
 #include "serialize.h"
 #include "shuffle/shuffle_file.h"
@@ -492,27 +494,27 @@ typedef struct emit_ctx {
     int64_t rows;
 } emit_ctx;
 
-static int emit_to_lua(void *ud, const ember_batch *b)
+/* Under one pcall per batch (emit_to_lua): call the consumer with each
+ * row's value.  Upvalues: the emit_ctx and the batch (light userdata), the
+ * consumer. */
+static int emit_rows(lua_State *L)
 {
-    emit_ctx *e = ud;
-    lua_State *L = e->L;
+    emit_ctx *e = lua_touserdata(L, lua_upvalueindex(1));
+    const ember_batch *b = lua_touserdata(L, lua_upvalueindex(2));
     ember_column c;
     if (batch_column(b, 0, &c))
-        return EMBER_EINVAL;
+        return raise_internal(L, "operator produced a batch without columns");
     for (int64_t i = 0; i < c.length; i++) {
-        lua_pushvalue(L, e->fn_idx);
+        lua_pushvalue(L, lua_upvalueindex(3));
         if (c.validity && !(c.validity[i / 8] & (1u << (i % 8)))) {
             ser_push_null(L);
         } else if (c.type == EMBER_TYPE_LUAVALUE) {
             ember_error err = {0, ""};
             if (ser_decode_buf(L, (const char *)c.data + c.offsets[i],
                                (size_t)(c.offsets[i + 1] - c.offsets[i]), 0,
-                               &err)) {
-                lua_pop(L, 1);
-                lua_pushfstring(L, "bad value from operator: %s", err.msg);
-                e->failed = 1;
-                return EMBER_ECORRUPT;
-            }
+                               &err))
+                return raise_internal(L, "bad value from operator: %s",
+                                      err.msg);
         } else if (c.type == EMBER_TYPE_INT64) {
             lua_pushinteger(L, ((const int64_t *)c.data)[i]);
         } else if (c.type == EMBER_TYPE_DOUBLE) {
@@ -521,17 +523,29 @@ static int emit_to_lua(void *ud, const ember_batch *b)
             lua_pushlstring(L, (const char *)c.data + c.offsets[i],
                             (size_t)(c.offsets[i + 1] - c.offsets[i]));
         } else {
-            lua_pop(L, 1);
-            lua_pushstring(L, "operator produced a column type the RDD API "
-                              "cannot read");
-            e->failed = 1;
-            return EMBER_EINVAL;
+            return raise_internal(L, "operator produced a column type the RDD "
+                                     "API cannot read");
         }
         e->rows++;
-        if (pcall_h(L, 1) != 0) {
-            e->failed = 1;
-            return EMBER_ESTOP;
-        }
+        lua_call(L, 1, 0);
+    }
+    return 0;
+}
+
+/* Rows for the RDD API: one consumer call per row, all of a batch under
+ * one protected call (the operator's frames are below: no error may cross
+ * them). */
+static int emit_to_lua(void *ud, const ember_batch *b)
+{
+    emit_ctx *e = ud;
+    lua_State *L = e->L;
+    lua_pushlightuserdata(L, e);
+    lua_pushlightuserdata(L, (void *)b);
+    lua_pushvalue(L, e->fn_idx);
+    lua_pushcclosure(L, emit_rows, 3);
+    if (pcall_h(L, 0) != 0) {
+        e->failed = 1;
+        return EMBER_ESTOP;
     }
     return 0;
 }
@@ -966,6 +980,41 @@ static int w_add_batch(lua_State *L)
         batch_destroy(&sub);
         w_put(L, te, w, p);
     }
+    return 0;
+}
+
+/* w:add_counts(counter): one record {value, count} per value the counter
+ * holds (count_by_value's map side), then the counter is emptied */
+static int w_add_counts(lua_State *L)
+{
+    task_env *te = env_of(L);
+    lwriter *w = luaL_checkudata(L, 1, WRITER_MT);
+    lcounter *c = lcounter_check(L, 2);
+    size_t n = lcounter_slots(c);
+    if (!w->w)
+        return raise_internal(L, "shuffle writer is closed");
+    for (size_t i = 0; i < n; i++) {
+        ember_error err = {0, ""};
+        uint64_t h;
+        int64_t cnt;
+        lua_createtable(L, 2, 0);
+        if (!lcounter_push(L, c, 2, i, &cnt)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (ser_hash(L, -1, &h, &err))
+            return raise_internal(L, "cannot use this value as a key: %s",
+                                  err.msg);
+        lua_rawseti(L, -2, 1);
+        lua_pushinteger(L, (lua_Integer)cnt);
+        lua_rawseti(L, -2, 2);
+        buf_reset(&te->scratch);
+        if (ser_encode(L, -1, &te->scratch, &err))
+            return raise_internal(L, "cannot shuffle this value: %s", err.msg);
+        lua_pop(L, 1);
+        w_put(L, te, w, (int)(h % (uint64_t)w->nparts));
+    }
+    lcounter_clear(L, c, 2);
     return 0;
 }
 
@@ -1856,6 +1905,7 @@ static const luaL_Reg rt_funcs[] = {
     {"take_counter", l_take_counter},
     {"keep", l_keep},
     {"agg_memory", l_agg_memory},
+    {"counter", lcounter_new},
     {"agg_spill", l_agg_spill},
     {NULL, NULL},
 };
@@ -1901,12 +1951,19 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     luaL_openlibs(L);
     lua_pushcfunction(L, print_fwd);
     lua_setglobal(L, "print");
-    /* the ember table on executors: ember.null */
-    lua_createtable(L, 0, 1);
+    /* the ember table on executors: what functions shipped from the
+     * driver may use of the module (serialize.c ships the module itself
+     * as a reference to this table) */
+    lua_createtable(L, 0, 2);
     ser_push_null(L);
     lua_setfield(L, -2, "null");
+    lua_pushcfunction(L, lsplit_strsplit);
+    lua_setfield(L, -2, "strsplit");
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY);
     lua_setglobal(L, "ember");
     lbatch_open(L);
+    lcounter_open(L);
 
     luaL_newmetatable(L, WRITER_MT);
     lua_pushcfunction(L, w_gc);
@@ -1918,6 +1975,8 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     lua_setfield(L, -2, "commit");
     lua_pushcfunction(L, w_add_batch);
     lua_setfield(L, -2, "add_batch");
+    lua_pushcfunction(L, w_add_counts);
+    lua_setfield(L, -2, "add_counts");
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     luaL_newmetatable(L, OP_MT);
