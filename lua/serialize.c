@@ -729,8 +729,8 @@ static int enc_cfunc(enc *e, int idx)
         e->rebuilt = 1;
     }
     return enc_fail(e, EMBER_EINVAL, idx, NULL,
-                    "only Lua functions and standard library functions can "
-                    "be shipped");
+                    "only Lua functions and the C functions of the standard "
+                    "library and of ember can be shipped");
 }
 
 static int enc_value(enc *e, int idx)

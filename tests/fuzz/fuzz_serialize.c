@@ -7,14 +7,15 @@
  * is trusted by design and not fuzzed here.  The decoder calls lua_load
  * only for a body that starts with LUA_SIGNATURE ("\x1bLua"), so inputs
  * holding that sequence are skipped: the function tag (T_FUNC = 8) itself
- * is still fuzzed up to the signature check, as are back-references and
- * standard C functions by name.
+ * is still fuzzed up to the signature check, as are back-references,
+ * standard and ember C functions by name, and the ember module reference.
  *
  * What decodes is also run through ser_key/ser_hash and re-encoded; the
  * re-encoding must decode again.  Everything runs under lua_pcall: an out
  * of memory error is allowed, any other Lua error escaping is a finding.
  * One lua_State for the process.
  */
+#include "lsplit.h"
 #include "serialize.h"
 
 #include <lauxlib.h>
@@ -81,6 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!L)
             abort();
         luaL_openlibs(L);
+        /* an executor's ember table: module references and ember's C
+         * functions by name decode to it */
+        lua_createtable(L, 0, 2);
+        ser_push_null(L);
+        lua_setfield(L, -2, "null");
+        lua_pushcfunction(L, lsplit_strsplit);
+        lua_setfield(L, -2, "strsplit");
+        lua_setfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY);
     }
     lua_pushcfunction(L, run);
     lua_pushlightuserdata(L, &j);

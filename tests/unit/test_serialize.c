@@ -431,7 +431,7 @@ static void test_closures(void)
                 &err),
            "non-standard C function refused");
     like(err.msg, "upvalue 'f' (C function)", "C function message");
-    like(err.msg, "only Lua functions and standard library functions",
+    like(err.msg, "only Lua functions and the C functions of the standard",
          "C function hint");
 
     is_int(EMBER_EINVAL, ship("local t = {} t.self = t return t", NULL, &err),
@@ -824,6 +824,65 @@ static int my_cfn(lua_State *S)
     return 1;
 }
 
+static int driver_fn(lua_State *S)
+{
+    lua_pushliteral(S, "driver's");
+    return 1;
+}
+
+static int exec_fn(lua_State *S)
+{
+    lua_pushliteral(S, "executor's");
+    return 1;
+}
+
+/* The ember module: a reference, resolved on the decoding side. */
+static void test_module(void)
+{
+    ember_error err;
+    buf b;
+    lua_State *L3;
+    if (luaL_dostring(L, "emod = {name = 'driver'} emod.self = emod"))
+        bail("emod");
+    lua_getglobal(L, "emod");
+    lua_pushcfunction(L, driver_fn);
+    lua_setfield(L, -2, "helper");
+    lua_setfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY);
+    if (luaL_dostring(L2, "xmod = {name = 'executor'}"))
+        bail("xmod");
+    lua_getglobal(L2, "xmod");
+    lua_pushcfunction(L2, exec_fn);
+    lua_setfield(L2, -2, "helper");
+    lua_setfield(L2, LUA_REGISTRYINDEX, SER_MODULE_KEY);
+
+    ship("local ember = emod return function() return ember.name end", NULL,
+         &err);
+    is_string("executor", call2("f()"),
+              "an upvalue holding the module is the decoding side's module");
+    ship("local e, h = emod, emod.helper\n"
+         "return function() return h() .. ' ' .. tostring(e.self) end",
+         NULL, &err);
+    is_string("executor's nil", call2("f()"),
+              "its C functions ship by name: the decoding side's");
+    ship("return {emod.helper, 1}", NULL, &err);
+    is_string("executor's", call2("f[1]()"),
+              "a module C function inside a value");
+
+    /* a state without the module cannot decode the reference */
+    L3 = new_state(0);
+    buf_init(&b);
+    run(L, "local e = emod return function() return e end", "@job.lua");
+    ok(ser_encode(L, -1, &b, &err) == 0, "encode a closure over the module");
+    lua_pop(L, 1);
+    ember_error_clear(&err);
+    is_int(EMBER_ECORRUPT, ser_decode_buf(L3, b.data, b.len, 0, &err),
+           "no module on the decoding side: refused");
+    like(err.msg, "ember module is not loaded", "message says why");
+    is_int(0, lua_gettop(L3), "nothing left on the stack");
+    buf_free(&b);
+    lua_close(L3);
+}
+
 int main(void)
 {
     L = new_state(0);
@@ -839,6 +898,7 @@ int main(void)
     test_closures();
     test_keys();
     test_corruption();
+    test_module();
     is_int(0, lua_gettop(L), "L stack empty at the end");
 
     lua_close(L);
