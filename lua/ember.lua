@@ -628,34 +628,14 @@ function Dataset:foreach(f)
   run(self, {op = "foreach", fn = f}, nil, "foreach", 2)
 end
 
--- returns a table key -> count (keys that are tables come back as tables)
-function Dataset:count_by_key()
-  check_ds(self)
-  local counts = {}
-  local tkeys = {}
-  for _, part in ipairs(run(self, {op = "count_by_key"}, nil, "count_by_key", 2)) do
-    for _, kc in ipairs(part) do
-      local k = kc[1]
-      if type(k) == "table" then
-        local g = core.key(k)
-        if tkeys[g] == nil then tkeys[g] = k end
-        k = tkeys[g]
-      end
-      counts[k] = (counts[k] or 0) + kc[2]
-    end
-  end
-  return counts
-end
-
--- Spark's countByValue: a table value -> number of occurrences.  Counted
--- per partition in C, combined by a shuffle, then collected (values that
--- are tables come back as tables).
-function Dataset:count_by_value(num_partitions)
-  check_ds(self)
-  local counted = shuffle(self, "count_by_value", num_partitions, nil, 2)
+-- count_by_value and count_by_key: counted in C per map task, combined by
+-- a shuffle (n partitions, default the dataset's), collected: a table
+-- value -> count, each distinct value received once (values that are
+-- tables come back as tables; NaN cannot be a table key)
+local function counted(self, op, n, level)
+  local ds = shuffle(self, op, n, nil, level + 1)
   local counts, tkeys = {}, {}
-  for _, part in ipairs(run(counted, {op = "collect"}, nil, "count_by_value",
-                            2)) do
+  for _, part in ipairs(run(ds, {op = "collect"}, nil, op, level + 1)) do
     for _, vc in ipairs(part) do
       local v = vc[1]
       if type(v) == "table" then
@@ -663,13 +643,25 @@ function Dataset:count_by_value(num_partitions)
         if tkeys[g] == nil then tkeys[g] = v end
         v = tkeys[g]
       elseif v ~= v then
-        error("count_by_value: the dataset holds NaN, which cannot be a " ..
-              "key of the result table (" .. vc[2] .. " times)", 2)
+        error(op .. ": the dataset holds NaN, which cannot be a key of " ..
+              "the result table (" .. vc[2] .. " times)", level + 1)
       end
       counts[v] = vc[2]
     end
   end
   return counts
+end
+
+-- Spark's countByValue: a table value -> number of occurrences
+function Dataset:count_by_value(num_partitions)
+  check_ds(self)
+  return counted(self, "count_by_value", num_partitions, 2)
+end
+
+-- Spark's countByKey: a table key -> number of pairs
+function Dataset:count_by_key(num_partitions)
+  check_ds(self)
+  return counted(self, "count_by_key", num_partitions, 2)
 end
 
 function Dataset:save_as_text_file(dir)

@@ -237,6 +237,7 @@ function reduce_side.count_by_value(node, p, down)
     rt.read_shuffle(node.id, p, add)
   end, down, 0)
 end
+reduce_side.count_by_key = reduce_side.count_by_value
 function reduce_side.group_by_key(node, p, down)
   aggregate("group", nil, function(add)
     rt.read_shuffle(node.id, p, add)
@@ -425,20 +426,6 @@ function actions.foreach(a)
   local f = a.fn
   return function(x) f(x) end, function() return true end
 end
-function actions.count_by_key()
-  local idx, keys, cnt, n = {}, {}, {}, 0
-  return function(x)
-    local k = pair_of(x, "count_by_key")
-    local g = gkey(k)
-    local i = idx[g]
-    if i then cnt[i] = cnt[i] + 1
-    else n = n + 1; idx[g] = n; keys[n] = k; cnt[n] = 1 end
-  end, function()
-    local out = {}
-    for i = 1, n do out[i] = {keys[i], cnt[i]} end
-    return out
-  end
-end
 function actions.checkpoint_write(a, task)
   local items, n = {}, 0
   return function(x) n = n + 1; items[n] = x end,
@@ -528,8 +515,8 @@ function writers.reduce_by_key(op, w, R)
 end
 -- count_by_value: counted in C (rt.counter), written out as {value, count}
 -- pairs at the end, or earlier when execution memory is refused
-function writers.count_by_value(op, w, R)
-  local c, mem = rt.counter(), rt.agg_memory()
+function writers.count_by_value(op, w, R, task, what)
+  local c, mem = rt.counter(what), rt.agg_memory()
   local add, add_all = c.add, c.add_all
   local calls = 0
   local function check()
@@ -551,6 +538,11 @@ function writers.count_by_value(op, w, R)
     c:close()
     mem:close()
   end
+end
+-- count_by_key: the same, counting the pairs' keys
+function writers.count_by_key(op, w, R, task)
+  local consume, finish = writers.count_by_value(op, w, R, task, "count_by_key")
+  return function(x) consume((pair_of(x, "count_by_key"))) end, finish
 end
 function writers.group_by_key(op, w, R)
   return function(x)

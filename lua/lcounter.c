@@ -32,6 +32,8 @@
 
 #include <lauxlib.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,7 @@ struct lcounter {
     size_t alen, acap;
     uint32_t others; /* values kept in the user value table */
     int closed;
+    char what[32]; /* the operation, for messages */
 };
 
 /* ------------------------------------------------------------ hashing */
@@ -360,6 +363,16 @@ static void key_bytes_of(ckey *k, const char *p, size_t n, uint64_t seed)
     }
 }
 
+/* Raise msg as it is: no position, the user's own code is not here. */
+static int cerror(lua_State *L, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lua_pushvfstring(L, fmt, ap);
+    va_end(ap);
+    return lua_error(L);
+}
+
 /* Count the value at vidx n times.  Raises on nil, on a value that cannot
  * be a key, and when out of memory. */
 static void count_value(lua_State *L, lcounter *c, int cidx, int vidx,
@@ -403,12 +416,12 @@ static void count_value(lua_State *L, lcounter *c, int cidx, int vidx,
         break;
     case LUA_TNIL:
     case LUA_TNONE:
-        luaL_error(L, "count_by_value: a nil element");
+        cerror(L, "%s: a nil value", c->what);
         return;
     default: {
         ember_error err = {0, ""};
         if (ser_key(L, vidx, &err)) {
-            luaL_error(L, "count_by_value: %s", err.msg);
+            cerror(L, "%s: %s", c->what, err.msg);
             return;
         }
         size_t len;
@@ -416,7 +429,7 @@ static void count_value(lua_State *L, lcounter *c, int cidx, int vidx,
         k.kind = K_OTHER;
         key_bytes_of(&k, p, len, SEED_OTHER);
         if (bump(L, c, cidx, vidx, &k, n)) {
-            luaL_error(L, "count_by_value: out of memory");
+            cerror(L, "%s: out of memory", c->what);
             return;
         }
         lua_pop(L, 1); /* the key bytes */
@@ -424,7 +437,7 @@ static void count_value(lua_State *L, lcounter *c, int cidx, int vidx,
     }
     }
     if (bump(L, c, cidx, vidx, &k, n))
-        luaL_error(L, "count_by_value: out of memory");
+        cerror(L, "%s: out of memory", c->what);
 }
 
 /* ----------------------------------------------------------- Lua side */
@@ -439,8 +452,10 @@ lcounter *lcounter_check(lua_State *L, int idx)
 
 int lcounter_new(lua_State *L)
 {
+    const char *what = luaL_optstring(L, 1, "count_by_value");
     lcounter *c = lua_newuserdatauv(L, sizeof *c, 1);
     memset(c, 0, sizeof *c);
+    snprintf(c->what, sizeof c->what, "%s", what);
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1);
     luaL_setmetatable(L, LCOUNTER_MT);
@@ -550,7 +565,7 @@ static int c_add_all(lua_State *L)
             if (k[j].kind == K_STR) {
                 k[j].as_float = 0;
                 if (bump(L, c, 1, 0, &k[j], 1))
-                    return luaL_error(L, "count_by_value: out of memory");
+                    return cerror(L, "%s: out of memory", c->what);
                 continue;
             }
             lua_rawgeti(L, 2, i0 + j);

@@ -15,7 +15,8 @@ typedef struct lcounter lcounter;
 
 /* Register the metatable and its methods (once per lua_State). */
 void lcounter_open(lua_State *L);
-/* rt.counter(): push a new, empty counter. */
+/* rt.counter([what]): push a new, empty counter; what names the operation
+ * in its error messages (default "count_by_value"). */
 int lcounter_new(lua_State *L);
 /* The open counter at idx, or a Lua error. */
 lcounter *lcounter_check(lua_State *L, int idx);

@@ -109,10 +109,34 @@ t.same(proxied, {p1 = 1, p2 = 1, p3 = 1}, "a flat_map result with a metatable")
 
 t.raises(function()
   sc:parallelize({1, 2}, 1):map(function(x) return function() end end):count_by_value()
-end, "count_by_value: cannot use a function", "a function cannot be counted")
+end, "count_by_value: cannot use a function as a key", "a function cannot be counted")
 t.raises(function()
   sc:parallelize({0}, 1):map(function(x) return x / 0 * 0 end):count_by_value()
 end, "NaN", "NaN cannot be a key of the result")
+
+------------------------------------------------------------ count_by_key
+
+local pairs_ = {}
+for i = 1, 500 do pairs_[i] = {i % 7 == 0 and {i % 3} or ("k" .. i % 11), i} end
+local want = {}
+local tk = {}
+for _, p in ipairs(pairs_) do
+  local k = p[1]
+  if type(k) == "table" then tk[k[1]] = (tk[k[1]] or 0) + 1
+  else want[k] = (want[k] or 0) + 1 end
+end
+local cbk = sc:parallelize(pairs_, 4):count_by_key(2)
+local gotk, gott = {}, {}
+for k, n in pairs(cbk) do
+  if type(k) == "table" then gott[k[1]] = n else gotk[k] = n end
+end
+t.same(gotk, want, "count_by_key: string keys")
+t.same(gott, tk, "count_by_key: table keys by content")
+t.raises(function() sc:parallelize({1}, 1):count_by_key() end,
+         "count_by_key expects {key, value} pairs", "count_by_key: not a pair")
+t.raises(function()
+  sc:parallelize({1}, 1):map(function() return {print, 1} end):count_by_key()
+end, "count_by_key: cannot use a C function as a key", "count_by_key: a function key")
 
 -- more distinct values than an executor's memory holds at once: the
 -- counter is flushed to the shuffle and the reduce side adds up
