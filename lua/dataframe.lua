@@ -263,7 +263,7 @@ function ember.desc_nulls_first(c) return ember.col(c):desc_nulls_first() end
 local function fn1(op)
   return function(c) return wrap({op = op, args = {arg_ast(c)}}) end
 end
-for _, op in ipairs({"sum", "avg", "min", "max", "count_distinct", "lower",
+for _, op in ipairs({"sum", "avg", "min", "max", "first", "count_distinct", "lower",
                      "upper", "length", "trim", "ltrim", "rtrim", "year",
                      "month", "day", "to_date", "abs", "explode"}) do
   ember[op] = fn1(op)
@@ -307,7 +307,7 @@ end
 --   type = T, args = {x}} only inside group_by():agg.
 
 local AGG = {sum = true, count = true, avg = true, min = true, max = true,
-             count_distinct = true}
+             first = true, count_distinct = true}
 
 local function resolve(out, name, qual)
   local hit

@@ -527,10 +527,9 @@ end
 function DataFrame:drop_duplicates(cols)
   check_df(self)
   if cols == nil then return self:distinct() end
-  -- one row per key: grouped by the keys, each other column is its
-  -- minimum in the group.  Spark keeps one whole input row instead; here
-  -- the values of a multi-row group may come from different rows
-  -- (documented in docs/dataframes.md).
+  -- one row per key, as Spark: grouped by the keys, every other column
+  -- first() of its group, and first() keeps the values of one row (the
+  -- first its task saw; which one is not defined across partitions)
   local keys, rest = {}, {}
   local set = {}
   for _, c in ipairs(cols) do set[c:lower()] = true; keys[#keys + 1] = c end
@@ -540,7 +539,7 @@ function DataFrame:drop_duplicates(cols)
     end
   end
   local aggs = {}
-  for _, n in ipairs(rest) do aggs[n] = ember.min(n) end
+  for _, n in ipairs(rest) do aggs[n] = ember.first(n) end
   local g = self:group_by(table.unpack(keys)):agg(aggs)
   local sel = {}
   for _, a in ipairs(self.plan.out) do sel[#sel + 1] = a.name end

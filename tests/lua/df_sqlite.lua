@@ -380,6 +380,19 @@ local function body()
   end, "SELECT DISTINCT k, flag FROM t")
   t.is(tdf:drop_duplicates({"k"}):count(), tonumber(oracle("SELECT count(DISTINCT coalesce(k, '<null>')) FROM t")[1][1]),
        "drop_duplicates({k}) keeps one row per key (NULL is one key)")
+  -- every row drop_duplicates keeps is a whole input row (one signature
+  -- string per row, NULLs spelled out, so the semi join is NULL-safe)
+  local sig_sql = "concat(coalesce(cast(id as string), '~'), '|', coalesce(k, '~'), '|', " ..
+    "coalesce(cast(g as string), '~'), '|', coalesce(cast(v as string), '~'), '|', " ..
+    "coalesce(cast(d as string), '~'), '|', coalesce(cast(flag as string), '~')) as s"
+  local dd = tdf:drop_duplicates({"k"})
+  t.is(dd:select(sig_sql):join(tdf:select(sig_sql):distinct(), "s", "semi"):count(), dd:count(),
+       "drop_duplicates({k}) keeps whole input rows, not values from several")
+  check("first() per group is some row's value (NULLs kept)", function()
+    return tdf:group_by("k"):agg{n = ember.count("*"), f = ember.first("flag")}
+      :filter("n = 1"):select("k", "f")
+  end, "SELECT k, flag FROM t WHERE coalesce(k, '~') IN (SELECT coalesce(k, '~') FROM t " ..
+       "GROUP BY k HAVING count(*) = 1)")
   check("drop_duplicates() = distinct over every column", function()
     return tdf:union(tdf):drop_duplicates()
   end, "SELECT DISTINCT " .. TALL .. " FROM t")

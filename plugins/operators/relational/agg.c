@@ -40,9 +40,22 @@
 #define OPNAME "rel.hash_agg"
 #define RUN_MAGIC 0x52474145u /* "EAGR" */
 
-enum { F_SUM, F_COUNT, F_COUNT_STAR, F_AVG, F_MIN, F_MAX, F_COUNT_DISTINCT };
-static const char *const fn_names[] = {"sum", "count", "count_star",    "avg",
-                                       "min", "max",   "count_distinct"};
+enum {
+    F_SUM,
+    F_COUNT,
+    F_COUNT_STAR,
+    F_AVG,
+    F_MIN,
+    F_MAX,
+    F_COUNT_DISTINCT,
+    F_FIRST
+};
+static const char *const fn_names[] = {
+    "sum", "count", "count_star",     "avg",
+    "min", "max",   "count_distinct", "first"};
+
+/* min, max and first keep a value of the column's type per group */
+#define KEEPS_VALUE(fn) ((fn) == F_MIN || (fn) == F_MAX || (fn) == F_FIRST)
 
 enum { M_PARTIAL, M_FINAL, M_COMPLETE };
 
@@ -272,7 +285,7 @@ static int need_i64(const aggfn *a)
     return a->fn == F_COUNT || a->fn == F_COUNT_STAR || a->fn == F_AVG ||
            a->fn == F_COUNT_DISTINCT ||
            (a->fn == F_SUM && a->st == EMBER_TYPE_INT64) ||
-           ((a->fn == F_MIN || a->fn == F_MAX) &&
+           (KEEPS_VALUE(a->fn) &&
             (a->st == EMBER_TYPE_INT64 || a->st == EMBER_TYPE_TIMESTAMP ||
              rel_type_varwidth(a->st)));
 }
@@ -282,13 +295,13 @@ static int need_f64(const aggfn *a)
 }
 static int need_i32(const aggfn *a)
 {
-    return (a->fn == F_MIN || a->fn == F_MAX) &&
+    return KEEPS_VALUE(a->fn) &&
            (a->st == EMBER_TYPE_INT32 || a->st == EMBER_TYPE_DATE32 ||
             rel_type_varwidth(a->st));
 }
 static int need_has(const aggfn *a)
 {
-    return a->fn == F_SUM || a->fn == F_MIN || a->fn == F_MAX;
+    return a->fn == F_SUM || KEEPS_VALUE(a->fn);
 }
 
 static size_t table_bytes(const agg *s)
@@ -470,7 +483,7 @@ static int bind(agg *s, const ember_type *types, const char *const *names,
                                  a->arg, rel_type_name(t));
             a->st = EMBER_TYPE_INT64;
             break;
-        default: /* min, max, count_distinct */
+        default: /* min, max, first, count_distinct */
             if (t == EMBER_TYPE_LUAVALUE)
                 return bind_fail(err, "cannot aggregate column %d of type %s",
                                  a->arg, rel_type_name(t));
@@ -595,7 +608,7 @@ static int arena_compact(aggfn *a, int64_t ng)
     if (!na)
         return EMBER_ENOMEM;
     for (int64_t g = 0; g < ng; g++)
-        if (a->has[g]) {
+        if (a->has[g] == 1) {
             memcpy(na + len, a->arena + a->i64[g], (size_t)a->i32[g]);
             a->i64[g] = (int64_t)len;
             len += (size_t)a->i32[g];
@@ -629,6 +642,50 @@ static int update_minmax_str(aggfn *a, const ember_column *c, int64_t off,
     return rc;
 }
 
+/* first: the value of the first row of each group, NULL included (has 1:
+ * a value, 2: NULL).  A partial state is one such value too, so merging
+ * is the same update; every first() of a query takes its row's value, so
+ * together they keep one whole row (drop_duplicates). */
+static int update_first(aggfn *a, const ember_column *c, int64_t off, int64_t n,
+                        const int32_t *gid)
+{
+    uint8_t *has = a->has;
+    for (int64_t i = 0; i < n; i++) {
+        int32_t g = gid[i];
+        if (has[g])
+            continue;
+        if (c->type == EMBER_TYPE_NULL || (c->validity && !VALID(c, off + i))) {
+            has[g] = 2;
+            continue;
+        }
+        switch (c->type) {
+        case EMBER_TYPE_BOOL:
+            a->u8[g] = ((const uint8_t *)c->data)[off + i];
+            break;
+        case EMBER_TYPE_INT32:
+        case EMBER_TYPE_DATE32:
+            a->i32[g] = ((const int32_t *)c->data)[off + i];
+            break;
+        case EMBER_TYPE_INT64:
+        case EMBER_TYPE_TIMESTAMP:
+            a->i64[g] = ((const int64_t *)c->data)[off + i];
+            break;
+        case EMBER_TYPE_DOUBLE:
+            a->f64[g] = ((const double *)c->data)[off + i];
+            break;
+        default: {
+            size_t len;
+            const char *sv = rel_str(c, off + i, &len);
+            if (arena_put(a, g, sv, len))
+                return EMBER_ENOMEM;
+            continue;
+        }
+        }
+        has[g] = 1;
+    }
+    return 0;
+}
+
 /* Update aggregate a over rows [off, off + n) of the input. */
 static int update(agg *s, aggfn *a, const ember_column *in, int64_t off,
                   int64_t n, const int32_t *gid)
@@ -641,7 +698,7 @@ static int update(agg *s, aggfn *a, const ember_column *in, int64_t off,
         return 0;
     }
     c = &in[a->cur_arg];
-    if (c->type == EMBER_TYPE_NULL)
+    if (c->type == EMBER_TYPE_NULL && a->fn != F_FIRST)
         return 0; /* nothing but NULLs */
     switch (a->fn) {
     case F_COUNT:
@@ -733,6 +790,8 @@ static int update(agg *s, aggfn *a, const ember_column *in, int64_t off,
             return rc ? rc : arena_compact(a, s->ng);
         }
         }
+    case F_FIRST:
+        return update_first(a, c, off, n, gid);
     case F_COUNT_DISTINCT: {
         uint64_t *vh = s->vh;
         rel_hash_col(c, off, n, vh, NULL, 1);
@@ -931,6 +990,7 @@ static void out_layout(const agg *s, int partial, ember_type *types,
         case F_SUM:
         case F_MIN:
         case F_MAX:
+        case F_FIRST:
             types[c] = a->st;
             break;
         case F_AVG:
@@ -987,7 +1047,8 @@ static int build_groups(agg *s, const int32_t *sel, int64_t n, int partial,
                 break;
             case F_MIN:
             case F_MAX:
-                if (!a->has[g]) {
+            case F_FIRST:
+                if (a->has[g] != 1) {
                     rc = relcol_append_null(o);
                     break;
                 }
@@ -1426,7 +1487,7 @@ static int parse_aggs(agg *s, const char *text, ember_error *err)
         if (fn < 0) {
             snprintf(why, sizeof why,
                      "unknown aggregate function '%s' (known: sum count "
-                     "count_star avg min max count_distinct)",
+                     "count_star avg min max count_distinct first)",
                      f->items[0]->s);
             goto bad;
         }
@@ -1732,7 +1793,7 @@ static const ember_param_desc agg_params[] = {
     {"keys", EMBER_PARAM_STRING, "()", "group key column indices, e.g. (0 3)"},
     {"aggs", EMBER_PARAM_STRING, "()",
      "aggregates: ((as \"name\" (fn arg)) ...), fn one of sum count "
-     "count_star avg min max count_distinct"},
+     "count_star avg min max count_distinct first"},
     {"mode", EMBER_PARAM_STRING, "complete", "partial | final | complete"},
     {"input_types", EMBER_PARAM_STRING, "()",
      "optional input column types (type ...) or ((\"name\" type) ...), "
