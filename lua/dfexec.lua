@@ -684,7 +684,9 @@ function plan_physical(n, sc, parent_limit)
       if a.arg then aattrs[i] = col_for(a.arg, "__aggarg" .. i) end
       if a.fn == "count_distinct" then distinct = true end
     end
-    local needs_pre = not plain_cols(exprs, c.out) or #exprs ~= #c.out
+    -- (no columns at all, e.g. a global count(*): the child's rows as they
+    -- are; a projection must keep at least one column)
+    local needs_pre = #exprs > 0 and (not plain_cols(exprs, c.out) or #exprs ~= #c.out)
     if needs_pre then c = pre_project(c, exprs) end
     local ks = {}
     for i, a in ipairs(kattrs) do ks[i] = {op = "attr", attr = a, type = a.type} end
@@ -693,9 +695,26 @@ function plan_physical(n, sc, parent_limit)
     local outattrs = {}
     for i = 1, #kattrs do outattrs[i] = kout[i] end
     for _, a in ipairs(aggs) do outattrs[#outattrs + 1] = a.attr end
+    -- what a partial aggregate outputs: the keys, then each aggregate's
+    -- state columns (avg: a sum and a count); the exchange above it finds
+    -- the keys there
+    local partial_out = {}
+    for i = 1, #kattrs do partial_out[i] = kattrs[i] end
+    for i, a in ipairs(aggs) do
+      if a.fn == "avg" then
+        partial_out[#partial_out + 1] = new_attr("__sum" .. i, "double")
+        partial_out[#partial_out + 1] = new_attr("__count" .. i, "bigint")
+      elseif a.fn == "count" or a.fn == "count_star" then
+        partial_out[#partial_out + 1] = new_attr("__count" .. i, "bigint")
+      elseif a.fn == "sum" then
+        partial_out[#partial_out + 1] = new_attr("__sum" .. i, a.type)
+      else
+        partial_out[#partial_out + 1] = new_attr("__state" .. i, aattrs[i] and aattrs[i].type or a.type)
+      end
+    end
     local function agg_node(mode, child)
       return {op = "hash_agg", mode = mode, keys = kattrs, aggs = aggs,
-              aattrs = aattrs, out = mode == "partial" and child.out or outattrs,
+              aattrs = aattrs, out = mode == "partial" and partial_out or outattrs,
               kids = {child}, kout = kout,
               line = fmt("HashAggregate(keys=[%s], functions=[%s%s])", keys_str(ks),
                          mode == "partial" and "partial_" or "",

@@ -280,6 +280,30 @@ local function body()
                                       a = ember.avg("v"), mn = ember.min("k"), cd = ember.count_distinct("k")}
   end, "SELECT " .. F("avg(v)") .. ", count(DISTINCT k), min(k), count(*), sum(g), " .. F("sum(v)") ..
        " FROM t WHERE g > 1000")
+  -- several map tasks, so partial results of one key meet in the shuffle:
+  -- keys that come after the aggregated columns in the input (the shuffle
+  -- must find them in the partial aggregate's output, not its input)
+  local tdf6 = sc.read:option("max_partition_bytes", 32000):csv(tcsv, {header = true,
+                                                                      schema = H.ddl(tcols)})
+  t.ok(tdf6:rdd():num_partitions() >= 4, "t read in several partitions")
+  check("several partitions: key after the aggregated column", function()
+    return tdf6:group_by("flag"):agg{s = ember.sum("g"), n = ember.count("*")}
+  end, "SELECT flag, count(*), sum(g) FROM t GROUP BY flag")
+  check("several partitions: two keys, avg min max count", function()
+    return tdf6:group_by("flag", "k"):agg{a = ember.avg("g"), mn = ember.min("id"),
+                                          mx = ember.max("d"), n = ember.count("v")}
+  end, "SELECT flag, k, " .. F("avg(g)") .. ", min(id), max(d), count(v) FROM t GROUP BY flag, k")
+  check("several partitions: key computed by CASE from later columns", function()
+    return tdf6:select("id", "g", ember.when((col("g") % 3):eq(0), 1):otherwise(2):alias("c"))
+      :group_by("c"):agg{s = ember.sum("id"), n = ember.count("*")}
+  end, "SELECT CASE WHEN g % 3 = 0 THEN 1 ELSE 2 END AS c, count(*), sum(id) FROM t " ..
+       "GROUP BY CASE WHEN g % 3 = 0 THEN 1 ELSE 2 END")
+  check("count(*) alone, no keys (no column needed at all)", function()
+    return tdf:agg{n = ember.count("*")}
+  end, "SELECT count(*) FROM t")
+  check("count(*) alone over a filter", function()
+    return tdf:filter("g > 10"):agg{n = ember.count("*")}
+  end, "SELECT count(*) FROM t WHERE g > 10")
   check("group_by over an empty filter: no rows", function()
     return tdf:filter(col("g"):gt(1000)):group_by("k"):count()
   end, "SELECT k, count(*) FROM t WHERE g > 1000 GROUP BY k")
