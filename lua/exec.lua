@@ -238,6 +238,22 @@ function reduce_side.count_by_value(node, p, down)
   end, down, 0)
 end
 reduce_side.count_by_key = reduce_side.count_by_value
+
+-- the order of sort keys (lua/keyorder.lua, as on the driver)
+local key_lt = rt.key_lt
+
+-- a range: every pair of the partition, sorted (a stable order for equal
+-- keys is not promised, as in Spark)
+function reduce_side.sort_by_key(node, p, down)
+  local asc = node.payload.asc
+  local recs, n = {}, 0
+  rt.read_shuffle(node.id, p, function(x) n = n + 1; recs[n] = x end)
+  local lt
+  if asc then lt = function(x, y) return key_lt(x[1], y[1]) end
+  else lt = function(x, y) return key_lt(y[1], x[1]) end end
+  table.sort(recs, lt)
+  for i = 1, n do down(recs[i]) end
+end
 function reduce_side.group_by_key(node, p, down)
   aggregate("group", nil, function(add)
     rt.read_shuffle(node.id, p, add)
@@ -543,6 +559,23 @@ end
 function writers.count_by_key(op, w, R, task)
   local consume, finish = writers.count_by_value(op, w, R, task, "count_by_key")
   return function(x) consume((pair_of(x, "count_by_key"))) end, finish
+end
+-- sort_by_key: each pair to its range, found by binary search among the
+-- sampled bounds (ranges in descending order for a descending sort)
+function writers.sort_by_key(op, w, R)
+  local bounds, asc = op.bounds, op.asc
+  local nb = #bounds
+  return function(x)
+    local k = pair_of(x, "sort_by_key")
+    local lo, hi = 1, nb + 1 -- first bound not below k
+    while lo < hi do
+      local mid = (lo + hi) // 2
+      if key_lt(bounds[mid], k) then lo = mid + 1 else hi = mid end
+    end
+    local part = lo - 1
+    if not asc then part = R - 1 - part end
+    w:add(part, x)
+  end, function() end
 end
 function writers.group_by_key(op, w, R)
   return function(x)

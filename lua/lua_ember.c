@@ -36,6 +36,8 @@
 #include <sys/stat.h>
 
 extern const char ember_lua[];
+extern const char ember_keyorder_lua[];
+extern const size_t ember_keyorder_lua_len;
 extern const char ember_sqlexpr_lua[];
 extern const size_t ember_sqlexpr_lua_len;
 extern const char ember_dataframe_lua[];
@@ -778,6 +780,11 @@ int luaopen_ember(lua_State *L)
     lua_pushstring(L, EMBER_VERSION);
     lua_setfield(L, -2, "version");
     core = lua_gettop(L);
+    /* the order of sort keys, as the executors have it (rt.key_lt) */
+    ser_push_null(L);
+    call_chunk(L, ember_keyorder_lua, ember_keyorder_lua_len,
+               "=[ember keyorder]", 1);
+    lua_setfield(L, core, "key_lt");
     lua_pushvalue(L, core);
     call_chunk(L, ember_lua, ember_lua_len, "=[ember]", 1);
     ember = lua_gettop(L);

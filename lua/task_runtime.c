@@ -43,6 +43,8 @@
 #include <string.h>
 #include <unistd.h>
 
+extern const char ember_keyorder_lua[];
+extern const size_t ember_keyorder_lua_len;
 extern const char ember_exec_lua[];
 extern const size_t ember_exec_lua_len;
 
@@ -2015,6 +2017,17 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     luaL_newlib(L, rt_funcs);
     lua_getfield(L, LUA_REGISTRYINDEX, STOP_KEY);
     lua_setfield(L, -2, "STOP");
+    /* the order of sort keys, as the driver has it (core.key_lt) */
+    ser_push_null(L);
+    if (luaL_loadbufferx(L, ember_keyorder_lua, ember_keyorder_lua_len,
+                         "=[ember keyorder]", "t") != LUA_OK ||
+        (lua_insert(L, -2), lua_pcall(L, 1, 1, 0)) != LUA_OK) {
+        ember_seterr(err, EMBER_ELUA, "cannot load the key order: %s",
+                     lua_tostring(L, -1));
+        task_env_destroy(&te);
+        return NULL;
+    }
+    lua_setfield(L, -2, "key_lt");
     lua_pushcfunction(L, l_handler);
     lua_setfield(L, -2, "handler");
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
