@@ -23,6 +23,7 @@ core_libember_core_a_SOURCES = \
 	lua/lbatch.c lua/lbatch.h \
 	lua/lcounter.c lua/lcounter.h \
 	lua/lsplit.c lua/lsplit.h \
+	lua/lsort.c lua/lsort.h \
 	lua/task_runtime.c lua/task_runtime.h \
 	lua/lua_ember.c lua/lua_ember.h
 nodist_core_libember_core_a_SOURCES = $(EMBEDDED_LUA)

@@ -248,10 +248,16 @@ function reduce_side.sort_by_key(node, p, down)
   local asc = node.payload.asc
   local recs, n = {}, 0
   rt.read_shuffle(node.id, p, function(x) n = n + 1; recs[n] = x end)
-  local lt
-  if asc then lt = function(x, y) return key_lt(x[1], y[1]) end
-  else lt = function(x, y) return key_lt(y[1], x[1]) end end
-  table.sort(recs, lt)
+  -- keys all strings, or all numbers without NaN (the usual case): sorted
+  -- in C; otherwise by keyorder.lua's order, in Lua
+  local done = rt.sort_pairs(recs, asc)
+  if done then recs = done
+  else
+    local lt
+    if asc then lt = function(x, y) return key_lt(x[1], y[1]) end
+    else lt = function(x, y) return key_lt(y[1], x[1]) end end
+    table.sort(recs, lt)
+  end
   for i = 1, n do down(recs[i]) end
 end
 function reduce_side.group_by_key(node, p, down)
@@ -565,12 +571,22 @@ end
 function writers.sort_by_key(op, w, R)
   local bounds, asc = op.bounds, op.asc
   local nb = #bounds
+  -- bounds all strings or all numbers: a key of that type (not NaN)
+  -- compares with Lua's <, which is keyorder's order there
+  local bkind = nb > 0 and type(bounds[1]) or nil
+  for i = 1, nb do
+    local b = bounds[i]
+    if type(b) ~= bkind or b ~= b then bkind = nil; break end
+  end
+  if bkind ~= "string" and bkind ~= "number" then bkind = nil end
+  local function plain_lt(a, b) return a < b end
   return function(x)
     local k = pair_of(x, "sort_by_key")
+    local lt = (type(k) == bkind and k == k) and plain_lt or key_lt
     local lo, hi = 1, nb + 1 -- first bound not below k
     while lo < hi do
       local mid = (lo + hi) // 2
-      if key_lt(bounds[mid], k) then lo = mid + 1 else hi = mid end
+      if lt(bounds[mid], k) then lo = mid + 1 else hi = mid end
     end
     local part = lo - 1
     if not asc then part = R - 1 - part end

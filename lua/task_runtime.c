@@ -22,6 +22,7 @@
 #include "plugin/plugins.h"
 #include "lbatch.h"
 #include "lcounter.h"
+#include "lsort.h"
 #include "lsplit.h"
 #include "luaparams.h"
 #include "serialize.h"
@@ -1908,6 +1909,7 @@ static const luaL_Reg rt_funcs[] = {
     {"keep", l_keep},
     {"agg_memory", l_agg_memory},
     {"counter", lcounter_new},
+    {"sort_pairs", lsort_pairs},
     {"agg_spill", l_agg_spill},
     {NULL, NULL},
 };
