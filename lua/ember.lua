@@ -257,41 +257,38 @@ local key_lt = core.key_lt
 
 local SORT_SAMPLE = 20 -- keys sampled per output partition (Spark: 20)
 
--- Spark's sortByKey: pairs in key order, ascending by default, in
--- num_partitions ranges.  A first job samples the keys to choose the
--- ranges; the sort itself shuffles each pair to its range, and each
--- reduce task sorts its range (which must fit in the task's memory).
-function Dataset:sort_by_key(ascending, num_partitions)
-  check_ds(self)
+-- The shuffle node of a sort: a first job samples the keys (keyf(x) of a
+-- seeded reservoir per partition: the same sample on every run) and cuts
+-- R ranges; the sort shuffles each element to its range and each reduce
+-- task sorts its range (which must fit in the task's memory).  op is
+-- "sort_by_key" (pairs, by their key) or "sort_by" (elements, by fn(x),
+-- computed again on the reduce side rather than shuffled with them).
+local function sort_node(self, op, fn, keyf, ascending, num_partitions)
   if ascending == nil then ascending = true end
   if type(ascending) ~= "boolean" then
-    error("sort_by_key: ascending must be a boolean, got " .. type(ascending), 2)
+    error(op .. ": ascending must be a boolean, got " .. type(ascending), 3)
   end
   local n = self.node
-  local R = check_parts(num_partitions, "sort_by_key", 2) or n.nparts
+  local R = check_parts(num_partitions, op, 3) or n.nparts
   local per = math.ceil(3 * SORT_SAMPLE * R / math.max(1, n.nparts))
-  -- a reservoir of `per` keys from every partition (a fixed seed: the
-  -- same sample on every run)
   local sample = dataset(self.sc, n):map_partitions(function(it)
     local res, seen, state = {}, 0, 12345
-    for p in it do
-      if type(p) ~= "table" or p[1] == nil then
-        error("sort_by_key expects {key, value} pairs, got " .. type(p), 0)
-      end
+    for x in it do
+      local k = keyf(x)
       seen = seen + 1
-      if seen <= per then res[seen] = p[1]
+      if seen <= per then res[seen] = k
       else
         state = (state * 1103515245 + 12345) % 2147483648
         local j = state % seen + 1
-        if j <= per then res[j] = p[1] end
+        if j <= per then res[j] = k end
       end
     end
     return res
   end)
   local ok, keys = pcall(sample.collect, sample)
-  if not ok then error(keys, 2) end
+  if not ok then error(keys, 3) end
   local ok2, e = pcall(table.sort, keys, key_lt)
-  if not ok2 then error("sort_by_key: " .. tostring(e), 2) end
+  if not ok2 then error(op .. ": " .. tostring(e), 3) end
   local bounds = {}
   for j = 1, R - 1 do
     local b = keys[math.floor(j * #keys / R) + 1]
@@ -300,18 +297,26 @@ function Dataset:sort_by_key(ascending, num_partitions)
     end
   end
   return dataset(self.sc, new_node(SHUFFLE, R, {n},
-    {op = "sort_by_key", bounds = bounds, asc = ascending}, 2))
+    {op = op, fn = fn, bounds = bounds, asc = ascending}, 3))
+end
+
+-- Spark's sortByKey: pairs in key order, ascending by default, in
+-- num_partitions ranges
+function Dataset:sort_by_key(ascending, num_partitions)
+  check_ds(self)
+  return sort_node(self, "sort_by_key", nil, function(p)
+    if type(p) ~= "table" or p[1] == nil then
+      error("sort_by_key expects {key, value} pairs, got " .. type(p), 0)
+    end
+    return p[1]
+  end, ascending, num_partitions)
 end
 
 -- Spark's sortBy: the elements in the order of f(x)
 function Dataset:sort_by(f, ascending, num_partitions)
   check_ds(self)
   check_fn(f, "sort_by")
-  local ok, r = pcall(function()
-    return self:key_by(f):sort_by_key(ascending, num_partitions)
-  end)
-  if not ok then error(r, 2) end
-  return r:map(function(p) return p[2] end)
+  return sort_node(self, "sort_by", f, f, ascending, num_partitions)
 end
 
 function Dataset:group_by_key(num_partitions)

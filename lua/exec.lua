@@ -242,23 +242,32 @@ reduce_side.count_by_key = reduce_side.count_by_value
 -- the order of sort keys (lua/keyorder.lua, as on the driver)
 local key_lt = rt.key_lt
 
--- a range: every pair of the partition, sorted (a stable order for equal
--- keys is not promised, as in Spark)
-function reduce_side.sort_by_key(node, p, down)
-  local asc = node.payload.asc
-  local recs, n = {}, 0
-  rt.read_shuffle(node.id, p, function(x) n = n + 1; recs[n] = x end)
+-- a range sorted: pairs {key, x} (sort_by_key: the elements themselves;
+-- sort_by: {f(x), x}, keys computed again here); the order of equal keys
+-- is not promised, as in Spark
+local function sort_range(recs, asc)
   -- keys all strings, or all numbers without NaN (the usual case): sorted
   -- in C; otherwise by keyorder.lua's order, in Lua
   local done = rt.sort_pairs(recs, asc)
-  if done then recs = done
-  else
-    local lt
-    if asc then lt = function(x, y) return key_lt(x[1], y[1]) end
-    else lt = function(x, y) return key_lt(y[1], x[1]) end end
-    table.sort(recs, lt)
-  end
+  if done then return done end
+  local lt
+  if asc then lt = function(x, y) return key_lt(x[1], y[1]) end
+  else lt = function(x, y) return key_lt(y[1], x[1]) end end
+  table.sort(recs, lt)
+  return recs
+end
+function reduce_side.sort_by_key(node, p, down)
+  local recs, n = {}, 0
+  rt.read_shuffle(node.id, p, function(x) n = n + 1; recs[n] = x end)
+  recs = sort_range(recs, node.payload.asc)
   for i = 1, n do down(recs[i]) end
+end
+function reduce_side.sort_by(node, p, down)
+  local f = node.payload.fn
+  local recs, n = {}, 0
+  rt.read_shuffle(node.id, p, function(x) n = n + 1; recs[n] = {f(x), x} end)
+  recs = sort_range(recs, node.payload.asc)
+  for i = 1, n do down(recs[i][2]) end
 end
 function reduce_side.group_by_key(node, p, down)
   aggregate("group", nil, function(add)
@@ -580,8 +589,10 @@ function writers.sort_by_key(op, w, R)
   end
   if bkind ~= "string" and bkind ~= "number" then bkind = nil end
   local function plain_lt(a, b) return a < b end
+  local f = op.fn -- sort_by: the key of x is f(x), and x goes alone
   return function(x)
-    local k = pair_of(x, "sort_by_key")
+    local k
+    if f then k = f(x) else k = pair_of(x, "sort_by_key") end
     local lt = (type(k) == bkind and k == k) and plain_lt or key_lt
     local lo, hi = 1, nb + 1 -- first bound not below k
     while lo < hi do
@@ -593,6 +604,7 @@ function writers.sort_by_key(op, w, R)
     w:add(part, x)
   end, function() end
 end
+writers.sort_by = writers.sort_by_key
 function writers.group_by_key(op, w, R)
   return function(x)
     local k = pair_of(x, "group_by_key")
