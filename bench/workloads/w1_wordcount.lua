@@ -2,12 +2,13 @@
 --
 --   ember submit w1_wordcount.lua INPUT [TOP [MIN_PARTITIONS]]
 --
--- As a PySpark user writes it, `flatMap(str.split).countByValue()`: lines
--- split by ember.strsplit (C), every word counted by count_by_value (a C
--- counter on the map side, a shuffle, a sum).  The corpus is lowercase words
--- separated by single spaces, so the whitespace-separated fields are the
--- runs of letters.  w1_wordcount_classic.lua is the shape of Spark's
--- examples, with a Lua closure at every step.
+-- As a PySpark user writes it, `flatMap(lambda l: l.split()).countByValue()`:
+-- a Lua function per line that splits it with ember.strsplit (C), every
+-- word counted by count_by_value (a C counter on the map side, a shuffle,
+-- a sum).  The corpus is lowercase words separated by single spaces, so the
+-- whitespace-separated fields are the runs of letters.
+-- w1_wordcount_classic.lua is the shape of Spark's examples, with a Lua
+-- closure at every step.
 --
 -- Prints the normalized answer: "R distinct N", then TOP lines
 -- "R COUNT WORD", count descending, then word ascending.
@@ -18,7 +19,7 @@ local min_parts = tonumber(arg[3] or 1)
 local sc = ember.session{app = "bench-w1"}
 
 local counts = sc:text_file(input, {min_partitions = min_parts})
-  :flat_map(ember.strsplit)
+  :flat_map(function(line) return ember.strsplit(line) end)
   :count_by_value()
 
 local all, n = {}, 0
