@@ -9,7 +9,7 @@
  *
  * Values are grouped as exec.lua's gkey groups them, that is as Lua's ==
  * would, with NaN as one value and tables by content:
- *   - strings by their bytes (up to 8 bytes kept in the entry itself);
+ *   - strings by their bytes (up to 8 bytes kept in the slot itself);
  *   - numbers by value, an integer and a float of the same value being one
  *     value (the first seen is the one reported); all NaNs one value;
  *   - booleans;
@@ -20,10 +20,9 @@
  * One open-addressing table (linear probing, at most 3/4 full) of 32-byte
  * slots holding the key, its hash tag and its count, so a value already
  * there costs one cache line; keys longer than 8 bytes live in one byte
- * arena.  Memory is plain
- * malloc; the owner asks c:bytes() and flushes (w:add_counts) when
- * execution memory is refused.  Thread rules: a counter belongs to the
- * lua_State that made it.
+ * arena.  Memory is plain malloc; the owner asks c:bytes() and flushes
+ * (w:add_counts) when execution memory is refused.  Thread rules: a
+ * counter belongs to the lua_State that made it.
  */
 #include "lcounter.h"
 
