@@ -271,7 +271,7 @@ local function sort_node(self, op, fn, keyf, ascending, num_partitions)
   local n = self.node
   local R = check_parts(num_partitions, op, 3) or n.nparts
   local per = math.ceil(3 * SORT_SAMPLE * R / math.max(1, n.nparts))
-  local sample = dataset(self.sc, n):map_partitions(function(it)
+  local sample = self:map_partitions(function(it)
     local res, seen, state = {}, 0, 12345
     for x in it do
       local k = keyf(x)

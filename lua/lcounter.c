@@ -70,16 +70,6 @@ struct lcounter {
 
 /* ------------------------------------------------------------ hashing */
 
-static uint64_t mix64(uint64_t h)
-{
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
 /* bytes longer than 8; shorter ones hash as their padded word */
 static uint64_t hash_long(const char *p, size_t n, uint64_t seed)
 {
@@ -97,12 +87,12 @@ static uint64_t hash_long(const char *p, size_t n, uint64_t seed)
         memcpy(&w, p, n);
         h = (h ^ w) * 0x94d049bb133111ebull;
     }
-    return mix64(h);
+    return ser_mix64(h);
 }
 
 static uint64_t hash_short(uint64_t w, size_t n, uint64_t seed)
 {
-    return mix64((w ^ seed) * 0x9e3779b97f4a7c15ull + n);
+    return ser_mix64((w ^ seed) * 0x9e3779b97f4a7c15ull + n);
 }
 
 #define SEED_STR 0x5354u
@@ -173,14 +163,14 @@ static uint64_t hash_scalar(int kind, int64_t i, double d)
     uint64_t u;
     switch (kind) {
     case K_INT:
-        return mix64((uint64_t)i ^ 0x494e54u);
+        return ser_mix64((uint64_t)i ^ 0x494e54u);
     case K_FLT:
         memcpy(&u, &d, 8);
-        return mix64(u ^ 0x464c54u);
+        return ser_mix64(u ^ 0x464c54u);
     case K_NAN:
-        return mix64(0x4e414eu);
+        return ser_mix64(0x4e414eu);
     default: /* K_BOOL */
-        return mix64(0x424f4f4cu + (uint64_t)i);
+        return ser_mix64(0x424f4f4cu + (uint64_t)i);
     }
 }
 

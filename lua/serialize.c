@@ -1237,7 +1237,7 @@ static void sk_tag_u(sink *s, int tag, uint64_t v)
     sk_put(s, x, 1 + varint_enc(x + 1, v));
 }
 
-static uint64_t fmix64(uint64_t k)
+uint64_t ser_mix64(uint64_t k)
 {
     k ^= k >> 33;
     k *= 0xff51afd7ed558ccdULL;
@@ -1480,6 +1480,6 @@ int ser_hash(lua_State *L, int idx, uint64_t *h, ember_error *err)
     lua_settop(L, top);
     if (rc)
         return rc;
-    *h = fmix64(s.h);
+    *h = ser_mix64(s.h);
     return 0;
 }

@@ -90,6 +90,10 @@ int ser_hash(lua_State *L, int idx, uint64_t *h, ember_error *err);
  * functions in it ship by name ("ember.strsplit"). */
 #define SER_MODULE_KEY "ember.module"
 
+/* The 64-bit finaliser ser_hash ends with (MurmurHash3's fmix64): spreads
+ * any 64-bit value over all bits.  Pure. */
+uint64_t ser_mix64(uint64_t k);
+
 /* Push the ember.null sentinel: a full userdata whose metatable has __name
  * "ember.null" and a __tostring returning "null", created and stored in the
  * registry under "ember.null" the first time. */
