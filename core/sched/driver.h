@@ -16,7 +16,7 @@
 
 struct conf;
 
-enum { NODE_SOURCE = 1, NODE_NARROW = 2, NODE_SHUFFLE = 3, NODE_UNION = 4 };
+#include "plan_kind.h" /* NODE_SOURCE, NODE_NARROW, NODE_SHUFFLE, NODE_UNION */
 
 typedef struct plan_node {
     int id;
