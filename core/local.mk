@@ -25,7 +25,8 @@ core_libember_core_a_SOURCES = \
 	lua/lsplit.c lua/lsplit.h \
 	lua/lsort.c lua/lsort.h \
 	lua/task_runtime.c lua/task_runtime.h \
-	lua/lua_ember.c lua/lua_ember.h
+	lua/lua_ember.c lua/lua_ember.h \
+	lua/lmodules.c lua/lmodules.h
 nodist_core_libember_core_a_SOURCES = $(EMBEDDED_LUA)
 EMBER_CORE_LIBS = core/libember_core.a $(LUA_LIBS) $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
 ARFLAGS = cr

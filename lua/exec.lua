@@ -1,17 +1,23 @@
--- exec.lua -- the executor side of ember's RDD engine, loaded once into
--- every task thread's lua_State.  It evaluates one partition of a stage by
--- pushing each element through a chain of consumer functions (narrow
+-- exec.lua -- module `ember.exec`: the executor side of ember's RDD
+-- engine, required once into every task thread's lua_State
+-- (lua/task_runtime.c).  It evaluates one partition of a stage by pushing
+-- each element through a chain of consumer functions (narrow
 -- transformations are pipelined: no intermediate arrays), then hands the
 -- result to the action (result stage) or to the shuffle writer (map stage).
+-- What a node does is looked up by its kind (compute_kind) and then by its
+-- operation: sources, narrow, joins, reduce_side, actions, writers.
 --
--- `rt` holds the C primitives of task_runtime.c: encode/decode, key,
--- partition, run_source, read_shuffle, writer, sink_open, transform_open,
--- agg_memory and agg_spill (aggregation tables within execution memory),
--- STOP (the sentinel that ends a partition early, e.g. take(n)).
-local rt = ...
+-- `rt` (require("ember.rt")) holds the C primitives of task_runtime.c:
+-- encode/decode, key, partition, run_source, read_shuffle, writer,
+-- sink_open, transform_open, agg_memory and agg_spill (aggregation tables
+-- within execution memory), STOP (the sentinel that ends a partition
+-- early, e.g. take(n)).
+local rt = require("ember.rt")
+local KIND = require("ember.plan_kind")
+local key_lt = require("ember.keyorder").key_lt
 collectgarbage("generational")
 
-local SOURCE, NARROW, SHUFFLE, UNION = 1, 2, 3, 4
+local SOURCE, NARROW, SHUFFLE, UNION = KIND.SOURCE, KIND.NARROW, KIND.SHUFFLE, KIND.UNION
 local STOP = rt.STOP
 local type, error, tostring, select = type, error, tostring, select
 local mtype = math.type
@@ -239,9 +245,6 @@ function reduce_side.count_by_value(node, p, down)
 end
 reduce_side.count_by_key = reduce_side.count_by_value
 
--- the order of sort keys (lua/keyorder.lua, as on the driver)
-local key_lt = rt.key_lt
-
 -- a range sorted: pairs {key, x} (sort_by_key: the elements themselves;
 -- sort_by: {f(x), x}, keys computed again here); the order of equal keys
 -- is not promised, as in Spark
@@ -367,58 +370,74 @@ function compute(stage, id, p, down, fin, task)
   for i = 1, m do down(items[i]) end
 end
 
+-- sources: each pushes partition p of its node's payload s
+local sources = {}
+function sources.parallelize(s, p, down)
+  local sl = s.slices[p + 1]
+  for i = 1, #sl do down(sl[i]) end
+end
+function sources.range(s, p, down)
+  local a = s.start + (s.count * p // s.slices) * s.step
+  local b = s.start + (s.count * (p + 1) // s.slices) * s.step
+  for i = a, b - s.step, s.step do down(i) end
+end
+function sources.op(s, p, down)
+  rt.run_source(s.op, s.params, s.splits[p + 1], p, down)
+end
+function sources.df_scan(s, p, down)
+  rt.run_source(s.op, s.params, s.splits[p + 1], p, down, true)
+  if s.counter then
+    local v = rt.take_counter(s.counter)
+    if v ~= 0 and s.counter_acc then
+      __ember_acc_add({id = s.counter_acc}, v)
+    end
+  end
+end
+sources.df_local = sources.parallelize
+function sources.checkpoint(s, p, down)
+  local items = rt.checkpoint_read(s.path, p)
+  for i = 1, #items do down(items[i]) end
+end
+
+-- narrow nodes with more than one parent
+local joins = {df_join = df_join}
+
+-- compute_kind[kind](stage, n, p, down, fin, task): push partition p of
+-- node n into down
+local compute_kind = {}
+compute_kind[SOURCE] = function(stage, n, p, down)
+  local s = n.payload
+  local src = sources[s.src]
+  if not src then error("unknown source " .. tostring(s.src), 0) end
+  src(s, p, down)
+end
+compute_kind[NARROW] = function(stage, n, p, down, fin, task)
+  local op = n.payload
+  local join = joins[op.op]
+  if join then return join(stage, n, p, down, fin, task) end
+  local mk = narrow[op.op]
+  if not mk then error("unknown transformation " .. tostring(op.op), 0) end
+  compute(stage, n.parents[1], p, mk(op, down, fin, task), fin, task)
+end
+compute_kind[UNION] = function(stage, n, p, down, fin, task)
+  local parts = n.payload.parts
+  for i = 1, #parts do
+    if p < parts[i] then return compute(stage, n.parents[i], p, down, fin, task) end
+    p = p - parts[i]
+  end
+  error("union partition out of range", 0)
+end
+compute_kind[SHUFFLE] = function(stage, n, p, down)
+  local r = reduce_side[n.payload.op]
+  if not r then error("unknown shuffle " .. tostring(n.payload.op), 0) end
+  r(n, p, down)
+end
+
 function compute_node(stage, id, p, down, fin, task)
   local n = stage.nodes[id]
-  local k = n.kind
-  if k == SOURCE then
-    local s = n.payload
-    if s.src == "parallelize" then
-      local sl = s.slices[p + 1]
-      for i = 1, #sl do down(sl[i]) end
-    elseif s.src == "range" then
-      local a = s.start + (s.count * p // s.slices) * s.step
-      local b = s.start + (s.count * (p + 1) // s.slices) * s.step
-      for i = a, b - s.step, s.step do down(i) end
-    elseif s.src == "op" then
-      rt.run_source(s.op, s.params, s.splits[p + 1], p, down)
-    elseif s.src == "df_scan" then
-      rt.run_source(s.op, s.params, s.splits[p + 1], p, down, true)
-      if s.counter then
-        local v = rt.take_counter(s.counter)
-        if v ~= 0 and s.counter_acc then
-          __ember_acc_add({id = s.counter_acc}, v)
-        end
-      end
-    elseif s.src == "df_local" then
-      local sl = s.slices[p + 1]
-      for i = 1, #sl do down(sl[i]) end
-    elseif s.src == "checkpoint" then
-      local items = rt.checkpoint_read(s.path, p)
-      for i = 1, #items do down(items[i]) end
-    else
-      error("unknown source " .. tostring(s.src), 0)
-    end
-  elseif k == NARROW and n.payload.op == "df_join" then
-    df_join(stage, n, p, down, fin, task)
-  elseif k == NARROW then
-    local op = n.payload
-    local mk = narrow[op.op]
-    if not mk then error("unknown transformation " .. tostring(op.op), 0) end
-    compute(stage, n.parents[1], p, mk(op, down, fin, task), fin, task)
-  elseif k == UNION then
-    local parts = n.payload.parts
-    for i = 1, #parts do
-      if p < parts[i] then return compute(stage, n.parents[i], p, down, fin, task) end
-      p = p - parts[i]
-    end
-    error("union partition out of range", 0)
-  elseif k == SHUFFLE then
-    local r = reduce_side[n.payload.op]
-    if not r then error("unknown shuffle " .. tostring(n.payload.op), 0) end
-    r(n, p, down)
-  else
-    error("unknown plan node kind " .. tostring(k), 0)
-  end
+  local k = compute_kind[n.kind]
+  if not k then error("unknown plan node kind " .. tostring(n.kind), 0) end
+  return k(stage, n, p, down, fin, task)
 end
 
 -- Lua text of a value for save_as_text_file: scalars as tostring, arrays

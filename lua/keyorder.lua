@@ -1,13 +1,16 @@
--- keyorder.lua -- the order of sort keys (sort_by, sort_by_key), one chunk
--- loaded by the driver (ember.lua) and by every task state (exec.lua), so
--- the ranges the driver samples and the ranges executors fill agree.
--- Called with the ember.null sentinel; returns key_lt(a, b):
+-- keyorder.lua -- module `ember.keyorder`: the order of sort keys (sort_by,
+-- sort_by_key), required by the driver (rdd.lua) and by every task state
+-- (exec.lua), so the ranges the driver samples and the ranges executors
+-- fill agree.  key_lt(a, b):
 --   numbers by value, NaN after every other number; strings by bytes;
 --   booleans false first; arrays element by element, a prefix first (so
 --   tuples such as {-count, word} sort as Spark sorts tuples); across
 --   types ember.null < booleans < numbers < strings < tables.
 -- Any other value raises "cannot sort by a <type> key".
-local null = ...
+local null = require("ember.null")
+
+local M = {}
+
 local type = type
 local RANK = {boolean = 2, number = 3, string = 4, table = 5}
 
@@ -45,4 +48,6 @@ local function key_lt(a, b)
   return rank(a) < rank(b)
 end
 
-return key_lt
+M.key_lt = key_lt
+
+return M

@@ -1,22 +1,18 @@
-EMBEDDED_LUA = lua/ember_lua.c lua/ember_exec_lua.c lua/ember_sqlexpr_lua.c \
-	lua/ember_dataframe_lua.c lua/ember_dfplan_lua.c lua/ember_dfexec_lua.c \
-	lua/ember_keyorder_lua.c
+# The Lua modules embedded in the binary (lua/embed.sh, lua/lmodules.h):
+# lua/ember.lua is require("ember"), lua/NAME.lua require("ember.NAME"),
+# lua/df/NAME.lua require("ember.df.NAME").  Executors load ember.exec and
+# ember.keyorder only (lua/task_runtime.c).
+EMBER_LUA_SOURCES = lua/ember.lua lua/rdd.lua lua/keyorder.lua lua/dates.lua \
+	lua/sqlexpr.lua lua/exec.lua \
+	lua/df/expr.lua lua/df/column.lua lua/df/logical.lua lua/df/frame.lua \
+	lua/df/read.lua lua/df/optimizer.lua lua/df/physical.lua \
+	lua/df/compile.lua lua/df/actions.lua lua/df/write.lua
+EMBEDDED_LUA = lua/ember_lua_modules.c
 BUILT_SOURCES += $(EMBEDDED_LUA)
 CLEANFILES += $(EMBEDDED_LUA)
-EXTRA_DIST += lua/ember.lua lua/exec.lua lua/sqlexpr.lua lua/dataframe.lua \
-	lua/dfplan.lua lua/dfexec.lua lua/keyorder.lua lua/embed.sh
+# header-only, included by lua/lmodules.c and by op_relational
+EXTRA_DIST += $(EMBER_LUA_SOURCES) lua/embed.sh core/sched/plan_kind.h \
+	core/util/numfmt.h
 
-lua/ember_lua.c: $(top_srcdir)/lua/ember.lua $(top_srcdir)/lua/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh ember_lua $(top_srcdir)/lua/ember.lua > $@.tmp && mv $@.tmp $@
-lua/ember_exec_lua.c: $(top_srcdir)/lua/exec.lua $(top_srcdir)/lua/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh ember_exec_lua $(top_srcdir)/lua/exec.lua > $@.tmp && mv $@.tmp $@
-lua/ember_sqlexpr_lua.c: $(top_srcdir)/lua/sqlexpr.lua $(top_srcdir)/lua/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh ember_sqlexpr_lua $(top_srcdir)/lua/sqlexpr.lua > $@.tmp && mv $@.tmp $@
-lua/ember_dataframe_lua.c: $(top_srcdir)/lua/dataframe.lua $(top_srcdir)/lua/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh ember_dataframe_lua $(top_srcdir)/lua/dataframe.lua > $@.tmp && mv $@.tmp $@
-lua/ember_dfplan_lua.c: $(top_srcdir)/lua/dfplan.lua $(top_srcdir)/lua/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh ember_dfplan_lua $(top_srcdir)/lua/dfplan.lua > $@.tmp && mv $@.tmp $@
-lua/ember_dfexec_lua.c: $(top_srcdir)/lua/dfexec.lua $(top_srcdir)/lua/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh ember_dfexec_lua $(top_srcdir)/lua/dfexec.lua > $@.tmp && mv $@.tmp $@
-lua/ember_keyorder_lua.c: $(top_srcdir)/lua/keyorder.lua $(top_srcdir)/lua/embed.sh
-	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh ember_keyorder_lua $(top_srcdir)/lua/keyorder.lua > $@.tmp && mv $@.tmp $@
+lua/ember_lua_modules.c: $(EMBER_LUA_SOURCES) lua/embed.sh
+	$(AM_V_GEN)$(MKDIR_P) lua && sh $(top_srcdir)/lua/embed.sh $(top_srcdir) $(EMBER_LUA_SOURCES) > $@.tmp && mv $@.tmp $@

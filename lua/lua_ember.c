@@ -2,10 +2,11 @@
  * lua_ember.c -- the C half of the `ember` Lua module (driver side).
  *
  * Owns the "ember.CoreSession" userdata: a configuration plus a running
- * driver (driver.c).  The Dataset API itself is pure Lua (ember.lua, embedded
- * at build time); this file gives it encode/decode of values and closures,
- * source planning through operator plugins, running jobs, and output
- * directory handling.  longjmp (lua_error) is used only here and in the
+ * driver (driver.c).  The Dataset and DataFrame APIs themselves are pure
+ * Lua (lua/NAME.lua, lua/df/NAME.lua, embedded at build time and required through
+ * package.preload: lmodules.c); this file is the module "ember.core" they
+ * require: encode/decode of values and closures, source planning through
+ * operator plugins, running jobs, and output directory handling.  longjmp (lua_error) is used only here and in the
  * other files of lua/, never across core code.
  *
  * Threads: the Lua main thread only.
@@ -18,6 +19,7 @@
 #include "sched/driver.h"
 #include "data/batch.h"
 #include "lbatch.h"
+#include "lmodules.h"
 #include "lsplit.h"
 #include "luaparams.h"
 #include "serialize.h"
@@ -34,19 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-extern const char ember_lua[];
-extern const char ember_keyorder_lua[];
-extern const size_t ember_keyorder_lua_len;
-extern const char ember_sqlexpr_lua[];
-extern const size_t ember_sqlexpr_lua_len;
-extern const char ember_dataframe_lua[];
-extern const size_t ember_dataframe_lua_len;
-extern const char ember_dfplan_lua[];
-extern const size_t ember_dfplan_lua_len;
-extern const char ember_dfexec_lua[];
-extern const size_t ember_dfexec_lua_len;
-extern const size_t ember_lua_len;
 
 #define SESSION_MT "ember.CoreSession"
 
@@ -747,23 +736,13 @@ static const luaL_Reg core_funcs[] = {
     {"make_dir", l_make_dir},
     {"write_success", l_write_success},
     {"batch_from_rows", l_batch_from_rows},
+    {"strsplit", lsplit_strsplit},
     {NULL, NULL},
 };
 
-/* Load an embedded chunk and call it with the nargs values below it on
- * the stack; leaves its one result. */
-static void call_chunk(lua_State *L, const char *code, size_t len,
-                       const char *name, int nargs)
+/* require("ember.core"): the functions above and the version */
+static int open_core(lua_State *L)
 {
-    if (luaL_loadbufferx(L, code, len, name, "t") != LUA_OK)
-        lua_error(L);
-    lua_insert(L, -nargs - 1);
-    lua_call(L, nargs, 1);
-}
-
-int luaopen_ember(lua_State *L)
-{
-    int core, ember, internal, sqlm, X, P;
     if (luaL_newmetatable(L, SESSION_MT)) {
         lua_pushcfunction(L, l_session_stop);
         lua_setfield(L, -2, "__gc");
@@ -775,57 +754,24 @@ int luaopen_ember(lua_State *L)
     lua_pop(L, 1);
     lbatch_open(L);
     luaL_newlib(L, core_funcs);
-    ser_push_null(L);
-    lua_setfield(L, -2, "null");
     lua_pushstring(L, EMBER_VERSION);
     lua_setfield(L, -2, "version");
-    core = lua_gettop(L);
-    /* the order of sort keys, as the executors have it (rt.key_lt) */
-    ser_push_null(L);
-    call_chunk(L, ember_keyorder_lua, ember_keyorder_lua_len,
-               "=[ember keyorder]", 1);
-    lua_setfield(L, core, "key_lt");
-    lua_pushvalue(L, core);
-    call_chunk(L, ember_lua, ember_lua_len, "=[ember]", 1);
-    ember = lua_gettop(L);
-    lua_pushcfunction(L, lsplit_strsplit);
-    lua_setfield(L, ember, "strsplit");
-    /* functions shipped to executors refer to the module by name */
-    lua_pushvalue(L, ember);
-    lua_setfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY);
-    lua_getfield(L, ember, "_internal");
-    internal = lua_gettop(L);
-    lua_pushnil(L);
-    lua_setfield(L, ember, "_internal");
-    /* the SQL expression parser, also as require("ember.sqlexpr") */
-    call_chunk(L, ember_sqlexpr_lua, ember_sqlexpr_lua_len, "=[ember sql]", 0);
-    sqlm = lua_gettop(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    lua_pushvalue(L, sqlm);
-    lua_setfield(L, -2, "ember.sqlexpr");
+    return 1;
+}
+
+/* The `ember` module: ember's Lua modules go into package.preload
+ * (lmodules.c, plus "ember.core" above) and lua/ember.lua, which
+ * assembles the public table from them, is required. */
+int luaopen_ember(lua_State *L)
+{
+    lmodules_preload(L, NULL);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, open_core);
+    lua_setfield(L, -2, "ember.core");
     lua_pop(L, 1);
-    /* the DataFrame layer */
-    lua_pushvalue(L, core);
-    lua_pushvalue(L, ember);
-    lua_pushvalue(L, internal);
-    lua_pushvalue(L, sqlm);
-    call_chunk(L, ember_dataframe_lua, ember_dataframe_lua_len,
-               "=[ember dataframe]", 4);
-    X = lua_gettop(L);
-    lua_pushvalue(L, core);
-    lua_pushvalue(L, ember);
-    lua_pushvalue(L, internal);
-    lua_pushvalue(L, sqlm);
-    lua_pushvalue(L, X);
-    call_chunk(L, ember_dfplan_lua, ember_dfplan_lua_len, "=[ember dfplan]", 5);
-    P = lua_gettop(L);
-    lua_pushvalue(L, core);
-    lua_pushvalue(L, ember);
-    lua_pushvalue(L, internal);
-    lua_pushvalue(L, sqlm);
-    lua_pushvalue(L, X);
-    lua_pushvalue(L, P);
-    call_chunk(L, ember_dfexec_lua, ember_dfexec_lua_len, "=[ember dfexec]", 6);
-    lua_pushvalue(L, ember);
+    lmodules_require(L, "ember");
+    /* functions shipped to executors refer to the module by name */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, SER_MODULE_KEY);
     return 1;
 }

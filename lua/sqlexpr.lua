@@ -24,6 +24,8 @@
 -- Every error is raised as error(msg, 0) with msg
 --   syntax error in expression "<input>": <what> at position <p> near '<text>'
 -- or "... at position <p> (end of input)"; positions are 1-based bytes.
+local dates = require("ember.dates")
+
 local M = {}
 
 M.MAX_DEPTH = 200
@@ -224,92 +226,16 @@ local function lex(P)
 end
 
 -- ======================================================================
--- Dates and timestamps (proleptic Gregorian, UTC)
+-- Dates and timestamps: ember.dates (the one date rule of the Lua side)
 -- ======================================================================
 
-local function is_leap(y) return y % 4 == 0 and (y % 100 ~= 0 or y % 400 == 0) end
-
-local function month_days(y, m)
-  if m == 2 then return is_leap(y) and 29 or 28 end
-  return (m == 4 or m == 6 or m == 9 or m == 11) and 30 or 31
-end
-
--- days since 1970-01-01 (H. Hinnant's days_from_civil)
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = y // 400
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = (153 * mp + 2) // 5 + d - 1
-  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-end
-
-local function civil_from_days(z)
-  z = z + 719468
-  local era = z // 146097
-  local doe = z - era * 146097
-  local yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
-  local y = yoe + era * 400
-  local doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-  local mp = (5 * doy + 2) // 153
-  local d = doy - (153 * mp + 2) // 5 + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  if m <= 2 then y = y + 1 end
-  return y, m, d
-end
-
-M.days_from_civil = days_from_civil
-M.civil_from_days = civil_from_days
-
-local US_PER_DAY = 86400 * 1000000
+M.days_from_civil = dates.days_from_civil
+M.civil_from_days = dates.civil_from_days
+local US_PER_DAY = dates.US_PER_DAY
+local parse_timestamp = dates.parse_timestamp
 
 -- 'yyyy-m[m]-d[d]' -> days, or nil
-local function parse_date(s)
-  local y, m, d = s:match("^%s*([0-9][0-9][0-9][0-9])%-([0-9][0-9]?)%-([0-9][0-9]?)%s*$")
-  if not y then return nil end
-  y, m, d = tonumber(y), tonumber(m), tonumber(d)
-  if m < 1 or m > 12 or d < 1 or d > month_days(y, m) then return nil end
-  return days_from_civil(y, m, d)
-end
-
--- 'yyyy-mm-dd[( |T)hh:mm[:ss[.ffffff]]][Z|(+|-)hh:mm]' -> microseconds, or nil
-local function parse_timestamp(s)
-  s = s:match("^%s*(.-)%s*$")
-  local date, rest = s:match("^([0-9][0-9][0-9][0-9]%-[0-9][0-9]?%-[0-9][0-9]?)(.*)$")
-  if not date then return nil end
-  local days = parse_date(date)
-  if not days then return nil end
-  local h, mi, sec, frac = 0, 0, 0, 0
-  local offset = 0
-  if rest ~= "" then
-    local hh, mm, tail = rest:match("^[ T]([0-9][0-9]?):([0-9][0-9])(.*)$")
-    if not hh then return nil end
-    h, mi = tonumber(hh), tonumber(mm)
-    local ss, tail2 = tail:match("^:([0-9][0-9])(.*)$")
-    if ss then
-      sec, tail = tonumber(ss), tail2
-      local f, tail3 = tail:match("^%.([0-9]+)(.*)$")
-      if f then
-        if #f > 6 then return nil end
-        frac = tonumber(f .. string.rep("0", 6 - #f))
-        tail = tail3
-      end
-    end
-    if tail == "Z" then
-      tail = ""
-    elseif tail ~= "" then
-      local sign, oh, om = tail:match("^([+-])([0-9][0-9]):?([0-9][0-9])$")
-      if not sign then return nil end
-      oh, om = tonumber(oh), tonumber(om)
-      if oh > 18 or om > 59 then return nil end
-      offset = (oh * 60 + om) * 60 * 1000000
-      if sign == "-" then offset = -offset end
-    end
-    if h > 23 or mi > 59 or sec > 59 then return nil end
-  end
-  return days * US_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1000000 + frac - offset
-end
+local function parse_date(s) return dates.parse_date(s, true) end
 
 -- ======================================================================
 -- Parser
@@ -803,10 +729,7 @@ local function render_double(v)
   return s
 end
 
-local function render_date(days)
-  local y, m, d = civil_from_days(days)
-  return string.format("%04d-%02d-%02d", y, m, d)
-end
+local render_date = dates.format_date
 
 local INTEGRAL = {int = true, bigint = true, date = true, timestamp = true}
 

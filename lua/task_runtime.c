@@ -22,6 +22,7 @@
 #include "plugin/plugins.h"
 #include "lbatch.h"
 #include "lcounter.h"
+#include "lmodules.h"
 #include "lsort.h"
 #include "lsplit.h"
 #include "luaparams.h"
@@ -43,11 +44,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-extern const char ember_keyorder_lua[];
-extern const size_t ember_keyorder_lua_len;
-extern const char ember_exec_lua[];
-extern const size_t ember_exec_lua_len;
 
 #define STOP_KEY "ember.STOP"
 #define HANDLER_KEY "ember.handler"
@@ -1935,6 +1931,15 @@ static int print_fwd(lua_State *L)
     return 0;
 }
 
+/* the modules a task state may require (lmodules.c), then ember.exec */
+static int l_open_exec(lua_State *L)
+{
+    static const char *const modules[] = {"ember.keyorder", "ember.exec", NULL};
+    lmodules_preload(L, modules);
+    lmodules_require(L, "ember.exec");
+    return 1;
+}
+
 task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
 {
     task_env *te = calloc(1, sizeof *te);
@@ -2009,30 +2014,18 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     lua_pushcfunction(L, l_handler);
     lua_setfield(L, LUA_REGISTRYINDEX, HANDLER_KEY);
 
-    if (luaL_loadbufferx(L, ember_exec_lua, ember_exec_lua_len, "=[ember exec]",
-                         "t") != LUA_OK) {
-        ember_seterr(err, EMBER_ELUA, "cannot load the executor runtime: %s",
-                     lua_tostring(L, -1));
-        task_env_destroy(&te);
-        return NULL;
-    }
+    /* the executor runtime: exec.lua as require("ember.exec"), over the C
+     * primitives above as require("ember.rt") */
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     luaL_newlib(L, rt_funcs);
     lua_getfield(L, LUA_REGISTRYINDEX, STOP_KEY);
     lua_setfield(L, -2, "STOP");
-    /* the order of sort keys, as the driver has it (core.key_lt) */
-    ser_push_null(L);
-    if (luaL_loadbufferx(L, ember_keyorder_lua, ember_keyorder_lua_len,
-                         "=[ember keyorder]", "t") != LUA_OK ||
-        (lua_insert(L, -2), lua_pcall(L, 1, 1, 0)) != LUA_OK) {
-        ember_seterr(err, EMBER_ELUA, "cannot load the key order: %s",
-                     lua_tostring(L, -1));
-        task_env_destroy(&te);
-        return NULL;
-    }
-    lua_setfield(L, -2, "key_lt");
     lua_pushcfunction(L, l_handler);
     lua_setfield(L, -2, "handler");
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    lua_setfield(L, -2, "ember.rt");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_open_exec);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
         ember_seterr(err, EMBER_ELUA, "cannot start the executor runtime: %s",
                      lua_tostring(L, -1));
         task_env_destroy(&te);

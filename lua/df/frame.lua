@@ -1,17 +1,40 @@
--- dfplan.lua -- DataFrame plans: the logical plan built by transformations,
--- the optimizer, physical planning, compilation into ember plan nodes, and
--- the actions (collect, count, show, explain, write).  Expressions and
--- their analysis live in dataframe.lua (X here).
-local core, ember, I, sql, X = ...
+-- df/frame.lua -- module `ember.df.frame`: the DataFrame and GroupedData
+-- classes, and the transformations that build logical plans.
+--
+-- A DataFrame is {sc = session, plan = logical plan} (df/logical.lua).
+-- Every transformation analyses its input at once: a column that does not
+-- exist is an error at the line that names it, as in Spark, and each
+-- output column gets an attribute {id, name, type} (df/expr.lua).  Nothing
+-- runs here; the actions (df/actions.lua), the readers (df/read.lua) and
+-- df.write (df/write.lua) add their methods to these classes.
+local sql = require("ember.sqlexpr")
+local rdd = require("ember.rdd")
+local expr = require("ember.df.expr")
+local column = require("ember.df.column")
+local logical = require("ember.df.logical")
 
-local SOURCE, NARROW, SHUFFLE, UNION = I.SOURCE, I.NARROW, I.SHUFFLE, I.UNION
-local new_node, dataset, run, Session = I.new_node, I.dataset, I.run, I.Session
-local DataFrame, GroupedData = X.DataFrame, X.GroupedData
-local bind, expr_str, expr_name, refs = X.bind, X.expr_str, X.expr_name, X.refs
-local new_attr, to_ast, arg_ast = X.new_attr, X.to_ast, X.arg_ast
-local is_df, is_col, cast_to = X.is_df, X.is_col, X.cast_to
-local fmt, concat = string.format, table.concat
+local bind, expr_str, expr_name, refs = expr.bind, expr.expr_str, expr.expr_name, expr.refs
+local new_attr, cast_to, widen, ref = expr.new_attr, expr.cast_to, expr.widen, expr.ref
+local to_ast, arg_ast, is_col = column.to_ast, column.arg_ast, column.is_col
+local F = column.functions
+local project_node = logical.project
+local fmt = string.format
 local mtype = math.type
+
+local M = {}
+
+local DataFrame = {}
+DataFrame.__index = DataFrame
+DataFrame.__name = "ember.DataFrame"
+M.DataFrame = DataFrame
+
+local GroupedData = {}
+GroupedData.__index = GroupedData
+GroupedData.__name = "ember.GroupedData"
+M.GroupedData = GroupedData
+
+local function is_df(x) return getmetatable(x) == DataFrame end
+M.is_df = is_df
 
 local function df_of(sc, plan)
   return setmetatable({sc = sc, plan = plan}, DataFrame)
@@ -30,7 +53,7 @@ local function user_where()
   for l = 3, 40 do
     local info = debug.getinfo(l, "Sl")
     if not info then break end
-    if info.what ~= "C" and not info.short_src:match("^%[ember") then
+    if not rdd.ember_frame(info) then
       return info.short_src .. ":" .. (info.currentline or 0) .. ": "
     end
   end
@@ -47,34 +70,7 @@ local function at(level, f, ...)
   end
   return table.unpack(r, 2, r.n)
 end
-
-local function conf_number(sc, key, default)
-  local v = sc._s:conf(key)
-  if v == nil or v == "" then return default end
-  if tostring(v):match("^%s*%-%d+%s*$") then return tonumber(v) end
-  local n, unit = tostring(v):lower():match("^%s*(%d+)%s*([kmgt]?)b?%s*$")
-  if not n then return default end
-  local mult = ({[""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4})[unit]
-  return math.tointeger(tonumber(n) * mult) or tonumber(n) * mult
-end
-
------------------------------------------------------------- logical plan
--- A node: {kind, out = {attributes}, child | left/right | children, ...}
-
-local function project_node(child, exprs)
-  local out = {}
-  for i, e in ipairs(exprs) do
-    if e.op == "attr" then
-      out[i] = e.attr
-    else
-      local a = new_attr(expr_name(e), e.type)
-      if e.op == "alias" then e.id = a.id end
-      out[i] = a
-      e.out = a
-    end
-  end
-  return {kind = "project", exprs = exprs, out = out, child = child}
-end
+M.df_of, M.check_df, M.at = df_of, check_df, at
 
 -- the expressions a select()-like call receives, bound against out
 local function bind_list(out, items, allow_star)
@@ -106,237 +102,6 @@ local function items_of(...)
   end
   return items
 end
-
-------------------------------------------------------------- reading
-
-local DataFrameReader = {}
-DataFrameReader.__index = DataFrameReader
-DataFrameReader.__name = "ember.DataFrameReader"
-
-local READ_OPTS = {
-  csv = {header = "header", sep = "sep", delimiter = "sep", quote = "quote",
-         escape = "escape", null_value = "null_value", nullValue = "null_value",
-         mode = "mode", schema = true, infer_schema = true, inferSchema = true,
-         max_partition_bytes = "max_partition_bytes", sampling_rows = true},
-  json = {mode = "mode", schema = true, max_partition_bytes = "max_partition_bytes",
-          sampling_rows = true},
-  text = {max_partition_bytes = "max_partition_bytes"},
-  ember = {max_partition_bytes = "max_partition_bytes"},
-}
-local SCAN_OP = {csv = "rel.csv_scan", json = "rel.json_scan",
-                 text = "rel.text_scan", ember = "rel.col_scan"}
-
-function DataFrameReader:option(k, v)
-  self._opts[k] = v
-  return self
-end
-function DataFrameReader:options(t)
-  for k, v in pairs(t) do self._opts[k] = v end
-  return self
-end
-function DataFrameReader:schema(s)
-  self._opts.schema = s
-  return self
-end
-
--- "a BIGINT, b STRING" -> {{name, type}}
-local function parse_ddl(s)
-  local cols = {}
-  for item in (s .. ","):gmatch("%s*(.-)%s*,") do
-    if item ~= "" then
-      local name, t = item:match("^`(.-)`%s+(%S+)$")
-      if not name then name, t = item:match("^(%S+)%s+(%S+)$") end
-      if not name then error("bad schema item '" .. item .. "' (want 'name type')", 0) end
-      local norm = X.type_of_name(t)
-      if not norm then error("unknown type '" .. t .. "' in schema", 0) end
-      cols[#cols + 1] = {name = name, type = norm}
-    end
-  end
-  if #cols == 0 then error("empty schema", 0) end
-  return cols
-end
-
-local function ddl_of(cols)
-  local t = {}
-  for i, c in ipairs(cols) do t[i] = "`" .. c.name .. "` " .. c.type end
-  return concat(t, ", ")
-end
-
-local function file_size(path)
-  local f = io.open(path, "rb")
-  if not f then return 0 end
-  local n = f:seek("end") or 0
-  f:close()
-  return n
-end
-
-local function read(self, fmtname, path, opts)
-  local sc = self.sc
-  if type(path) ~= "string" then
-    error(fmtname .. " expects a path, got " .. type(path), 3)
-  end
-  local o = {}
-  for k, v in pairs(self._opts) do o[k] = v end
-  for k, v in pairs(opts or {}) do o[k] = v end
-  local valid = READ_OPTS[fmtname]
-  local params = {path = path}
-  for k, v in pairs(o) do
-    if not valid[k] then
-      local names = {}
-      for n in pairs(valid) do names[#names + 1] = n end
-      table.sort(names)
-      error(fmt("read:%s: unknown option '%s' (valid: %s)", fmtname, tostring(k),
-                concat(names, ", ")), 3)
-    end
-    if type(valid[k]) == "string" then
-      params[valid[k]] = v
-    end
-  end
-  if params.mode then
-    local m = tostring(params.mode):upper()
-    if m ~= "PERMISSIVE" and m ~= "DROPMALFORMED" and m ~= "FAILFAST" then
-      error("read: mode must be PERMISSIVE, DROPMALFORMED or FAILFAST, got " ..
-            tostring(params.mode), 3)
-    end
-    params.mode = m
-  end
-  local op = SCAN_OP[fmtname]
-  local splits = at(3, sc._s.plan_source, sc._s, op, params,
-                    math.min(sc:default_parallelism(), 2))
-  local cols
-  if fmtname == "text" then
-    cols = {{name = "value", type = "string"}}
-  elseif o.schema then
-    cols = at(3, parse_ddl, o.schema)
-  else
-    -- discover the schema: csv/json sample the first split(s), columnar
-    -- files read their footer
-    local infer = fmtname == "ember" or fmtname == "json" or
-                  o.infer_schema or o.inferSchema
-    local p = {}
-    for k, v in pairs(params) do p[k] = v end
-    p.infer = true
-    if fmtname ~= "ember" then p.infer_rows = o.sampling_rows or 1000 end
-    local types, order = {}, {}
-    for i = 1, math.min(#splits, fmtname == "ember" and 1 or 4) do
-      local bs = at(3, sc._s.run_source_local, sc._s, op, p, splits[i])
-      for _, b in ipairs(bs) do
-        for _, r in ipairs(b:rows()) do
-          if not types[r.name] then order[#order + 1] = r.name end
-          local prev = types[r.name]
-          types[r.name] = prev and (X.widen(prev, r.type) or "string") or r.type
-        end
-      end
-    end
-    if fmtname == "json" then table.sort(order) end
-    cols = {}
-    for i, n in ipairs(order) do
-      cols[i] = {name = n, type = infer and types[n] or "string"}
-    end
-    if #cols == 0 and fmtname ~= "json" then
-      error("cannot determine the schema of " .. path .. " (no data)", 3)
-    end
-  end
-  if fmtname == "csv" or fmtname == "json" then params.schema = ddl_of(cols) end
-  local out = {}
-  for i, c in ipairs(cols) do out[i] = new_attr(c.name, c.type) end
-  local size = 0
-  local seen = {}
-  for _, s in ipairs(splits) do
-    if not seen[s.path] then seen[s.path] = true; size = size + file_size(s.path) end
-  end
-  local counter_acc
-  if fmtname == "csv" or fmtname == "json" then
-    counter_acc = sc:accumulator(0)
-  end
-  return df_of(sc, {kind = "scan", fmt = fmtname, op = op, path = path,
-                    params = params, splits = splits, out = out, all = out,
-                    size = size, malformed = counter_acc})
-end
-
-function DataFrameReader:csv(path, opts) return read(self, "csv", path, opts) end
-function DataFrameReader:json(path, opts) return read(self, "json", path, opts) end
-function DataFrameReader:text(path, opts) return read(self, "text", path, opts) end
-function DataFrameReader:ember(path, opts) return read(self, "ember", path, opts) end
-DataFrameReader.columnar = DataFrameReader.ember
-function DataFrameReader:format(f)
-  self._format = f
-  return self
-end
-function DataFrameReader:load(path)
-  local f = self._format or "ember"
-  if not SCAN_OP[f] then error("unknown format '" .. tostring(f) .. "'", 2) end
-  return read(self, f, path, nil)
-end
-
--- sc.read (a property, as in Spark: sc.read:csv(...))
-local session_index = Session.__index
-Session.__index = function(t, k)
-  if k == "read" then
-    return setmetatable({sc = t, _opts = {}}, DataFrameReader)
-  end
-  return session_index[k]
-end
-
--- sc:create_dataframe(rows, schema): rows are arrays (by position) or
--- tables keyed by column name; schema "a bigint, b string" or {"a", "b"}
--- (types inferred from the values)
-function Session:create_dataframe(rows, schema, num_slices)
-  if type(rows) ~= "table" then error("create_dataframe expects an array of rows", 2) end
-  local cols
-  if type(schema) == "string" then
-    cols = at(2, parse_ddl, schema)
-  elseif type(schema) == "table" then
-    cols = {}
-    for i, n in ipairs(schema) do
-      local t
-      for _, r in ipairs(rows) do
-        local v = r[i]
-        if v == nil then v = r[n] end
-        if v ~= nil and v ~= ember.null then
-          local vt = type(v) == "boolean" and "boolean" or
-                     mtype(v) == "integer" and "bigint" or
-                     mtype(v) == "float" and "double" or "string"
-          t = t and (X.widen(t, vt) or "string") or vt
-        end
-      end
-      cols[i] = {name = n, type = t or "string"}
-    end
-  else
-    error("create_dataframe expects a schema ('a bigint, b string' or a list of names)", 2)
-  end
-  local arr = {}
-  for r, row in ipairs(rows) do
-    local a = {}
-    for i, c in ipairs(cols) do
-      local v = row[i]
-      if v == nil then v = row[c.name] end
-      if v ~= nil and v ~= ember.null then
-        if c.type == "date" and type(v) == "string" then
-          v = X.parse_date(v) or error(fmt("row %d: bad date '%s'", r, v), 2)
-        elseif c.type == "int" or c.type == "bigint" then
-          v = math.tointeger(v) or error(fmt("row %d, column %s: not an integer", r, c.name), 2)
-        end
-      end
-      a[i] = v
-    end
-    arr[r] = a
-  end
-  local names, types = {}, {}
-  for i, c in ipairs(cols) do names[i] = c.name; types[i] = c.type end
-  num_slices = num_slices or math.max(1, math.min(self:default_parallelism(), #arr))
-  local slices = {}
-  for s = 0, num_slices - 1 do
-    local lo, hi = (s * #arr) // num_slices, ((s + 1) * #arr) // num_slices
-    local part = {}
-    for j = lo + 1, hi do part[#part + 1] = arr[j] end
-    slices[s + 1] = #part > 0 and {at(2, core.batch_from_rows, names, types, part)} or {}
-  end
-  local out = {}
-  for i, c in ipairs(cols) do out[i] = new_attr(c.name, c.type) end
-  return df_of(self, {kind = "local", slices = slices, out = out, nrows = #arr})
-end
-Session.createDataFrame = Session.create_dataframe
 
 ----------------------------------------------------------- transformations
 
@@ -507,7 +272,7 @@ function DataFrame:union(other)
   end
   local out = {}
   for i, a in ipairs(self.plan.out) do
-    local t = X.widen(a.type, other.plan.out[i].type)
+    local t = widen(a.type, other.plan.out[i].type)
     if not t then
       error(fmt("union: column %d has types %s and %s", i, a.type,
                 other.plan.out[i].type), 2)
@@ -539,7 +304,7 @@ function DataFrame:drop_duplicates(cols)
     end
   end
   local aggs = {}
-  for _, n in ipairs(rest) do aggs[n] = ember.first(n) end
+  for _, n in ipairs(rest) do aggs[n] = F.first(n) end
   local g = self:group_by(table.unpack(keys)):agg(aggs)
   local sel = {}
   for _, a in ipairs(self.plan.out) do sel[#sel + 1] = a.name end
@@ -554,126 +319,13 @@ local HOW = {inner = "inner", left = "left", left_outer = "left", leftouter = "l
              semi = "semi", left_semi = "semi", leftsemi = "semi",
              anti = "anti", left_anti = "anti", leftanti = "anti", cross = "inner"}
 
-local function conjuncts(e, out)
-  out = out or {}
-  if e.op == "and" then
-    conjuncts(e.args[1], out)
-    conjuncts(e.args[2], out)
-  else
-    out[#out + 1] = e
-  end
-  return out
-end
-
-local function subset(set, out)
-  local ids = {}
-  for _, a in ipairs(out) do ids[a.id] = true end
-  for id in pairs(set) do if not ids[id] then return false end end
-  return true
-end
-
--- A copy of a plan whose attributes are all new (same names and types):
--- the right side of a self-join, so both sides' columns stay distinct
-local function reinstance(plan)
-  local map = {}
-  local function na(a)
-    local n = map[a.id]
-    if not n then
-      n = new_attr(a.name, a.type, a.qual)
-      map[a.id] = n
-    end
-    return n
-  end
-  local function copy(t)
-    local c = {}
-    for k, v in pairs(t) do c[k] = v end
-    return c
-  end
-  local function rx(e)
-    if e == nil then return nil end
-    if e.op == "attr" then return {op = "attr", attr = na(e.attr), type = e.type} end
-    local c = copy(e)
-    if e.out then
-      c.out = na(e.out)
-      if e.id then c.id = c.out.id end
-    end
-    if e.args then
-      c.args = {}
-      for i, a in ipairs(e.args) do c.args[i] = rx(a) end
-    end
-    return c
-  end
-  local function list(t, f)
-    if not t then return nil end
-    local r = {}
-    for i, v in ipairs(t) do r[i] = f(v) end
-    return r
-  end
-  local function walk(n)
-    local c = copy(n)
-    if n.child then c.child = walk(n.child) end
-    if n.left then c.left, c.right = walk(n.left), walk(n.right) end
-    if n.children then c.children = list(n.children, walk) end
-    c.exprs = list(n.exprs, rx)
-    c.cond = rx(n.cond)
-    c.keys = list(n.keys, rx)
-    c.lkeys, c.rkeys = list(n.lkeys, rx), list(n.rkeys, rx)
-    c.kout = list(n.kout, na)
-    c.all = list(n.all, na)
-    c.keep = list(n.keep, na)
-    if n.src then c.src = na(n.src) end
-    if n.kind == "generate" then c.attr = na(n.attr) end
-    c.aggs = list(n.aggs, function(a)
-      local b = copy(a)
-      b.arg, b.expr, b.attr = rx(a.arg), rx(a.expr), na(a.attr)
-      return b
-    end)
-    c.orders = list(n.orders, function(o)
-      local b = copy(o)
-      b.expr = rx(o.expr)
-      return b
-    end)
-    c.out = list(n.out, function(a)
-      local m = na(a)
-      if a.qual ~= m.qual then -- df:alias() qualifies the same attributes
-        return {id = m.id, name = m.name, type = m.type, qual = a.qual}
-      end
-      return m
-    end)
-    return c
-  end
-  return walk(plan)
-end
-
-local function shares_attrs(a, b)
-  local ids = {}
-  local function collect(n)
-    for _, x in ipairs(n.out or {}) do ids[x.id] = true end
-    for _, x in ipairs(n.all or {}) do ids[x.id] = true end
-    if n.child then collect(n.child) end
-    if n.left then collect(n.left); collect(n.right) end
-    for _, ch in ipairs(n.children or {}) do collect(ch) end
-  end
-  collect(a)
-  local hit = false
-  local function probe(n)
-    for _, x in ipairs(n.out or {}) do if ids[x.id] then hit = true end end
-    for _, x in ipairs(n.all or {}) do if ids[x.id] then hit = true end end
-    if n.child then probe(n.child) end
-    if n.left then probe(n.left); probe(n.right) end
-    for _, ch in ipairs(n.children or {}) do probe(ch) end
-  end
-  probe(b)
-  return hit
-end
-
 function DataFrame:join(other, on, how)
   check_df(self)
   if not is_df(other) then error("join expects a DataFrame", 2) end
   how = HOW[tostring(how or "inner"):lower()]
   if not how then error("join: how must be inner, left, right, full, semi or anti", 2) end
   local L, R = self.plan, other.plan
-  if shares_attrs(L, R) then R = reinstance(R) end
+  if logical.shares_attrs(L, R) then R = logical.reinstance(R) end
   return at(2, function()
     local lk, rk, extra = {}, {}, {}
     local using
@@ -696,15 +348,15 @@ function DataFrame:join(other, on, how)
       for _, a in ipairs(L.out) do both[#both + 1] = a end
       for _, a in ipairs(R.out) do both[#both + 1] = a end
       local e = bind(to_ast(on), both)
-      for _, c in ipairs(conjuncts(e)) do
+      for _, c in ipairs(expr.conjuncts(e)) do
         local done = false
         if c.op == "eq" then
           local a, b = c.args[1], c.args[2]
           local ra_, rb_ = refs(a), refs(b)
           if next(ra_) and next(rb_) then
-            if subset(ra_, L.out) and subset(rb_, R.out) then
+            if expr.subset(ra_, L.out) and expr.subset(rb_, R.out) then
               lk[#lk + 1], rk[#rk + 1], done = a, b, true
-            elseif subset(rb_, L.out) and subset(ra_, R.out) then
+            elseif expr.subset(rb_, L.out) and expr.subset(ra_, R.out) then
               lk[#lk + 1], rk[#rk + 1], done = b, a, true
             end
           end
@@ -740,7 +392,7 @@ function DataFrame:join(other, on, how)
       for i = 1, #using do
         local l, r = lk[i], rk[i]
         isk[l.attr.id], isk[r.attr.id] = true, true
-        local t = X.widen(l.type, r.type) or l.type
+        local t = widen(l.type, r.type) or l.type
         local e
         if how == "right" then e = r
         elseif how == "full" then
@@ -822,7 +474,7 @@ local function aggregate(df, keys, items, level)
     end
     for _, it in ipairs(items) do
       local e = bind(to_ast(it.expr), plan.out, ctx)
-      if not X.has_agg(e) then error("agg: " .. expr_str(e) .. " is not an aggregate", 0) end
+      if not expr.has_agg(e) then error("agg: " .. expr_str(e) .. " is not an aggregate", 0) end
       local r = extract(e)
       if it.name then r = {op = "alias", name = it.name, type = r.type, args = {r}}
       elseif r.op == "attr" then
@@ -851,12 +503,12 @@ function GroupedData:agg(t, ...)
   return aggregate(self.df, self.keys, agg_items(t), 2)
 end
 function GroupedData:count()
-  return aggregate(self.df, self.keys, {{expr = ember.count("*"), name = "count"}}, 2)
+  return aggregate(self.df, self.keys, {{expr = F.count("*"), name = "count"}}, 2)
 end
 for _, f in ipairs({"sum", "avg", "min", "max"}) do
   GroupedData[f] = function(self, ...)
     local items = {}
-    for _, c in ipairs({...}) do items[#items + 1] = {expr = ember[f](c)} end
+    for _, c in ipairs({...}) do items[#items + 1] = {expr = F[f](c)} end
     return aggregate(self.df, self.keys, items, 2)
   end
 end
@@ -868,6 +520,4 @@ function DataFrame:agg(t, ...)
   return aggregate(self, {}, agg_items(t), 2)
 end
 
-return {df_of = df_of, check_df = check_df, at = at, conf_number = conf_number,
-        project_node = project_node, conjuncts = conjuncts, subset = subset,
-        parse_ddl = parse_ddl}
+return M
