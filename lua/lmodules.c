@@ -40,8 +40,8 @@ static int open_null(lua_State *L)
 static int open_plan_kind(lua_State *L)
 {
     lua_newtable(L);
-#define PUSH_KIND(name, value)                                               \
-    lua_pushinteger(L, value);                                               \
+#define PUSH_KIND(name, value)                                                 \
+    lua_pushinteger(L, value);                                                 \
     lua_setfield(L, -2, #name);
     PLAN_NODE_KINDS(PUSH_KIND)
 #undef PUSH_KIND

@@ -3,11 +3,12 @@
  *
  * Owns the "ember.CoreSession" userdata: a configuration plus a running
  * driver (driver.c).  The Dataset and DataFrame APIs themselves are pure
- * Lua (lua/NAME.lua, lua/df/NAME.lua, embedded at build time and required through
- * package.preload: lmodules.c); this file is the module "ember.core" they
- * require: encode/decode of values and closures, source planning through
- * operator plugins, running jobs, and output directory handling.  longjmp (lua_error) is used only here and in the
- * other files of lua/, never across core code.
+ * Lua (lua/NAME.lua, lua/df/NAME.lua, embedded at build time and required
+ * through package.preload: lmodules.c); this file is the module "ember.core"
+ * they require: encode/decode of values and closures, source planning through
+ * operator plugins, running jobs, and output directory handling.  longjmp
+ * (lua_error) is used only here and in the other files of lua/, never across
+ * core code.
  *
  * Threads: the Lua main thread only.
  */

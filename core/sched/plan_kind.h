@@ -16,10 +16,10 @@
 #ifndef EMBER_SCHED_PLAN_KIND_H
 #define EMBER_SCHED_PLAN_KIND_H
 
-#define PLAN_NODE_KINDS(X)                                                   \
-    X(SOURCE, 1)                                                             \
-    X(NARROW, 2)                                                             \
-    X(SHUFFLE, 3)                                                            \
+#define PLAN_NODE_KINDS(X)                                                     \
+    X(SOURCE, 1)                                                               \
+    X(NARROW, 2)                                                               \
+    X(SHUFFLE, 3)                                                              \
     X(UNION, 4)
 
 enum {
