@@ -350,6 +350,8 @@ function COMPILE.union(p, kids)
   return {node = node, ops = {}, nparts = total, out = p.out}
 end
 
+M.COMPILE = COMPILE
+
 -- compile(p, sc) -> {node, ops, nparts, out} of physical plan p
 local function compile(p, sc)
   local kids = {}

@@ -391,6 +391,8 @@ function CALL.explode(op, args)
   return {op = "explode", type = "string", args = args}
 end
 
+M.FORM, M.CALL = FORM, CALL
+
 -- bind(ast, out[, ctx]) -> typed expression over the attributes out;
 -- ctx = {agg = true} inside an aggregation.  Errors name the column or
 -- function (error level 0: callers add the user's line).
@@ -488,6 +490,8 @@ local function call_text(e, ids)
   for i, a in ipairs(e.args or {}) do t[i] = expr_str(a, ids) end
   return e.op .. "(" .. concat(t, ", ") .. ")"
 end
+
+M.TEXT = TEXT
 
 function expr_str(e, ids)
   return (TEXT[e.op] or call_text)(e, ids)

@@ -28,6 +28,10 @@ local expr_str, attrs_str, names_of = expr.expr_str, expr.attrs_str, expr.names_
 
 local M = {}
 
+-- every kind of logical node, as listed above
+M.KINDS = {"scan", "local", "cached", "project", "filter", "aggregate", "sort",
+           "limit", "distinct", "generate", "join", "union"}
+
 local function copy(t)
   local c = {}
   for k, v in pairs(t) do c[k] = v end
@@ -240,6 +244,8 @@ function TEXT.generate(n, ids)
              ids and (n.src.name .. "#" .. n.src.id) or n.src.name, n.pattern,
              ids and (n.attr.name .. "#" .. n.attr.id) or n.attr.name)
 end
+
+M.TEXT = TEXT
 
 -- the node's line in explain (ids: with attribute ids, as the analyzed and
 -- optimized plans print them)

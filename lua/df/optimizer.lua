@@ -392,6 +392,8 @@ function prune(n, need)
   return n
 end
 
+M.PUSH, M.PRUNE, M.MAP_EXPRS = PUSH, PRUNE, MAP_EXPRS
+
 ------------------------------------------------------------- the passes
 
 function M.optimize(plan)

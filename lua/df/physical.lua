@@ -377,6 +377,8 @@ function PLAN.union(n, sc)
   return {op = "union", out = n.out, kids = kids, line = "Union"}
 end
 
+M.PLAN, M.ESTIMATE = PLAN, ESTIMATE
+
 -- plan(n, sc[, parent_limit]) -> the physical plan of logical plan n
 function plan(n, sc, parent_limit)
   local f = PLAN[n.kind]
