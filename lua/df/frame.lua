@@ -82,7 +82,7 @@ local function bind_list(out, items, allow_star)
       if not allow_star then error("'*' is not allowed here", 0) end
       for _, a in ipairs(out) do
         if ast.qualifier == nil or (a.qual and a.qual:lower() == ast.qualifier:lower()) then
-          exprs[#exprs + 1] = {op = "attr", attr = a, type = a.type}
+          exprs[#exprs + 1] = ref(a)
         end
       end
     else
@@ -126,7 +126,7 @@ function DataFrame:select(...)
     local split = inner.args[1]
     local src = new_attr("__gen_src", "string")
     local pre = {}
-    for i, a in ipairs(plan.out) do pre[i] = {op = "attr", attr = a, type = a.type} end
+    for i, a in ipairs(plan.out) do pre[i] = ref(a) end
     local srcexpr = split.args[1]
     pre[#pre + 1] = {op = "alias", name = "__gen_src", type = "string", args = {srcexpr}}
     local p1 = project_node(plan, pre)
@@ -172,7 +172,7 @@ function DataFrame:with_column(name, c)
         exprs[i] = {op = "alias", name = name, type = e.type, args = {e}}
         replaced = true
       else
-        exprs[i] = {op = "attr", attr = a, type = a.type}
+        exprs[i] = ref(a)
       end
     end
     if not replaced then
@@ -187,8 +187,8 @@ function DataFrame:with_column_renamed(old, new)
   check_df(self)
   local exprs = {}
   for i, a in ipairs(self.plan.out) do
-    local ref = {op = "attr", attr = a, type = a.type}
-    exprs[i] = a.name == old and {op = "alias", name = new, type = a.type, args = {ref}} or ref
+    local r = ref(a)
+    exprs[i] = a.name == old and {op = "alias", name = new, type = a.type, args = {r}} or r
   end
   return df_of(self.sc, project_node(self.plan, exprs))
 end
@@ -203,7 +203,7 @@ function DataFrame:drop(...)
   local exprs = {}
   for _, a in ipairs(self.plan.out) do
     if not gone[a.name:lower()] then
-      exprs[#exprs + 1] = {op = "attr", attr = a, type = a.type}
+      exprs[#exprs + 1] = ref(a)
     end
   end
   return df_of(self.sc, project_node(self.plan, exprs))
@@ -213,7 +213,7 @@ function DataFrame:alias(name)
   check_df(self)
   local exprs = {}
   for i, a in ipairs(self.plan.out) do
-    exprs[i] = {op = "attr", attr = a, type = a.type}
+    exprs[i] = ref(a)
   end
   local p = project_node(self.plan, exprs)
   local out = {}
@@ -339,8 +339,8 @@ function DataFrame:join(other, on, how)
         if not la or not ra then
           error(fmt("join: column '%s' is not on both sides", n), 0)
         end
-        lk[i] = {op = "attr", attr = la, type = la.type}
-        rk[i] = {op = "attr", attr = ra, type = ra.type}
+        lk[i] = ref(la)
+        rk[i] = ref(ra)
         using[i] = n
       end
     elseif on ~= nil then
@@ -402,7 +402,7 @@ function DataFrame:join(other, on, how)
           {op = "alias", name = l.attr.name, type = e.type, args = {e}}
       end
       for _, a in ipairs(out) do
-        if not isk[a.id] then exprs[#exprs + 1] = {op = "attr", attr = a, type = a.type} end
+        if not isk[a.id] then exprs[#exprs + 1] = ref(a) end
       end
       plan = project_node(plan, exprs)
     end
@@ -456,7 +456,7 @@ local function aggregate(df, keys, items, level)
           seen[key] = a
         end
         local a = seen[key]
-        return {op = "attr", attr = a, type = a.type}
+        return ref(a)
       end
       if e.op == "attr" then
         for _, k in ipairs(keys) do
@@ -492,7 +492,7 @@ local function aggregate(df, keys, items, level)
     local agg = {kind = "aggregate", keys = keys, kout = kout, aggs = aggs,
                  out = out, child = plan}
     local exprs = {}
-    for _, a in ipairs(kout) do exprs[#exprs + 1] = {op = "attr", attr = a, type = a.type} end
+    for _, a in ipairs(kout) do exprs[#exprs + 1] = ref(a) end
     for _, r in ipairs(results) do exprs[#exprs + 1] = r end
     return df_of(df.sc, project_node(agg, exprs))
   end)

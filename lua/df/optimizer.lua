@@ -247,7 +247,7 @@ function PUSH.union(cond, child)
   for i, ch in ipairs(child.children) do
     local map = {}
     for j, a in ipairs(child.out) do
-      map[a.id] = cast_to({op = "attr", attr = ch.out[j], type = ch.out[j].type}, a.type)
+      map[a.id] = cast_to(expr.ref(ch.out[j]), a.type)
     end
     cs[i] = push_filter(subst(cond, map), ch)
   end
