@@ -10,7 +10,8 @@ EMBER_LUA_SOURCES = lua/ember.lua lua/rdd.lua lua/keyorder.lua lua/dates.lua \
 EMBEDDED_LUA = lua/ember_lua_modules.c
 BUILT_SOURCES += $(EMBEDDED_LUA)
 CLEANFILES += $(EMBEDDED_LUA)
-# header-only, included by lua/lmodules.c and by op_relational
+# plan_kind.h and numfmt.h are header-only (lua/lmodules.c includes both,
+# core/sched/driver.h and op_relational's rel_fmt.c one each)
 EXTRA_DIST += $(EMBER_LUA_SOURCES) lua/embed.sh core/sched/plan_kind.h \
 	core/util/numfmt.h
 

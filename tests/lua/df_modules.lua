@@ -19,9 +19,6 @@ end
 t.same(bad, {}, "every module loads with require and is a table")
 t.ok(require("ember") == ember, "require('ember') is the module the script has")
 t.ok(require("ember.null") == ember.null, "ember.null is require('ember.null')")
-t.ok(package.preload["ember.exec"] ~= nil and
-     select(2, pcall(require, "ember.exec")):find("ember.rt", 1, true) ~= nil,
-     "ember.exec is embedded but needs an executor's ember.rt")
 
 -- the kinds, as core/sched/plan_kind.h numbers them (they travel in stage
 -- binaries)
