@@ -233,13 +233,9 @@ local function partial_state(a, i, aattr)
   return {new_attr("__state" .. i, aattr and aattr.type or a.type)}
 end
 
-function PLAN.aggregate(n, sc)
+-- group n's child by keys (output attributes kout) computing aggs
+local function hash_aggregate(n, sc, keys, aggs, kout)
   local c = plan(n.child, sc)
-  local keys, aggs, kout = n.keys, n.aggs, n.kout
-  if n.kind == "distinct" then
-    keys, aggs, kout = {}, {}, {}
-    for i, a in ipairs(n.out) do keys[i] = ref(a); kout[i] = a end
-  end
   -- pre-projection: keys and aggregate arguments as columns
   local exprs, pos = {}, {}
   local function col_for(e, name)
@@ -299,7 +295,17 @@ function PLAN.aggregate(n, sc)
   local partial = agg_node("partial", c)
   return agg_node("final", exchange(partial, mode, ks, parts))
 end
-PLAN.distinct = PLAN.aggregate
+
+function PLAN.aggregate(n, sc)
+  return hash_aggregate(n, sc, n.keys, n.aggs, n.kout)
+end
+
+-- an aggregate grouping by every column, without functions
+function PLAN.distinct(n, sc)
+  local keys, kout = {}, {}
+  for i, a in ipairs(n.out) do keys[i] = ref(a); kout[i] = a end
+  return hash_aggregate(n, sc, keys, {}, kout)
+end
 
 -- the join keys of one side as columns of the same type as the other
 -- side's: side, key attributes, whether a pre-projection computes them
