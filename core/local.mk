@@ -19,6 +19,7 @@ core_libember_core_a_SOURCES = \
 	core/exec/blockmgr.c core/exec/blockmgr.h \
 	core/exec/memmgr.c core/exec/memmgr.h \
 	lua/serialize.c lua/serialize.h \
+	lua/ser_null.c lua/ser_null.h \
 	lua/luaparams.c lua/luaparams.h \
 	lua/lbatch.c lua/lbatch.h \
 	lua/lcounter.c lua/lcounter.h \
