@@ -11,8 +11,10 @@
  * the properties file (default $EMBER_CONF_DIR/ember.conf), defaults.
  */
 #include "config.h"
+#include "exec/executor.h"
 #include "lua_ember.h"
 #include "plugin/plugins.h"
+#include "task_runtime.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/log.h"
@@ -24,8 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int executor_main(int argc, char **argv);
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0"
@@ -321,7 +321,7 @@ int main(int argc, char **argv)
     if (!strcmp(argv[1], "submit"))
         return cmd_submit(argc - 2, argv + 2);
     if (!strcmp(argv[1], "executor"))
-        return executor_main(argc - 2, argv + 2);
+        return executor_main(argc - 1, argv + 1, &task_runtime_lua);
     if (!strcmp(argv[1], "plugins"))
         return cmd_plugins(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {

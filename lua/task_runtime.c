@@ -17,7 +17,6 @@
 #include "task_runtime.h"
 
 #include "codec/blockcodec.h"
-#include "config.h"
 #include "data/batch.h"
 #include "plugin/plugins.h"
 #include "lbatch.h"
@@ -52,12 +51,6 @@ extern const size_t ember_exec_lua_len;
 #define STOP_KEY "ember.STOP"
 #define HANDLER_KEY "ember.handler"
 #define BATCH_ROWS 4096
-
-typedef struct peer_sock {
-    char *endpoint;
-    ember_tsock *s;
-    const ember_transport_desc *tp;
-} peer_sock;
 
 /* ---------------------------------------------------------- allocator */
 
@@ -166,10 +159,8 @@ struct task_env {
     lua_State *L;
     int run_ref;    /* exec.lua's run_task */
     int stages_ref; /* stage id -> decoded stage */
+    blockfetch *bf; /* the thread's block client (borrowed) */
     const msg_launch *task;
-    peer_sock *peers;
-    int npeers;
-    int64_t fetch_timeout_ms;
     int64_t shuffle_read_bytes;
     int64_t shuffle_write_bytes;
     int64_t records_in;
@@ -320,7 +311,7 @@ static void kill_hook(lua_State *L, lua_Debug *ar)
         luaL_error(L, KILLED_MSG);
 }
 
-int task_env_progress(task_env *te, msg_task_metrics *out)
+static int task_env_progress(task_env *te, msg_task_metrics *out)
 {
     uint64_t tid = te ? atomic_load(&te->current) : 0;
     if (!tid)
@@ -337,15 +328,10 @@ int task_env_progress(task_env *te, msg_task_metrics *out)
     return 1;
 }
 
-void task_env_kill(task_env *te, uint64_t tid)
+static void task_env_kill(task_env *te, uint64_t tid)
 {
     if (te)
         atomic_store(&te->kill_tid, tid);
-}
-
-void task_result_path(char *out, size_t n, const char *local_dir, uint64_t tid)
-{
-    snprintf(out, n, "%s/taskresult_%llu", local_dir, (unsigned long long)tid);
 }
 
 static task_env *env_of(lua_State *L)
@@ -630,131 +616,6 @@ static int l_run_source(lua_State *L)
 
 /* ---------------------------------------------------------- shuffle read */
 
-/* The part of a block endpoint ("tcp://h:p" or "tcp://h:p;shm://name")
- * to use: the data transport's when the peer is on this host. */
-static const ember_transport_desc *pick_endpoint(task_env *te, const char *eps,
-                                                 char *out, size_t n)
-{
-    const char *semi = strchr(eps, ';');
-    size_t tl = semi ? (size_t)(semi - eps) : strlen(eps);
-    if (semi && te->ctx->data_tp) {
-        /* same host: the tcp parts name the same address */
-        const char *mine = te->ctx->block_endpoint;
-        size_t mtl = strcspn(mine, ";");
-        const char *mc = memrchr(mine, ':', mtl), *pc = memrchr(eps, ':', tl);
-        size_t ml = mc ? (size_t)(mc - mine) : 0;
-        size_t pl = pc ? (size_t)(pc - eps) : 0;
-        if (ml && ml == pl && strncmp(mine, eps, ml) == 0) {
-            snprintf(out, n, "%s", semi + 1);
-            return te->ctx->data_tp;
-        }
-    }
-    snprintf(out, n, "%.*s", (int)tl, eps);
-    return te->ctx->tp;
-}
-
-static ember_tsock *peer_get(task_env *te, const char *eps,
-                             const ember_transport_desc **tpp, ember_error *err)
-{
-    peer_sock *np;
-    char ep[512];
-    const ember_transport_desc *tp = pick_endpoint(te, eps, ep, sizeof ep);
-    *tpp = tp;
-    for (int i = 0; i < te->npeers; i++)
-        if (strcmp(te->peers[i].endpoint, eps) == 0)
-            return te->peers[i].s;
-    np = realloc(te->peers, (size_t)(te->npeers + 1) * sizeof *np);
-    if (!np) {
-        ember_seterr(err, EMBER_ENOMEM, "out of memory");
-        return NULL;
-    }
-    te->peers = np;
-    np[te->npeers].endpoint = strdup(eps);
-    np[te->npeers].tp = tp;
-    if (!np[te->npeers].endpoint ||
-        tp->connect(tp == te->ctx->tp ? te->ctx->tctx : te->ctx->data_tctx, ep,
-                    &np[te->npeers].s, err)) {
-        free(np[te->npeers].endpoint);
-        return NULL;
-    }
-    return np[te->npeers++].s;
-}
-
-static void peer_drop(task_env *te, const char *ep)
-{
-    for (int i = 0; i < te->npeers; i++)
-        if (strcmp(te->peers[i].endpoint, ep) == 0) {
-            te->peers[i].tp->sock_close(te->peers[i].s);
-            free(te->peers[i].endpoint);
-            te->peers[i] = te->peers[--te->npeers];
-            return;
-        }
-}
-
-/* Fetch one block into out (stored frames). */
-static int fetch_block(task_env *te, const msg_maploc *loc, int shuffle_id,
-                       int reduce_id, buf *out, ember_error *err)
-{
-    msg_fetch f = {shuffle_id, loc->map_task_id, reduce_id};
-    ember_tsock *s;
-    const ember_transport_desc *tp = te->ctx->tp;
-    buf req;
-    ember_tmsg msg;
-    msg_block blk;
-    int rc;
-    int64_t deadline;
-
-    if (strcmp(loc->endpoint, te->ctx->block_endpoint) == 0)
-        return shuffle_read_block(te->ctx->local_dir, shuffle_id,
-                                  loc->map_task_id, reduce_id, out, err);
-    if (!(s = peer_get(te, loc->endpoint, &tp, err)))
-        return err->code ? err->code : EMBER_EIO;
-    buf_init(&req);
-    msg_fetch_encode(&req, &f);
-    {
-        const void *parts[1] = {req.data};
-        size_t lens[1] = {req.len};
-        rc = tp->send(s, NULL, parts, lens, 1, err);
-    }
-    buf_free(&req);
-    if (rc) {
-        peer_drop(te, loc->endpoint);
-        return rc;
-    }
-    deadline = now_ms() + te->fetch_timeout_ms;
-    for (;;) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            peer_drop(te, loc->endpoint);
-            return ember_seterr(err, EMBER_ETIMEOUT,
-                                "no answer from executor %s (%s) within %lld "
-                                "ms",
-                                loc->exec_id, loc->endpoint,
-                                (long long)te->fetch_timeout_ms);
-        }
-        rc = tp->recv(s, (int)(left > 1000 ? 1000 : left), NULL, &msg, err);
-        if (rc == EMBER_EAGAIN || rc == EMBER_EWOKEN)
-            continue;
-        if (rc) {
-            peer_drop(te, loc->endpoint);
-            return rc;
-        }
-        break;
-    }
-    rc = msg_block_decode(msg.data, msg.len, &blk, err);
-    if (rc == 0) {
-        if (blk.status)
-            rc = ember_seterr(err, blk.status, "%s", blk.message);
-        else if (buf_put(out, blk.data, blk.len))
-            rc = ember_seterr(err, EMBER_ENOMEM, "out of memory");
-        else if (tp != te->ctx->tp)
-            te->data_bytes += (int64_t)blk.len;
-        msg_block_free(&blk);
-    }
-    tp->msg_release(&msg);
-    return rc;
-}
-
 typedef struct rec_ctx {
     lua_State *L;
     int fn_idx;
@@ -812,7 +673,8 @@ static int l_read_shuffle(lua_State *L)
         rec_ctx rc_ = {L, 3, 0, 0, lua_toboolean(L, 4)};
         int rc;
         buf_reset(&block);
-        rc = fetch_block(te, loc, sid, rid, &block, &err);
+        rc = blockfetch_get(te->bf, loc, sid, rid, &block, &te->data_bytes,
+                            &err);
         if (rc) {
             buf_free(&block);
             /* a fetch failure: tell the driver which output is missing */
@@ -1315,34 +1177,8 @@ static int l_cache_put(lua_State *L)
 
 /* ----------------------------------------------------------- broadcasts */
 
-/* One fetch at a time per executor, so a value is fetched at most once. */
-static pthread_mutex_t bcast_mu = PTHREAD_MUTEX_INITIALIZER;
-
 /* rt.bcast_get(id) -> the broadcast value: from this executor's block
- * manager (block -id), else fetched once from the driver and kept */
-int task_env_broadcast(task_env *te, int64_t id, buf *raw, ember_error *err)
-{
-    buf frames;
-    int rc;
-    pthread_mutex_lock(&bcast_mu);
-    rc = blockmgr_get(te->ctx->bm, -(int)id, 0, raw, err);
-    if (rc == EMBER_ENOTFOUND) {
-        msg_maploc loc = {(uint64_t)id, (char *)"driver",
-                          (char *)te->ctx->driver_block_endpoint};
-        buf_init(&frames);
-        rc = fetch_block(te, &loc, MSG_FETCH_BCAST, 0, &frames, err);
-        if (rc == 0)
-            rc = blockcodec_decode_all(frames.data, frames.len, raw, err);
-        buf_free(&frames);
-        if (rc == 0 &&
-            blockmgr_put(te->ctx->bm, -(int)id, 0, LEVEL_MEMORY_AND_DISK_SER,
-                         raw->data, raw->len, err))
-            LOG_WARN("cannot keep broadcast %d: %s", (int)id, err->msg);
-    }
-    pthread_mutex_unlock(&bcast_mu);
-    return rc;
-}
-
+ * manager, else fetched once from the driver and kept */
 static int l_bcast_get(lua_State *L)
 {
     task_env *te = env_of(L);
@@ -1350,7 +1186,7 @@ static int l_bcast_get(lua_State *L)
     ember_error err = {0, ""};
     int rc;
     buf_reset(&te->scratch);
-    rc = task_env_broadcast(te, id, &te->scratch, &err);
+    rc = blockfetch_broadcast(te->bf, id, &te->scratch, &err);
     if (rc)
         return raise_internal(L, "cannot read broadcast %d: %s", (int)id,
                               err.msg);
@@ -1935,7 +1771,10 @@ static int print_fwd(lua_State *L)
     return 0;
 }
 
-task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
+static void task_env_destroy(task_env **tp);
+
+static task_env *task_env_new(const exec_ctx *ctx, blockfetch *bf,
+                              ember_error *err)
 {
     task_env *te = calloc(1, sizeof *te);
     lua_State *L;
@@ -1945,13 +1784,11 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
         return NULL;
     }
     te->ctx = ctx;
+    te->bf = bf;
     te->L = L;
     pthread_mutex_init(&te->snap_mu, NULL);
     buf_init(&te->scratch);
     *(task_env **)lua_getextraspace(L) = te;
-    te->fetch_timeout_ms = 120000;
-    conf_get_duration_ms(ctx->conf, "network.timeout", 1000, 120000,
-                         &te->fetch_timeout_ms, NULL);
     luaL_openlibs(L);
     lua_pushcfunction(L, print_fwd);
     lua_setglobal(L, "print");
@@ -2047,16 +1884,11 @@ task_env *task_env_new(const exec_ctx *ctx, ember_error *err)
     return te;
 }
 
-void task_env_destroy(task_env **tp)
+static void task_env_destroy(task_env **tp)
 {
     task_env *te = tp ? *tp : NULL;
     if (!te)
         return;
-    for (int i = 0; i < te->npeers; i++) {
-        te->peers[i].tp->sock_close(te->peers[i].s);
-        free(te->peers[i].endpoint);
-    }
-    free(te->peers);
     if (te->L)
         lua_close(te->L);
     pool_free_all(&te->alloc);
@@ -2131,8 +1963,8 @@ bad:
     return EMBER_ECORRUPT;
 }
 
-void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
-                  size_t stage_len, msg_status *st)
+static void task_env_run(task_env *te, const msg_launch *task,
+                         const uint8_t *stage, size_t stage_len, msg_status *st)
 {
     lua_State *L = te->L;
     ember_error err = {0, ""};
@@ -2289,3 +2121,11 @@ void task_env_run(task_env *te, const msg_launch *task, const uint8_t *stage,
     te->task = NULL;
     lua_gc(L, LUA_GCSTEP, 0);
 }
+
+const task_runner task_runtime_lua = {
+    .env_new = task_env_new,
+    .env_destroy = task_env_destroy,
+    .run = task_env_run,
+    .kill = task_env_kill,
+    .progress = task_env_progress,
+};

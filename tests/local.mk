@@ -17,15 +17,18 @@ UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
 	tests/unit/test_taskset
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
-UNIT_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) -I$(top_srcdir)/tests
+# A unit test of the core links the core only; one of the Lua API adds
+# lua/libember_lua.a, the Lua include paths and Lua itself.
+UNIT_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tests
 tests_unit_test_blockcodec_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_blockcodec_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_shuffle_file_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_shuffle_file_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(EMBER_CORE_LIBS)
-tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_serialize_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_serialize_CPPFLAGS = $(LUA_API_CPPFLAGS)
+tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS) $(LUA_CFLAGS)
+tests_unit_test_serialize_LDADD = $(EMBER_LUA_LIBS)
 tests_unit_test_taskset_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_taskset_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_msg_CFLAGS = $(UNIT_CFLAGS)
