@@ -13,7 +13,10 @@ lua_libember_lua_a_SOURCES = \
 	lua/lcounter.c lua/lcounter.h \
 	lua/lsplit.c lua/lsplit.h \
 	lua/lsort.c lua/lsort.h \
-	lua/task_runtime.c lua/task_runtime.h \
+	lua/task_runtime.c lua/task_runtime.h lua/rt_int.h \
+	lua/rt_alloc.c lua/rt_values.c lua/rt_ops.c \
+	lua/rt_shuffle_read.c lua/rt_shuffle_write.c \
+	lua/rt_storage.c lua/rt_agg.c \
 	lua/lua_ember.c lua/lua_ember.h
 nodist_lua_libember_lua_a_SOURCES = $(EMBEDDED_LUA)
 # The Lua library first: it calls into the core and into Lua.
