@@ -32,6 +32,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -461,6 +462,26 @@ static void usage(void)
             "Started by a cluster manager; not meant to be run by hand.\n");
 }
 
+enum {
+    OPT_DRIVER = 256,
+    OPT_EXEC_ID,
+    OPT_CORES,
+    OPT_MEMORY,
+    OPT_APP_ID,
+    OPT_CONF
+};
+
+static const struct option exec_opts[] = {
+    {"driver", required_argument, NULL, OPT_DRIVER},
+    {"executor-id", required_argument, NULL, OPT_EXEC_ID},
+    {"cores", required_argument, NULL, OPT_CORES},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"app-id", required_argument, NULL, OPT_APP_ID},
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
 static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
 {
     msg_register r;
@@ -540,34 +561,44 @@ int executor_main(int argc, char **argv, const task_runner *runner)
     pthread_cond_init(&X.cv, NULL);
     X.ncores = 1;
     snprintf(X.app_id, sizeof X.app_id, "app");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--driver") && v)
-            driver_ep = argv[++i];
-        else if (!strcmp(a, "--executor-id") && v)
-            snprintf(X.exec_id, sizeof X.exec_id, "%s", argv[++i]);
-        else if (!strcmp(a, "--cores") && v)
-            X.ncores = atoi(argv[++i]);
-        else if (!strcmp(a, "--memory") && v)
-            conf_set(X.conf, "executor.memory", argv[++i], CONF_SRC_CMDLINE,
+    opterr = 0; /* bad options are reported below, in our words */
+    for (;;) {
+        int at = optind, o;
+        o = getopt_long(argc, argv, "+:h", exec_opts, NULL);
+        if (o == -1)
+            break;
+        if (o == OPT_DRIVER) {
+            driver_ep = optarg;
+        } else if (o == OPT_EXEC_ID) {
+            snprintf(X.exec_id, sizeof X.exec_id, "%s", optarg);
+        } else if (o == OPT_CORES) {
+            X.ncores = atoi(optarg);
+        } else if (o == OPT_MEMORY) {
+            conf_set(X.conf, "executor.memory", optarg, CONF_SRC_CMDLINE,
                      "--memory");
-        else if (!strcmp(a, "--app-id") && v)
-            snprintf(X.app_id, sizeof X.app_id, "%s", argv[++i]);
-        else if (!strcmp(a, "--conf") && v) {
-            if (conf_parse_arg(X.conf, argv[++i], CONF_SRC_CMDLINE, &err)) {
+        } else if (o == OPT_APP_ID) {
+            snprintf(X.app_id, sizeof X.app_id, "%s", optarg);
+        } else if (o == OPT_CONF) {
+            if (conf_parse_arg(X.conf, optarg, CONF_SRC_CMDLINE, &err)) {
                 fprintf(stderr, "ember executor: %s\n", err.msg);
                 goto out;
             }
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        } else if (o == 'h') {
             usage();
             rc = 0;
             goto out;
-        } else {
-            fprintf(stderr, "ember executor: unknown argument '%s'\n", a);
+        } else { /* unknown, or an option without its value */
+            fprintf(stderr, "ember executor: unknown argument '%s'\n",
+                    argv[at]);
             usage();
             goto out;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ember executor: unknown argument '%s'\n",
+                argv[optind]);
+        usage();
+        goto out;
     }
     if (!driver_ep || !X.exec_id[0] || X.ncores < 1) {
         usage();
