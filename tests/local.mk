@@ -14,7 +14,7 @@ UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
 	tests/unit/test_config tests/unit/test_serialize tests/unit/test_msg \
 	tests/unit/test_plugins tests/unit/test_transport_zmq tests/unit/test_cm_local \
 	tests/unit/test_transport_shm \
-	tests/unit/test_taskset
+	tests/unit/test_taskset tests/unit/test_blockfetch
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
 # A unit test of the core links the core only; one of the Lua API adds
@@ -31,6 +31,8 @@ tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS) $(LUA_CFLAGS)
 tests_unit_test_serialize_LDADD = $(EMBER_LUA_LIBS)
 tests_unit_test_taskset_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_taskset_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_blockfetch_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_blockfetch_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_msg_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_msg_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_plugins_CFLAGS = $(UNIT_CFLAGS)
