@@ -32,7 +32,8 @@
 #include <stdint.h>
 
 /* Registry keys: exec.lua's STOP sentinel (a task that stops early, not an
- * error) and the error handler that rt_pcall() puts under its calls. */
+ * error) and the error handler that rt_pcall() puts under its calls.  (Named
+ * as before the split: task_env_new's chunk-loading code uses them.) */
 #define STOP_KEY "ember.STOP"
 #define HANDLER_KEY "ember.handler"
 

@@ -452,22 +452,19 @@ static int op_close(lua_State *L)
  * push_input, finish_batch (batches), close; __gc closes. */
 void rt_op_register(lua_State *L)
 {
+    static const luaL_Reg methods[] = {
+        {"push", op_push},
+        {"finish", op_finish},
+        {"push_batch", op_push_batch},
+        {"push_input", op_push_input},
+        {"finish_batch", op_finish_batch},
+        {"close", op_close},
+        {NULL, NULL},
+    };
     luaL_newmetatable(L, OP_MT);
     lua_pushcfunction(L, op_gc);
     lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    lua_pushcfunction(L, op_push);
-    lua_setfield(L, -2, "push");
-    lua_pushcfunction(L, op_finish);
-    lua_setfield(L, -2, "finish");
-    lua_pushcfunction(L, op_push_batch);
-    lua_setfield(L, -2, "push_batch");
-    lua_pushcfunction(L, op_push_input);
-    lua_setfield(L, -2, "push_input");
-    lua_pushcfunction(L, op_finish_batch);
-    lua_setfield(L, -2, "finish_batch");
-    lua_pushcfunction(L, op_close);
-    lua_setfield(L, -2, "close");
+    luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

@@ -232,18 +232,17 @@ static int w_gc(lua_State *L)
  * w:add_counts(counter), w:commit(); __gc aborts an uncommitted writer. */
 void rt_writer_register(lua_State *L)
 {
+    static const luaL_Reg methods[] = {
+        {"add", w_add},
+        {"commit", w_commit},
+        {"add_batch", w_add_batch},
+        {"add_counts", w_add_counts},
+        {NULL, NULL},
+    };
     luaL_newmetatable(L, WRITER_MT);
     lua_pushcfunction(L, w_gc);
     lua_setfield(L, -2, "__gc");
-    lua_newtable(L);
-    lua_pushcfunction(L, w_add);
-    lua_setfield(L, -2, "add");
-    lua_pushcfunction(L, w_commit);
-    lua_setfield(L, -2, "commit");
-    lua_pushcfunction(L, w_add_batch);
-    lua_setfield(L, -2, "add_batch");
-    lua_pushcfunction(L, w_add_counts);
-    lua_setfield(L, -2, "add_counts");
+    luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }
