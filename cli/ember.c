@@ -9,14 +9,21 @@
  * Configuration precedence (highest first): values set in the script,
  * --conf/--master, EMBER_CONF_* environment variables, conf.d/NAME.conf,
  * the properties file (default $EMBER_CONF_DIR/ember.conf), defaults.
+ *
+ * Options are parsed with getopt_long, stopping at the first non-option
+ * ("+"): what follows the job script belongs to the script.  getopt prints
+ * nothing (opterr = 0); each command reports a bad option in its own words.
  */
 #include "config.h"
+#include "exec/executor.h"
 #include "lua_ember.h"
 #include "plugin/plugins.h"
+#include "task_runtime.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
+#include <getopt.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -24,8 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int executor_main(int argc, char **argv);
 
 #ifndef EMBER_VERSION
 #define EMBER_VERSION "0"
@@ -142,6 +147,31 @@ static int traceback(lua_State *L)
     return 1;
 }
 
+/* The option getopt_long refused, as typed: the whole element for a long
+ * option ("--bogus", "--verbose=1"), "-x" for a short one (which may sit
+ * in a bundle, "-vx"). */
+static const char *bad_option(const char *elem, char shortopt[3])
+{
+    if (strncmp(elem, "--", 2) == 0 || !optopt)
+        return elem;
+    shortopt[0] = '-';
+    shortopt[1] = (char)optopt;
+    shortopt[2] = '\0';
+    return shortopt;
+}
+
+enum { OPT_MASTER = 256, OPT_CONF, OPT_PROPS };
+
+static const struct option submit_opts[] = {
+    {"master", required_argument, NULL, OPT_MASTER},
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"properties-file", required_argument, NULL, OPT_PROPS},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* argv[0] is "submit"; options, then the job script and its arguments. */
 static int cmd_submit(int argc, char **argv)
 {
     conf *c = conf_new();
@@ -156,37 +186,40 @@ static int cmd_submit(int argc, char **argv)
         fprintf(stderr, "ember: out of memory\n");
         goto out;
     }
-    for (i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || !strcmp(a, "-")) {
-            script = a;
+    opterr = 0;
+    for (;;) {
+        int at = optind, o;
+        o = getopt_long(argc, argv, "+:hv", submit_opts, NULL);
+        if (o == -1)
             break;
-        }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        if (o == 'h') {
             submit_usage(stdout);
             rc = 0;
             goto out;
-        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+        } else if (o == 'v') {
             verbose = 1;
-        } else if ((!strcmp(a, "--master") || !strcmp(a, "--conf") ||
-                    !strcmp(a, "--properties-file")) &&
-                   i + 1 >= argc) {
-            fprintf(stderr, "ember submit: %s needs a value\n", a);
-            goto out;
-        } else if (!strcmp(a, "--master")) {
+        } else if (o == OPT_MASTER) {
             static char kv[4096];
-            snprintf(kv, sizeof kv, "master=%s", argv[++i]);
+            snprintf(kv, sizeof kv, "master=%s", optarg);
             cmdline[ncmd++] = kv;
-        } else if (!strcmp(a, "--conf")) {
-            cmdline[ncmd++] = argv[++i];
-        } else if (!strcmp(a, "--properties-file")) {
-            props = argv[++i];
+        } else if (o == OPT_CONF) {
+            cmdline[ncmd++] = optarg;
+        } else if (o == OPT_PROPS) {
+            props = optarg;
+        } else if (o == ':') {
+            fprintf(stderr, "ember submit: %s needs a value\n", argv[at]);
+            goto out;
         } else {
-            fprintf(stderr, "ember submit: unknown option '%s'\n", a);
+            char shortopt[3];
+            fprintf(stderr, "ember submit: unknown option '%s'\n",
+                    bad_option(argv[at], shortopt));
             submit_usage(stderr);
             goto out;
         }
     }
+    i = optind;
+    if (i < argc)
+        script = argv[i];
     if (!script) {
         fprintf(stderr, "ember submit: no job script given\n");
         submit_usage(stderr);
@@ -257,25 +290,41 @@ static void warn_plugin(void *ud, const char *msg)
     fprintf(stderr, "ember: warning: %s\n", msg);
 }
 
+static const struct option plugins_opts[] = {
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* argv[0] is "plugins". */
 static int cmd_plugins(int argc, char **argv)
 {
     conf *c = conf_new();
     ember_error err = {0, ""};
     int rc = 1;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--conf") && i + 1 < argc) {
-            if (conf_parse_arg(c, argv[++i], CONF_SRC_CMDLINE, &err)) {
+    opterr = 0;
+    for (;;) {
+        int at = optind, o;
+        o = getopt_long(argc, argv, "+:h", plugins_opts, NULL);
+        if (o == -1)
+            break;
+        if (o == OPT_CONF) {
+            if (conf_parse_arg(c, optarg, CONF_SRC_CMDLINE, &err)) {
                 fprintf(stderr, "ember plugins: %s\n", err.msg);
                 goto out;
             }
-        } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+        } else if (o == 'h') {
             printf("usage: ember plugins [--conf plugins.path=DIR]...\n");
             rc = 0;
             goto out;
-        } else {
-            fprintf(stderr, "ember plugins: unknown argument '%s'\n", argv[i]);
+        } else { /* unknown, or --conf without its value */
+            fprintf(stderr, "ember plugins: unknown argument '%s'\n", argv[at]);
             goto out;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ember plugins: unknown argument '%s'\n", argv[optind]);
+        goto out;
     }
     if (load_conf(c, NULL))
         goto out;
@@ -319,11 +368,11 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!strcmp(argv[1], "submit"))
-        return cmd_submit(argc - 2, argv + 2);
+        return cmd_submit(argc - 1, argv + 1);
     if (!strcmp(argv[1], "executor"))
-        return executor_main(argc - 2, argv + 2);
+        return executor_main(argc - 1, argv + 1, &task_runtime_lua);
     if (!strcmp(argv[1], "plugins"))
-        return cmd_plugins(argc - 2, argv + 2);
+        return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("ember %s (plugin ABI %d.%d)\n", EMBER_VERSION, EMBER_ABI_MAJOR,
                EMBER_ABI_MINOR);

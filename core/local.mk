@@ -1,5 +1,8 @@
+# The core: everything but the Lua API.  No Lua include path and no Lua
+# symbol (tests/integration/layering.t checks with nm); the executor runs
+# tasks through the task_runner the `ember` command hands it.
 noinst_LIBRARIES += core/libember_core.a
-core_libember_core_a_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS) $(LZ4_CFLAGS) -fPIC
+core_libember_core_a_CFLAGS = $(AM_CFLAGS) $(ZMQ_CFLAGS) $(LZ4_CFLAGS) -fPIC
 core_libember_core_a_SOURCES = \
 	core/util/err.c core/util/err.h \
 	core/util/buf.c core/util/buf.h \
@@ -15,18 +18,10 @@ core_libember_core_a_SOURCES = \
 	core/sched/dag.c core/sched/taskset.c core/sched/taskset.h \
 	core/sched/eventlog.c core/sched/eventlog.h \
 	core/sched/bcast.c core/sched/bcast.h \
-	core/exec/executor.c core/exec/exec_ctx.h \
+	core/exec/executor.c core/exec/executor.h core/exec/exec_ctx.h \
+	core/exec/task_runner.h \
+	core/exec/blockfetch.c core/exec/blockfetch.h \
 	core/exec/blockmgr.c core/exec/blockmgr.h \
-	core/exec/memmgr.c core/exec/memmgr.h \
-	lua/serialize.c lua/serialize.h \
-	lua/luaparams.c lua/luaparams.h \
-	lua/lbatch.c lua/lbatch.h \
-	lua/lcounter.c lua/lcounter.h \
-	lua/lsplit.c lua/lsplit.h \
-	lua/lsort.c lua/lsort.h \
-	lua/task_runtime.c lua/task_runtime.h \
-	lua/lua_ember.c lua/lua_ember.h \
-	lua/lmodules.c lua/lmodules.h
-nodist_core_libember_core_a_SOURCES = $(EMBEDDED_LUA)
-EMBER_CORE_LIBS = core/libember_core.a $(LUA_LIBS) $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
+	core/exec/memmgr.c core/exec/memmgr.h
+EMBER_CORE_LIBS = core/libember_core.a $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
 ARFLAGS = cr

@@ -7,7 +7,7 @@
 #include "lbatch.h"
 
 #include "data/batch.h"
-#include "serialize.h"
+#include "ser_null.h"
 
 #include <lauxlib.h>
 #include <stdio.h>

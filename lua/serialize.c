@@ -1,8 +1,9 @@
 /*
  * serialize.c -- Lua values and closures on the wire (see serialize.h).
  *
- * Owns the value encoding, its bounds-checked decoder, the canonical key
- * bytes used for grouping (ser_key/ser_hash) and the ember.null sentinel.
+ * Owns the value encoding, its bounds-checked decoder and the canonical key
+ * bytes used for grouping (ser_key/ser_hash).  The ember.null sentinel it
+ * ships is ser_null.c's; the Batch values it ships are lbatch.c's.
  *
  * Encoder.  A recursive walk with a switch on lua_type, writing straight
  * into the caller's buf (space reserved, no per-value allocation).  A
@@ -47,6 +48,7 @@
 
 #include "data/batch.h"
 #include "lbatch.h"
+#include "ser_null.h"
 #include "util/err.h"
 
 /* Tags.  ENV and UPREF appear only in upvalue position. */
@@ -73,7 +75,6 @@ enum {
 #define BCAST_MT "ember.Broadcast"
 #define BCAST_PROXY_KEY "ember.bcast_proxy"
 
-#define NULL_KEY "ember.null"
 #define CFUNCS_KEY "ember.ser.cfuncs"
 
 /* Standard library tables whose C functions may be shipped by name. */
@@ -171,42 +172,6 @@ static int patch_count(buf *b, size_t pos, uint64_t n)
     }
     memcpy(b->data + pos, tmp, k);
     return 0;
-}
-
-static int is_null(lua_State *L, int idx)
-{
-    int r;
-    idx = lua_absindex(L, idx);
-    lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY);
-    r = lua_rawequal(L, idx, -1);
-    lua_pop(L, 1);
-    return r;
-}
-
-int ser_is_null(lua_State *L, int idx)
-{
-    return is_null(L, idx);
-}
-
-static int null_tostring(lua_State *L)
-{
-    lua_pushliteral(L, "null");
-    return 1;
-}
-
-void ser_push_null(lua_State *L)
-{
-    if (lua_getfield(L, LUA_REGISTRYINDEX, NULL_KEY) == LUA_TUSERDATA)
-        return;
-    lua_pop(L, 1);
-    lua_newuserdatauv(L, 0, 0);
-    if (luaL_newmetatable(L, NULL_KEY)) { /* sets __name */
-        lua_pushcfunction(L, null_tostring);
-        lua_setfield(L, -2, "__tostring");
-    }
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, NULL_KEY);
 }
 
 /* Describe the type of the value at idx for a message ("userdata
@@ -778,7 +743,7 @@ static int enc_value(enc *e, int idx)
         return enc_lfunc(e, idx);
     case LUA_TUSERDATA: {
         ember_batch *bt;
-        if (is_null(L, idx))
+        if (ser_is_null(L, idx))
             return put_tag(b, T_NULL) ? enc_oom(e) : 0;
         if ((bt = lbatch_test(L, idx)) != NULL) {
             /* length-prefixed: encode into scratch space at the end */
@@ -1416,7 +1381,7 @@ static int kval(kst *k, sink *s, int idx)
     case LUA_TTABLE:
         return ktable(k, s, idx);
     case LUA_TUSERDATA:
-        if (is_null(L, idx)) {
+        if (ser_is_null(L, idx)) {
             uint8_t t = T_NULL;
             sk_put(s, &t, 1);
             return 0;

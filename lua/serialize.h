@@ -35,6 +35,7 @@
 #include <lua.h>
 #include <stdint.h>
 
+#include "ser_null.h"
 #include "util/buf.h"
 #include <ember/plugin.h>
 
@@ -94,11 +95,7 @@ int ser_hash(lua_State *L, int idx, uint64_t *h, ember_error *err);
  * any 64-bit value over all bits.  Pure. */
 uint64_t ser_mix64(uint64_t k);
 
-/* Push the ember.null sentinel: a full userdata whose metatable has __name
- * "ember.null" and a __tostring returning "null", created and stored in the
- * registry under "ember.null" the first time. */
-void ser_push_null(lua_State *L);
-/* 1 if the value at idx is ember.null. */
-int ser_is_null(lua_State *L, int idx);
+/* The ember.null sentinel (ser_push_null, ser_is_null) is declared in
+ * ser_null.h, included here for the callers of this header. */
 
 #endif

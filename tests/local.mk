@@ -14,20 +14,25 @@ UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
 	tests/unit/test_config tests/unit/test_serialize tests/unit/test_msg \
 	tests/unit/test_plugins tests/unit/test_transport_zmq tests/unit/test_cm_local \
 	tests/unit/test_transport_shm \
-	tests/unit/test_taskset
+	tests/unit/test_taskset tests/unit/test_blockfetch
 check_PROGRAMS += $(UNIT_TESTS)
 TESTS += $(UNIT_TESTS)
-UNIT_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) -I$(top_srcdir)/tests
+# A unit test of the core links the core only; one of the Lua API adds
+# lua/libember_lua.a, the Lua include paths and Lua itself.
+UNIT_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/tests
 tests_unit_test_blockcodec_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_blockcodec_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_shuffle_file_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_shuffle_file_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_config_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_config_LDADD = $(EMBER_CORE_LIBS)
-tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS)
-tests_unit_test_serialize_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_serialize_CPPFLAGS = $(LUA_API_CPPFLAGS)
+tests_unit_test_serialize_CFLAGS = $(UNIT_CFLAGS) $(LUA_CFLAGS)
+tests_unit_test_serialize_LDADD = $(EMBER_LUA_LIBS)
 tests_unit_test_taskset_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_taskset_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_blockfetch_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_blockfetch_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_msg_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_msg_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_plugins_CFLAGS = $(UNIT_CFLAGS)
@@ -60,7 +65,8 @@ LUA_TESTS = tests/lua/rdd_api.lua tests/lua/rdd_count.lua tests/lua/rdd_sort.lua
 	tests/lua/sqlexpr.lua tests/lua/df_sqlite.lua tests/lua/df_output.lua \
 	tests/lua/df_storage.lua tests/lua/df_plans.lua tests/lua/df_spill.lua \
 	tests/lua/df_modules.lua tests/lua/df_agree.lua tests/lua/df_settings.lua
-INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t tests/integration/shm_suite.t
+INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t tests/integration/shm_suite.t \
+	tests/integration/layering.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
 
 # the real driver against simulated executors and a fake clock

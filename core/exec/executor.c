@@ -5,8 +5,10 @@
  *   control thread (main): registers with the driver, receives LAUNCH and
  *     STOP, sends status updates queued by task threads (the outbox) and
  *     heartbeats.  It owns the driver socket.
- *   task threads (one per core): take tasks from the queue and run each in
- *     the thread's own lua_State (task_runtime.c).
+ *   task threads (one per core): take tasks from the queue and run each
+ *     through the task runner given to executor_main() (task_runner.h; the
+ *     `ember` command passes the Lua runtime, one lua_State per thread),
+ *     with the thread's own block client (blockfetch.c).
  *   block server: serves shuffle blocks of this executor's local directory
  *     to reducers on a socket of its own, so bulk transfer never delays the
  *     control messages.
@@ -16,28 +18,27 @@
  * network.timeout, or on SIGTERM/SIGINT (the local cluster manager arranges
  * SIGTERM when the driver process dies).
  */
-#include "exec_ctx.h"
+#include "executor.h"
 
+#include "blockfetch.h"
 #include "codec/blockcodec.h"
 #include "config.h"
 #include "plugin/plugins.h"
 #include "rpc/msg.h"
 #include "shuffle/shuffle_file.h"
-#include "task_runtime.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
 #include "util/log.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-int executor_main(int argc, char **argv);
 
 typedef struct qtask {
     msg_launch m;
@@ -75,6 +76,7 @@ static struct {
     char exec_id[64];
     char app_id[128];
     char driver_block_ep[256];
+    const task_runner *runner;
     task_env **envs; /* one per task thread, for kills */
 } X;
 
@@ -149,6 +151,11 @@ static void outbox_flush(void)
 
 /* ---------------------------------------------------------- task threads */
 
+void task_result_path(char *out, size_t n, const char *local_dir, uint64_t tid)
+{
+    snprintf(out, n, "%s/taskresult_%llu", local_dir, (unsigned long long)tid);
+}
+
 static int stage_lookup(int id, uint8_t **bin, size_t *len)
 {
     for (int i = 0; i < X.nbins; i++)
@@ -162,13 +169,13 @@ static int stage_lookup(int id, uint8_t **bin, size_t *len)
 
 /* A large stage binary travels as a broadcast: fetch it once, keep it
  * with the others. */
-static int fetch_stage(task_env *te, const msg_launch *m, uint8_t **bin,
+static int fetch_stage(blockfetch *bf, const msg_launch *m, uint8_t **bin,
                        size_t *len, ember_error *err)
 {
     buf raw;
     int rc;
     buf_init(&raw);
-    rc = task_env_broadcast(te, (int64_t)m->stage_bcast, &raw, err);
+    rc = blockfetch_broadcast(bf, (int64_t)m->stage_bcast, &raw, err);
     pthread_mutex_lock(&X.mu);
     if (rc == 0 && stage_lookup(m->stage_id, bin, len) != 0) {
         stage_bin *nb = realloc(X.bins, (size_t)(X.nbins + 1) * sizeof *nb);
@@ -190,10 +197,13 @@ static int fetch_stage(task_env *te, const msg_launch *m, uint8_t **bin,
 
 static void *task_thread(void *arg)
 {
-    task_env *te;
+    task_env *te = NULL;
+    blockfetch *bf;
     ember_error err = {0, ""};
     (void)arg;
-    te = task_env_new(&X.ctx, &err);
+    bf = blockfetch_new(&X.ctx, &err);
+    if (bf)
+        te = X.runner->env_new(&X.ctx, bf, &err);
     if (!te)
         LOG_ERROR("cannot create a task environment: %s", err.msg);
     pthread_mutex_lock(&X.mu);
@@ -231,7 +241,7 @@ static void *task_thread(void *arg)
             st.fail_kind = FAIL_INTERNAL;
             st.message = strdup(err.msg);
         } else if (!bin && q->m.stage_bcast &&
-                   fetch_stage(te, &q->m, &bin, &len, &err) != 0) {
+                   fetch_stage(bf, &q->m, &bin, &len, &err) != 0) {
             st.state = TASK_FAILED;
             st.fail_kind = FAIL_INTERNAL;
             st.message = strdup(err.msg);
@@ -240,7 +250,7 @@ static void *task_thread(void *arg)
             st.fail_kind = FAIL_INTERNAL;
             st.message = strdup("executor has no binary for this stage");
         } else {
-            task_env_run(te, &q->m, bin, len, &st);
+            X.runner->run(te, &q->m, bin, len, &st);
         }
         buf_init(&b);
         msg_status_encode(&b, &st);
@@ -257,7 +267,8 @@ static void *task_thread(void *arg)
         if (X.envs[i] == te)
             X.envs[i] = NULL;
     pthread_mutex_unlock(&X.mu);
-    task_env_destroy(&te);
+    X.runner->env_destroy(&te);
+    blockfetch_destroy(&bf);
     return NULL;
 }
 
@@ -276,7 +287,7 @@ static void on_kill(const void *data, size_t len)
     pthread_mutex_lock(&X.mu);
     for (int i = 0; i < X.ncores; i++)
         if (X.envs[i])
-            task_env_kill(X.envs[i], tid);
+            X.runner->kill(X.envs[i], tid);
     for (qtask **pp = &X.qhead, *prev = NULL; *pp;
          prev = *pp, pp = &(*pp)->next) {
         qtask *q = *pp;
@@ -433,7 +444,7 @@ static void send_heartbeat(uint64_t seq)
     hb.tasks = tm;
     pthread_mutex_lock(&X.mu);
     for (int i = 0; tm && i < X.ncores; i++)
-        if (X.envs[i] && task_env_progress(X.envs[i], &tm[hb.ntasks]))
+        if (X.envs[i] && X.runner->progress(X.envs[i], &tm[hb.ntasks]))
             hb.ntasks++;
     pthread_mutex_unlock(&X.mu);
     buf_init(&b);
@@ -450,6 +461,26 @@ static void usage(void)
             "--cores N --memory SIZE [--app-id ID] [--conf k=v]...\n"
             "Started by a cluster manager; not meant to be run by hand.\n");
 }
+
+enum {
+    OPT_DRIVER = 256,
+    OPT_EXEC_ID,
+    OPT_CORES,
+    OPT_MEMORY,
+    OPT_APP_ID,
+    OPT_CONF
+};
+
+static const struct option exec_opts[] = {
+    {"driver", required_argument, NULL, OPT_DRIVER},
+    {"executor-id", required_argument, NULL, OPT_EXEC_ID},
+    {"cores", required_argument, NULL, OPT_CORES},
+    {"memory", required_argument, NULL, OPT_MEMORY},
+    {"app-id", required_argument, NULL, OPT_APP_ID},
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
 static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
 {
@@ -512,7 +543,7 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
                         (long long)wait_ms);
 }
 
-int executor_main(int argc, char **argv)
+int executor_main(int argc, char **argv, const task_runner *runner)
 {
     const char *driver_ep = NULL;
     ember_error err = {0, ""};
@@ -524,39 +555,50 @@ int executor_main(int argc, char **argv)
     const char *tname;
     char mod[128];
 
+    X.runner = runner;
     X.conf = conf_new();
     pthread_mutex_init(&X.mu, NULL);
     pthread_cond_init(&X.cv, NULL);
     X.ncores = 1;
     snprintf(X.app_id, sizeof X.app_id, "app");
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--driver") && v)
-            driver_ep = argv[++i];
-        else if (!strcmp(a, "--executor-id") && v)
-            snprintf(X.exec_id, sizeof X.exec_id, "%s", argv[++i]);
-        else if (!strcmp(a, "--cores") && v)
-            X.ncores = atoi(argv[++i]);
-        else if (!strcmp(a, "--memory") && v)
-            conf_set(X.conf, "executor.memory", argv[++i], CONF_SRC_CMDLINE,
+    opterr = 0; /* bad options are reported below, in our words */
+    for (;;) {
+        int at = optind, o;
+        o = getopt_long(argc, argv, "+:h", exec_opts, NULL);
+        if (o == -1)
+            break;
+        if (o == OPT_DRIVER) {
+            driver_ep = optarg;
+        } else if (o == OPT_EXEC_ID) {
+            snprintf(X.exec_id, sizeof X.exec_id, "%s", optarg);
+        } else if (o == OPT_CORES) {
+            X.ncores = atoi(optarg);
+        } else if (o == OPT_MEMORY) {
+            conf_set(X.conf, "executor.memory", optarg, CONF_SRC_CMDLINE,
                      "--memory");
-        else if (!strcmp(a, "--app-id") && v)
-            snprintf(X.app_id, sizeof X.app_id, "%s", argv[++i]);
-        else if (!strcmp(a, "--conf") && v) {
-            if (conf_parse_arg(X.conf, argv[++i], CONF_SRC_CMDLINE, &err)) {
+        } else if (o == OPT_APP_ID) {
+            snprintf(X.app_id, sizeof X.app_id, "%s", optarg);
+        } else if (o == OPT_CONF) {
+            if (conf_parse_arg(X.conf, optarg, CONF_SRC_CMDLINE, &err)) {
                 fprintf(stderr, "ember executor: %s\n", err.msg);
                 goto out;
             }
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        } else if (o == 'h') {
             usage();
             rc = 0;
             goto out;
-        } else {
-            fprintf(stderr, "ember executor: unknown argument '%s'\n", a);
+        } else { /* unknown, or an option without its value */
+            fprintf(stderr, "ember executor: unknown argument '%s'\n",
+                    argv[at]);
             usage();
             goto out;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ember executor: unknown argument '%s'\n",
+                argv[optind]);
+        usage();
+        goto out;
     }
     if (!driver_ep || !X.exec_id[0] || X.ncores < 1) {
         usage();

@@ -65,8 +65,8 @@ sources_of() {
     case $1 in
     fuzz_msg) echo core/rpc/msg.c core/util/buf.c core/util/err.c ;;
     fuzz_serialize)
-        echo lua/serialize.c lua/lbatch.c lua/lsplit.c core/data/batch.c \
-             core/util/buf.c core/util/err.c ;;
+        echo lua/serialize.c lua/ser_null.c lua/lbatch.c lua/lsplit.c \
+             core/data/batch.c core/util/buf.c core/util/err.c ;;
     fuzz_batch) echo core/data/batch.c core/util/buf.c core/util/err.c ;;
     fuzz_blockcodec)
         echo core/codec/blockcodec.c core/shuffle/shuffle_file.c \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The command line: help, errors a person can act on, --verbose, plugins.
 . "$top_srcdir/tests/integration/lib.sh"
-plan 9
+plan 19
 run_ember "$T/o" --help; ok $? "ember --help"
 run_ember "$T/o" submit --help && grep -q -- "--properties-file" "$T/o"; ok $? "ember submit --help lists the options"
 run_ember "$T/o" submit /nonexistent.lua; [ $? -ne 0 ] && grep -q "cannot open job script" "$T/o"; ok $? "missing script: clear error"
@@ -20,4 +20,19 @@ run_ember "$T/o" plugins && grep -q "op_text" "$T/o" && grep -q "text.scan" "$T/
 ok $? "ember plugins lists plugins, ABI and operators" || sed 's/^/# /' "$T/o"
 printf 'local ember = require("ember")\nember.session{master = "yarn"}\n' > "$T/m.lua"
 run_ember "$T/o" submit "$T/m.lua"; [ $? -ne 0 ] && grep -q "no cluster manager accepts master URL 'yarn'" "$T/o"; ok $? "unknown master URL: clear error"
+# argument handling (getopt_long): the messages a person acts on, and
+# that what follows the job script is the script's
+run_ember "$T/o"; [ $? -eq 2 ] && grep -q "^usage: ember <command>" "$T/o"; ok $? "no command: usage, status 2"
+run_ember "$T/o" frobnicate; [ $? -eq 2 ] && grep -q "unknown command 'frobnicate'" "$T/o"; ok $? "unknown command: named, status 2"
+run_ember "$T/o" version && grep -q "^ember .* (plugin ABI 1\.[0-9]*)$" "$T/o"; ok $? "ember version"
+run_ember "$T/o" submit --bogus "$T/hi.lua"; [ $? -eq 1 ] && grep -q "ember submit: unknown option '--bogus'" "$T/o" && grep -q "^usage: ember submit" "$T/o" && ! grep -q "^hi$" "$T/o"
+ok $? "submit: an unknown option is named, with the usage, and nothing runs" || sed 's/^/# /' "$T/o"
+run_ember "$T/o" submit --master; [ $? -eq 1 ] && grep -q "ember submit: --master needs a value" "$T/o"; ok $? "submit: an option without its value"
+run_ember "$T/o" submit; [ $? -eq 1 ] && grep -q "ember submit: no job script given" "$T/o"; ok $? "submit: no job script"
+run_ember "$T/o" submit -v "$T/args.lua" --verbose -h && grep -q "^--verbose	-h	2$" "$T/o" && ! grep -q "^usage" "$T/o"
+ok $? "options after the job script are the script's" || sed 's/^/# /' "$T/o"
+run_ember "$T/o" plugins --bogus; [ $? -eq 1 ] && grep -q "ember plugins: unknown argument '--bogus'" "$T/o"; ok $? "plugins: an unknown argument is named"
+run_ember "$T/o" executor --bogus; [ $? -eq 1 ] && grep -q "ember executor: unknown argument '--bogus'" "$T/o" && grep -q "^usage: ember executor" "$T/o"
+ok $? "executor: an unknown argument is named, with the usage"
+run_ember "$T/o" executor --executor-id 1 --driver; [ $? -eq 1 ] && grep -q "ember executor: unknown argument '--driver'" "$T/o"; ok $? "executor: an option without its value"
 finish
