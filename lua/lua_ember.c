@@ -74,8 +74,7 @@ static int load_plugins(const conf *c, ember_error *err)
 {
     const char *extra = conf_get(c, "plugins.load");
     char tmp[4096];
-    if (plugins_init(c, err) || plugins_load("op_text", err) ||
-        plugins_load("op_relational", err))
+    if (plugins_init(c, err) || plugins_load_builtin(err))
         return err->code ? err->code : EMBER_EIO;
     snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
     for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;

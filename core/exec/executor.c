@@ -590,8 +590,7 @@ int executor_main(int argc, char **argv)
     }
 
     /* plugins: the same set as the driver */
-    if (plugins_init(X.conf, &err) || plugins_load("op_text", &err) ||
-        plugins_load("op_relational", &err)) {
+    if (plugins_init(X.conf, &err) || plugins_load_builtin(&err)) {
         LOG_ERROR("%s", err.msg);
         goto out;
     }
