@@ -5,7 +5,7 @@ core_libember_core_a_SOURCES = \
 	core/util/buf.c core/util/buf.h \
 	core/util/log.c core/util/log.h \
 	core/util/fsutil.c core/util/fsutil.h \
-	core/config.c core/config.h \
+	core/config.c core/config.h core/conf_keys.c \
 	core/data/batch.c core/data/batch.h \
 	core/codec/blockcodec.c core/codec/blockcodec.h \
 	core/shuffle/shuffle_file.c core/shuffle/shuffle_file.h \
