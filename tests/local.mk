@@ -62,6 +62,11 @@ LUA_TESTS = tests/lua/rdd_api.lua tests/lua/rdd_count.lua tests/lua/rdd_sort.lua
 INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t tests/integration/shm_suite.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
 
+# the key table against the doc, its readers and every call site
+UNIT_TESTS += tests/unit/test_conf_keys
+tests_unit_test_conf_keys_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_conf_keys_LDADD = $(EMBER_CORE_LIBS)
+
 # the real driver against simulated executors and a fake clock
 UNIT_TESTS += tests/unit/test_dag
 tests_unit_test_dag_CFLAGS = $(UNIT_CFLAGS)
