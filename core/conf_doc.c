@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -114,41 +115,6 @@ char *conf_doc_table(void)
 
 /* ------------------------------------------------------------ splicing */
 
-/* The whole file at path, NUL-terminated; the caller frees it. */
-static int slurp(const char *path, char **out, ember_error *err)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0, cap = 0, got;
-    if (!f)
-        return ember_seterr(err, errno == ENOENT ? EMBER_ENOTFOUND : EMBER_EIO,
-                            "%s: %s", path, strerror(errno));
-    do {
-        if (cap - len < 4096) {
-            char *nb = realloc(buf, cap + 65536);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return ember_seterr(err, EMBER_ENOMEM, "%s: out of memory",
-                                    path);
-            }
-            buf = nb;
-            cap += 65536;
-        }
-        got = fread(buf + len, 1, cap - len - 1, f);
-        len += got;
-    } while (got > 0);
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        return ember_seterr(err, EMBER_EIO, "%s: read error", path);
-    }
-    fclose(f);
-    buf[len] = '\0';
-    *out = buf;
-    return 0;
-}
-
 /* Find the generated section of doc: *body is the first byte after the
  * begin marker's line, *end the first byte of the end marker's line. */
 static int find_section(const char *path, const char *doc, const char **body,
@@ -178,7 +144,7 @@ int conf_doc_check(const char *path, ember_error *err)
     char *doc = NULL, *table = NULL;
     const char *body, *end, *d, *t;
     int rc;
-    if ((rc = slurp(path, &doc, err)) != 0)
+    if ((rc = read_file(path, &doc, NULL, err)) != 0)
         return rc;
     if ((rc = find_section(path, doc, &body, &end, err)) != 0)
         goto out;
@@ -216,7 +182,7 @@ int conf_doc_update(const char *path, ember_error *err)
     const char *body, *end;
     FILE *f = NULL;
     int rc;
-    if ((rc = slurp(path, &doc, err)) != 0)
+    if ((rc = read_file(path, &doc, NULL, err)) != 0)
         return rc;
     if ((rc = find_section(path, doc, &body, &end, err)) != 0)
         goto out;

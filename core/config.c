@@ -943,46 +943,33 @@ int conf_get_duration_ms(const conf *c, const char *key,
 
 /* ----------------------------------------- table-driven typed accessors */
 
+/* Each type's name and the accessor that reads it. */
+static const struct {
+    conf_type type;
+    const char *name, *accessor;
+} types[] = {
+    {CONF_STRING, "string", "conf_string"},
+    {CONF_ENUM, "enum", "conf_enum or conf_string"},
+    {CONF_BOOL, "boolean", "conf_bool"},
+    {CONF_INT, "integer", "conf_int"},
+    {CONF_DOUBLE, "number", "conf_double"},
+    {CONF_SIZE, "size", "conf_size"},
+    {CONF_DURATION, "duration", "conf_duration_ms"},
+};
+
 const char *conf_type_name(conf_type t)
 {
-    switch (t) {
-    case CONF_STRING:
-        return "string";
-    case CONF_ENUM:
-        return "enum";
-    case CONF_BOOL:
-        return "boolean";
-    case CONF_INT:
-        return "integer";
-    case CONF_DOUBLE:
-        return "number";
-    case CONF_SIZE:
-        return "size";
-    case CONF_DURATION:
-        return "duration";
-    }
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].type == t)
+            return types[i].name;
     return "unknown";
 }
 
-/* The accessor that reads keys of type t. */
 static const char *accessor_of(conf_type t)
 {
-    switch (t) {
-    case CONF_STRING:
-        return "conf_string";
-    case CONF_ENUM:
-        return "conf_enum or conf_string";
-    case CONF_BOOL:
-        return "conf_bool";
-    case CONF_INT:
-        return "conf_int";
-    case CONF_DOUBLE:
-        return "conf_double";
-    case CONF_SIZE:
-        return "conf_size";
-    case CONF_DURATION:
-        return "conf_duration_ms";
-    }
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].type == t)
+            return types[i].accessor;
     return "?";
 }
 

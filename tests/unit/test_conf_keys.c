@@ -18,6 +18,7 @@
  */
 #include "conf_doc.h"
 #include "config.h"
+#include "util/fsutil.h"
 
 #include "tap/tap.h"
 
@@ -65,25 +66,6 @@ typedef struct src {
 static src *srcs;
 static size_t nsrcs;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf = NULL;
-    size_t len = 0;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-            (buf = malloc((size_t)n + 1))) {
-            len = fread(buf, 1, (size_t)n, f);
-            buf[len] = '\0';
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 static int has_suffix(const char *s, const char *suf)
 {
     size_t n = strlen(s), m = strlen(suf);
@@ -120,7 +102,8 @@ static void collect(const char *rel)
             if (!srcs)
                 bail("out of memory");
             srcs[nsrcs].path = strdup(r);
-            srcs[nsrcs].text = slurp(full);
+            srcs[nsrcs].text = NULL;
+            read_file(full, &srcs[nsrcs].text, NULL, NULL);
             if (!srcs[nsrcs].path || !srcs[nsrcs].text)
                 bail("cannot read %s", full);
             nsrcs++;
