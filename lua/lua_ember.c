@@ -141,6 +141,8 @@ static int l_session_new(lua_State *L)
     }
     lua_pop(L, 1);
     conf_check_unknown(s->conf, warn_unknown, NULL);
+    if (conf_validate(s->conf, &err))
+        return luaL_error(L, "cannot start ember: %s", err.msg);
     lvl = log_level_parse(conf_get(s->conf, "log.level"));
     if (lvl >= 0)
         log_set_level(lvl);

@@ -59,7 +59,8 @@ T_LOG_COMPILER = $(LOG_COMPILER)
 LUA_TESTS = tests/lua/rdd_api.lua tests/lua/rdd_count.lua tests/lua/rdd_sort.lua tests/lua/scheduler.lua tests/lua/speculation.lua tests/lua/storage.lua tests/lua/memory.lua tests/lua/rdd_spill.lua \
 	tests/lua/sqlexpr.lua tests/lua/df_sqlite.lua tests/lua/df_output.lua \
 	tests/lua/df_storage.lua tests/lua/df_plans.lua tests/lua/df_spill.lua
-INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t tests/integration/shm_suite.t
+INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t tests/integration/shm_suite.t \
+	tests/integration/conf.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
 
 # the key table against the doc, its readers and every call site
