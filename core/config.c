@@ -2,9 +2,11 @@
  * config.c -- ember's configuration store and its parsers.
  *
  * Owns: the conf type (a sorted array of {key, value, source, origin}
- * entries, every string heap-copied), the known-keys table, the parser of
- * spark-defaults-style files, the EMBER_CONF_* environment mapping, --conf
- * arguments, and Spark-compatible size and duration syntax.
+ * entries, every string heap-copied), the parser of spark-defaults-style
+ * files, the EMBER_CONF_* environment mapping, --conf arguments,
+ * Spark-compatible size and duration syntax, and the typed accessors that
+ * read a key as the table in conf_keys.c describes it (type, default,
+ * fallback, bounds, unit of a bare number).
  *
  * How it works: lookups are binary searches over the sorted array, so
  * conf_foreach walks keys in strcmp order for free.  conf_set replaces a
@@ -34,6 +36,7 @@ extern char **environ;
 
 #define LINE_MAX_BYTES 4096
 #define ENV_PREFIX "EMBER_CONF_"
+#define ENV_CONF_DIR "EMBER_CONF_DIR"
 
 typedef struct entry {
     char *key;
@@ -48,103 +51,7 @@ struct conf {
     size_t cap;
 };
 
-/* ------------------------------------------------------------ known keys */
-
-static const conf_key_doc known_keys[] = {
-    {"master", "local[*]",
-     "where to run: local, local[N], local[*] or a cluster manager URL"},
-    {"app.name", "ember", "application name, shown in logs and the event log"},
-    {"transport", "zmq", "transport plugin used between driver and executors"},
-    {"clustermgr", "",
-     "cluster manager plugin; empty = chosen from the master URL"},
-    {"plugins.path", "", "where to look for plugins, e.g. /opt/ember/plugins"},
-    {"plugins.load", "", "comma-separated plugins to load at startup"},
-    {"executor.memory", "1g",
-     "memory per executor process (a bare number is in MiB)"},
-    {"executor.cores", "1", "cores (task slots) per executor"},
-    {"executor.instances", "2", "number of executors to start"},
-    {"driver.host", "127.0.0.1", "address executors use to reach the driver"},
-    {"driver.bindAddress", "127.0.0.1", "address the driver's sockets bind to"},
-    {"driver.maxResultSize", "1g",
-     "limit on the total size of one action's results per stage (0 = "
-     "unlimited)"},
-    {"task.maxFailures", "4", "failures of one task before its job is aborted"},
-    {"task.maxDirectResultSize", "1m",
-     "larger task results go through the block manager, not the reply"},
-    {"task.cpus", "1", "cores reserved for each task"},
-    {"stage.maxConsecutiveAttempts", "4",
-     "consecutive fetch-failure attempts of a stage before it is aborted"},
-    {"locality.wait", "3s",
-     "how long to wait for a more local slot before relaxing locality"},
-    {"locality.wait.process", "",
-     "locality wait for process-local slots; empty = locality.wait"},
-    {"locality.wait.node", "",
-     "locality wait for node-local slots; empty = locality.wait"},
-    {"locality.wait.rack", "",
-     "locality wait for rack-local slots; empty = locality.wait"},
-    {"executor.heartbeatInterval", "10s",
-     "interval of executor heartbeats to the driver"},
-    {"network.timeout", "120s",
-     "default timeout for network interactions and lost executors"},
-    {"scheduler.minRegisteredResourcesRatio", "0.0",
-     "fraction of expected resources registered before scheduling starts"},
-    {"scheduler.maxRegisteredResourcesWaitingTime", "30s",
-     "longest wait for resources to register before scheduling starts"},
-    {"scheduler.topology", "",
-     "racks of hosts for RACK_LOCAL scheduling: host=rack,host=rack"},
-    {"scheduler.launchAhead", "2",
-     "tasks per core queued on an executor beyond its free cores while its "
-     "tasks are short (0 = never, as Spark)"},
-    {"scheduler.revive.interval", "1s",
-     "interval of periodic resource offers to the task scheduler"},
-    {"default.parallelism", "",
-     "default number of partitions of distributed operations; empty = total "
-     "executor cores"},
-    {"local.dir", "/tmp", "directory for shuffle files and spilled data"},
-    {"eventLog.enabled", "false", "write an event log of the application"},
-    {"eventLog.dir", "/tmp/ember-events", "directory of event logs"},
-    {"speculation", "false", "re-launch slow tasks speculatively"},
-    {"speculation.interval", "100ms", "how often to look for slow tasks"},
-    {"transport.data", "",
-     "transport for bulk data between executors on one host (shm)"},
-    {"task.binaryBroadcastThreshold", "1m",
-     "stage binaries larger than this reach executors as broadcasts"},
-    {"speculation.minTaskRuntime", "100ms",
-     "a task runs at least this long before it may be speculated"},
-    {"speculation.multiplier", "3",
-     "how many times slower than the median a task must be to be "
-     "speculated"},
-    {"speculation.quantile", "0.9",
-     "fraction of tasks that must finish before speculation starts"},
-    {"memory.fraction", "0.6",
-     "fraction of executor memory shared by execution and storage"},
-    {"memory.storageFraction", "0.5",
-     "part of memory.fraction where cached blocks are immune to eviction"},
-    {"shuffle.compress", "true", "compress shuffle output"},
-    {"io.compression.codec", "lz4",
-     "codec for shuffle, spill and broadcast data"},
-    {"sql.shuffle.partitions", "8",
-     "reduce-side partitions of DataFrame aggregations, joins and sorts "
-     "(Spark: 200; 8 suits a small machine)"},
-    {"sql.autoBroadcastJoinThreshold", "10m",
-     "a join side estimated below this size is broadcast to every task "
-     "(-1 disables)"},
-    {"log.level", "warn", "logging threshold, e.g. error, warn, info, debug"},
-    {"log.toDriver", "true", "forward executor log lines to the driver"},
-    {"ui.showConsoleProgress", "true",
-     "show a stage progress bar on the console (stderr)"},
-    {"files.maxPartitionBytes", "128m",
-     "largest number of bytes packed into one partition when reading files"},
-};
-
-#define N_KNOWN (sizeof known_keys / sizeof known_keys[0])
-
-const conf_key_doc *conf_known_keys(size_t *n)
-{
-    if (n)
-        *n = N_KNOWN;
-    return known_keys;
-}
+/* ------------------------------------------------------------ names */
 
 const char *conf_source_name(conf_source s)
 {
@@ -297,11 +204,13 @@ conf *conf_new(void)
     conf *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    for (size_t i = 0; i < N_KNOWN; i++) {
-        if (!known_keys[i].default_value[0])
+    size_t n;
+    const conf_keydef *kd = conf_known_keys(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (!kd[i].default_value[0])
             continue;
-        if (conf_set(c, known_keys[i].key, known_keys[i].default_value,
-                     CONF_SRC_DEFAULT, NULL) != 0) {
+        if (conf_set(c, kd[i].key, kd[i].default_value, CONF_SRC_DEFAULT,
+                     NULL) != 0) {
             conf_destroy(&c);
             return NULL;
         }
@@ -645,6 +554,9 @@ int conf_load_env(conf *c, char *const *envp)
         char *name, *key;
         if (strncmp(e, ENV_PREFIX, plen) != 0 || !(eq = strchr(e, '=')))
             continue;
+        /* the configuration directory (cli/ember.c), not a key "DIR" */
+        if (strncmp(e, ENV_CONF_DIR "=", sizeof ENV_CONF_DIR) == 0)
+            continue;
         if (!(name = strndup(e, (size_t)(eq - e)))) {
             rc = EMBER_ENOMEM;
             break;
@@ -814,6 +726,79 @@ int conf_parse_duration_ms(const char *s, int64_t default_unit_ms, int64_t *out)
     return 0;
 }
 
+/* Text parsers shared by both kinds of getter: 0, or -1 if s is not a
+ * value of the type. */
+
+static int parse_int_text(const char *s, int64_t *out)
+{
+    char t[64], *end;
+    long long v;
+    if (trimmed(s, t, sizeof t) != 0)
+        return -1;
+    errno = 0;
+    v = strtoll(t, &end, 10);
+    if (end == t || *end || errno == ERANGE)
+        return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static int parse_bool_text(const char *s, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    char t[16];
+    if (trimmed(s, t, sizeof t) != 0)
+        return -1;
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(t, yes[i]) == 0) {
+            *out = 1;
+            return 0;
+        }
+        if (strcasecmp(t, no[i]) == 0) {
+            *out = 0;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_double_text(const char *s, double *out)
+{
+    char t[128], *end;
+    double v;
+    if (trimmed(s, t, sizeof t) != 0)
+        return -1;
+    v = strtod(t, &end);
+    if (end == t || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* The index of s's value in an ENUM's values ("a,b|bee,c"), letters
+ * compared case-insensitively, or -1. */
+static int enum_index(const char *values, const char *s)
+{
+    char t[64];
+    int idx = 0;
+    size_t tl;
+    if (!values || trimmed(s, t, sizeof t) != 0 || !t[0])
+        return -1;
+    tl = strlen(t);
+    for (const char *p = values; *p; idx++) {
+        size_t n = strcspn(p, ",");
+        for (const char *q = p; q < p + n;) {
+            size_t m = strcspn(q, "|,");
+            if (m == tl && strncasecmp(q, t, tl) == 0)
+                return idx;
+            q += m + (q[m] == '|');
+        }
+        p += n + (p[n] == ',');
+    }
+    return -1;
+}
+
 /* The value to parse for key, or NULL (use the default) if unset/empty. */
 static const entry *typed_lookup(const conf *c, const char *key)
 {
@@ -826,77 +811,97 @@ static const entry *typed_lookup(const conf *c, const char *key)
     return *p ? e : NULL;
 }
 
-static int bad_value(ember_error *err, const entry *e, const char *expected)
+static int bad_text(ember_error *err, const char *value, const char *key,
+                    const char *origin, const char *expected)
 {
     return ember_seterr(err, EMBER_EINVAL,
                         "invalid value \"%.200s\" for %.200s (from %.300s): "
                         "expected %s",
-                        e->value, e->key,
-                        e->origin ? e->origin : conf_source_name(e->src),
-                        expected);
+                        value, key, origin, expected);
+}
+
+static const char *origin_of(const entry *e)
+{
+    return e->origin ? e->origin : conf_source_name(e->src);
+}
+
+static int bad_value(ember_error *err, const entry *e, const char *expected)
+{
+    return bad_text(err, e->value, e->key, origin_of(e), expected);
+}
+
+#define EXPECT_BOOL "a boolean (true/false, yes/no, on/off, 1/0)"
+#define EXPECT_SIZE "a size such as 512m or 2g"
+#define EXPECT_DURATION "a duration such as 200ms or 3s"
+
+/* For the getters with a caller's default: a key of the table read as its
+ * own type must also pass the table's checks (bounds), which the
+ * table-driven accessor applies to the same value. */
+static int table_check(const conf *c, const char *key, conf_type t,
+                       ember_error *err)
+{
+    const conf_keydef *kd = conf_keydef_find(key);
+    int64_t i;
+    double d;
+    if (!kd || kd->type != t)
+        return 0;
+    switch (t) {
+    case CONF_INT:
+        return conf_int(c, key, &i, err);
+    case CONF_DOUBLE:
+        return conf_double(c, key, &d, err);
+    case CONF_SIZE:
+        return conf_size(c, key, &i, err);
+    case CONF_DURATION:
+        return conf_duration_ms(c, key, &i, err);
+    default:
+        return 0;
+    }
 }
 
 int conf_get_int(const conf *c, const char *key, int64_t def, int64_t *out,
                  ember_error *err)
 {
     const entry *e = typed_lookup(c, key);
-    char t[64], *end;
-    long long v;
+    int64_t v;
     if (!e) {
         *out = def;
         return 0;
     }
-    if (trimmed(e->value, t, sizeof t) != 0)
+    if (parse_int_text(e->value, &v) != 0)
         return bad_value(err, e, "an integer");
-    errno = 0;
-    v = strtoll(t, &end, 10);
-    if (end == t || *end || errno == ERANGE)
-        return bad_value(err, e, "an integer");
-    *out = (int64_t)v;
+    if (table_check(c, key, CONF_INT, err))
+        return EMBER_EINVAL;
+    *out = v;
     return 0;
 }
 
 int conf_get_bool(const conf *c, const char *key, int def, int *out,
                   ember_error *err)
 {
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
     const entry *e = typed_lookup(c, key);
-    char t[16];
     if (!e) {
         *out = def;
         return 0;
     }
-    if (trimmed(e->value, t, sizeof t) == 0) {
-        for (size_t i = 0; i < 4; i++) {
-            if (strcasecmp(t, yes[i]) == 0) {
-                *out = 1;
-                return 0;
-            }
-            if (strcasecmp(t, no[i]) == 0) {
-                *out = 0;
-                return 0;
-            }
-        }
-    }
-    return bad_value(err, e, "a boolean (true/false, yes/no, on/off, 1/0)");
+    if (parse_bool_text(e->value, out) != 0)
+        return bad_value(err, e, EXPECT_BOOL);
+    return 0;
 }
 
 int conf_get_double(const conf *c, const char *key, double def, double *out,
                     ember_error *err)
 {
     const entry *e = typed_lookup(c, key);
-    char t[128], *end;
     double v;
     if (!e) {
         *out = def;
         return 0;
     }
-    if (trimmed(e->value, t, sizeof t) != 0)
+    if (parse_double_text(e->value, &v) != 0)
         return bad_value(err, e, "a number");
-    v = strtod(t, &end);
-    if (end == t || *end || !isfinite(v))
-        return bad_value(err, e, "a number");
+    if (table_check(c, key, CONF_DOUBLE, err))
+        return EMBER_EINVAL;
     *out = v;
     return 0;
 }
@@ -905,12 +910,16 @@ int conf_get_size(const conf *c, const char *key, uint64_t default_unit,
                   uint64_t def, uint64_t *out, ember_error *err)
 {
     const entry *e = typed_lookup(c, key);
+    uint64_t v;
     if (!e) {
         *out = def;
         return 0;
     }
-    if (conf_parse_size(e->value, default_unit, out) != 0)
-        return bad_value(err, e, "a size such as 512m or 2g");
+    if (conf_parse_size(e->value, default_unit, &v) != 0)
+        return bad_value(err, e, EXPECT_SIZE);
+    if (table_check(c, key, CONF_SIZE, err))
+        return EMBER_EINVAL;
+    *out = v;
     return 0;
 }
 
@@ -919,12 +928,324 @@ int conf_get_duration_ms(const conf *c, const char *key,
                          ember_error *err)
 {
     const entry *e = typed_lookup(c, key);
+    int64_t v;
     if (!e) {
         *out = def;
         return 0;
     }
-    if (conf_parse_duration_ms(e->value, default_unit_ms, out) != 0)
-        return bad_value(err, e, "a duration such as 200ms or 3s");
+    if (conf_parse_duration_ms(e->value, default_unit_ms, &v) != 0)
+        return bad_value(err, e, EXPECT_DURATION);
+    if (table_check(c, key, CONF_DURATION, err))
+        return EMBER_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* ----------------------------------------- table-driven typed accessors */
+
+/* Each type's name and the accessor that reads it. */
+static const struct {
+    conf_type type;
+    const char *name, *accessor;
+} types[] = {
+    {CONF_STRING, "string", "conf_string"},
+    {CONF_ENUM, "enum", "conf_enum or conf_string"},
+    {CONF_BOOL, "boolean", "conf_bool"},
+    {CONF_INT, "integer", "conf_int"},
+    {CONF_DOUBLE, "number", "conf_double"},
+    {CONF_SIZE, "size", "conf_size"},
+    {CONF_DURATION, "duration", "conf_duration_ms"},
+};
+
+const char *conf_type_name(conf_type t)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].type == t)
+            return types[i].name;
+    return "unknown";
+}
+
+static const char *accessor_of(conf_type t)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].type == t)
+            return types[i].accessor;
+    return "?";
+}
+
+/* A value of one of the table's types. */
+typedef struct tval {
+    int64_t i; /* INT, SIZE, DURATION; ENUM: the index */
+    double d;  /* DOUBLE */
+    int b;     /* BOOL */
+} tval;
+
+/* A bound of kd as a number (table bounds are checked by
+ * tests/unit/test_conf_keys.c, so they parse). */
+static int64_t bound_i(const conf_keydef *kd, const char *b)
+{
+    int64_t v = 0;
+    uint64_t u = 0;
+    switch (kd->type) {
+    case CONF_SIZE:
+        if (strcmp(b, "-1") == 0)
+            return -1;
+        if (conf_parse_size(b, (uint64_t)kd->unit, &u) != 0 || u > INT64_MAX)
+            u = INT64_MAX;
+        return (int64_t)u;
+    case CONF_DURATION:
+        if (conf_parse_duration_ms(b, kd->unit, &v) != 0)
+            v = INT64_MAX;
+        return v;
+    default:
+        if (parse_int_text(b, &v) != 0)
+            v = INT64_MAX;
+        return v;
+    }
+}
+
+static double bound_d(const char *b)
+{
+    double d = 0;
+    parse_double_text(b, &d);
+    return d;
+}
+
+static int in_bounds(const conf_keydef *kd, const tval *v)
+{
+    if (kd->type == CONF_DOUBLE)
+        return (!kd->min || v->d >= bound_d(kd->min)) &&
+               (!kd->max || v->d <= bound_d(kd->max));
+    if (kd->type == CONF_SIZE && v->i == -1)
+        return kd->min && strcmp(kd->min, "-1") == 0;
+    return (!kd->min || v->i >= bound_i(kd, kd->min)) &&
+           (!kd->max || v->i <= bound_i(kd, kd->max));
+}
+
+/* What a valid value of kd is, for messages.  With range, the bounds: "a
+ * duration of at least 1ms", "a number from 0.0 to 1.0"; without, the
+ * syntax: "a size such as 512m or 2g".  "one of error, warn, info, debug"
+ * for an ENUM. */
+static void describe(const conf_keydef *kd, int range, char *out, size_t n)
+{
+    const char *noun;
+    int bounded = range && (kd->min || kd->max) &&
+                  !(kd->type == CONF_SIZE && kd->min && !kd->max &&
+                    strcmp(kd->min, "-1") == 0);
+    switch (kd->type) {
+    case CONF_ENUM: {
+        size_t len = (size_t)snprintf(out, n, "one of ");
+        const char *p = kd->values ? kd->values : "";
+        while (*p && len < n) {
+            size_t m = strcspn(p, "|,");
+            len += (size_t)snprintf(out + len, n - len, "%s%.*s",
+                                    p == kd->values ? "" : ", ", (int)m, p);
+            p += strcspn(p, ",");
+            p += *p == ',';
+        }
+        return;
+    }
+    case CONF_BOOL:
+        snprintf(out, n, EXPECT_BOOL);
+        return;
+    case CONF_INT:
+        noun = "an integer";
+        break;
+    case CONF_DOUBLE:
+        noun = "a number";
+        break;
+    case CONF_SIZE:
+        noun = bounded ? "a size" : EXPECT_SIZE;
+        break;
+    case CONF_DURATION:
+        noun = bounded ? "a duration" : EXPECT_DURATION;
+        break;
+    default:
+        snprintf(out, n, "a string");
+        return;
+    }
+    if (!bounded)
+        snprintf(out, n, "%s%s", noun,
+                 kd->type == CONF_SIZE && kd->min && strcmp(kd->min, "-1") == 0
+                     ? ", or -1"
+                     : "");
+    else if (kd->min && kd->max)
+        snprintf(out, n, "%s from %s to %s", noun, kd->min, kd->max);
+    else if (kd->min)
+        snprintf(out, n, "%s of at least %s", noun, kd->min);
+    else
+        snprintf(out, n, "%s of at most %s", noun, kd->max);
+}
+
+/* Parse text as kd's type within its bounds: 0, or EMBER_EINVAL naming
+ * key (the key whose value text is), text and origin. */
+static int parse_as(const conf_keydef *kd, const char *text, const char *key,
+                    const char *origin, tval *v, ember_error *err)
+{
+    char want[160];
+    uint64_t u;
+    int bad = 0;
+    switch (kd->type) {
+    case CONF_STRING:
+        return 0;
+    case CONF_ENUM:
+        bad = (v->i = enum_index(kd->values, text)) < 0;
+        break;
+    case CONF_BOOL:
+        bad = parse_bool_text(text, &v->b) != 0;
+        break;
+    case CONF_INT:
+        bad = parse_int_text(text, &v->i) != 0;
+        break;
+    case CONF_DOUBLE:
+        bad = parse_double_text(text, &v->d) != 0;
+        break;
+    case CONF_SIZE: {
+        char t[8];
+        if (kd->min && strcmp(kd->min, "-1") == 0 &&
+            trimmed(text, t, sizeof t) == 0 && strcmp(t, "-1") == 0) {
+            v->i = -1;
+            break;
+        }
+        bad =
+            conf_parse_size(text, (uint64_t)kd->unit, &u) != 0 || u > INT64_MAX;
+        v->i = (int64_t)u;
+        break;
+    }
+    case CONF_DURATION:
+        bad = conf_parse_duration_ms(text, kd->unit, &v->i) != 0;
+        break;
+    }
+    if (bad || !in_bounds(kd, v)) {
+        describe(kd, !bad, want, sizeof want);
+        return bad_text(err, text, key, origin, want);
+    }
+    return 0;
+}
+
+/* Find the text key means (its value, its fallback's, or its default) and
+ * parse it as type t.  Returns 0 with *v set, 1 if there is nothing to
+ * parse (an empty default), or EMBER_EINVAL; *text (may be NULL) gets the
+ * text. */
+static int table_get(const conf *c, const char *key, conf_type t,
+                     const char *fn, tval *v, const char **text,
+                     ember_error *err)
+{
+    const conf_keydef *kd = conf_keydef_find(key), *at = kd;
+    const entry *e = NULL;
+    if (!kd)
+        return ember_seterr(err, EMBER_EINVAL,
+                            "%s: \"%.200s\" is not in the key table "
+                            "(core/conf_keys.c)",
+                            fn, key ? key : "(null)");
+    if (kd->type != t && !(t == CONF_STRING && kd->type == CONF_ENUM))
+        return ember_seterr(
+            err, EMBER_EINVAL, "%s: %s is a%s %s key; read it with %s", fn, key,
+            kd->type == CONF_ENUM || kd->type == CONF_INT ? "n" : "",
+            conf_type_name(kd->type), accessor_of(kd->type));
+    /* the key's value, else its fallback's, else the default (the chain is
+     * at most a few keys; the test checks it ends) */
+    for (int hops = 0; at && hops < 8; hops++) {
+        if ((e = typed_lookup(c, at->key)) != NULL || !at->fallback)
+            break;
+        at = conf_keydef_find(at->fallback);
+    }
+    if (e) {
+        if (text)
+            *text = e->value;
+        return parse_as(kd, e->value, e->key, origin_of(e), v, err);
+    }
+    if (!at || !at->default_value[0]) {
+        if (text)
+            *text = "";
+        return 1;
+    }
+    if (text)
+        *text = at->default_value;
+    return parse_as(kd, at->default_value, at->key, "default", v, err);
+}
+
+int conf_int(const conf *c, const char *key, int64_t *out, ember_error *err)
+{
+    tval v;
+    int rc = table_get(c, key, CONF_INT, "conf_int", &v, NULL, err);
+    if (rc == 0)
+        *out = v.i;
+    return rc < 0 ? rc : 0;
+}
+
+int conf_bool(const conf *c, const char *key, int *out, ember_error *err)
+{
+    tval v;
+    int rc = table_get(c, key, CONF_BOOL, "conf_bool", &v, NULL, err);
+    if (rc == 0)
+        *out = v.b;
+    return rc < 0 ? rc : 0;
+}
+
+int conf_double(const conf *c, const char *key, double *out, ember_error *err)
+{
+    tval v;
+    int rc = table_get(c, key, CONF_DOUBLE, "conf_double", &v, NULL, err);
+    if (rc == 0)
+        *out = v.d;
+    return rc < 0 ? rc : 0;
+}
+
+int conf_size(const conf *c, const char *key, int64_t *out, ember_error *err)
+{
+    tval v;
+    int rc = table_get(c, key, CONF_SIZE, "conf_size", &v, NULL, err);
+    if (rc == 0)
+        *out = v.i;
+    return rc < 0 ? rc : 0;
+}
+
+int conf_duration_ms(const conf *c, const char *key, int64_t *out,
+                     ember_error *err)
+{
+    tval v;
+    int rc =
+        table_get(c, key, CONF_DURATION, "conf_duration_ms", &v, NULL, err);
+    if (rc == 0)
+        *out = v.i;
+    return rc < 0 ? rc : 0;
+}
+
+int conf_string(const conf *c, const char *key, const char **out,
+                ember_error *err)
+{
+    tval v;
+    const char *text = "";
+    int rc = table_get(c, key, CONF_STRING, "conf_string", &v, &text, err);
+    if (rc < 0)
+        return rc;
+    *out = text;
+    return 0;
+}
+
+int conf_enum(const conf *c, const char *key, int *out, ember_error *err)
+{
+    tval v;
+    int rc = table_get(c, key, CONF_ENUM, "conf_enum", &v, NULL, err);
+    if (rc == 0)
+        *out = (int)v.i;
+    return rc < 0 ? rc : 0;
+}
+
+int conf_validate(const conf *c, ember_error *err)
+{
+    if (!c)
+        return 0;
+    for (size_t i = 0; i < c->n; i++) {
+        const entry *e = typed_lookup(c, c->v[i].key);
+        const conf_keydef *kd = e ? conf_keydef_find(e->key) : NULL;
+        tval v;
+        int rc;
+        if (kd &&
+            (rc = parse_as(kd, e->value, e->key, origin_of(e), &v, err)) != 0)
+            return rc;
+    }
     return 0;
 }
 
@@ -984,29 +1305,23 @@ static size_t edit_distance(const char *a, const char *b)
     return row[lb] > EDIT_MAX ? EDIT_MAX + 1 : row[lb];
 }
 
-static int is_known(const char *key)
-{
-    for (size_t i = 0; i < N_KNOWN; i++)
-        if (strcmp(key, known_keys[i].key) == 0)
-            return 1;
-    return 0;
-}
-
 void conf_check_unknown(const conf *c, conf_warn_fn warn, void *ud)
 {
+    size_t nk;
+    const conf_keydef *known = conf_known_keys(&nk);
     if (!c || !warn)
         return;
     for (size_t i = 0; i < c->n; i++) {
         const entry *e = &c->v[i];
         const char *suggestion = NULL;
         size_t best = EDIT_MAX + 1;
-        if (is_known(e->key) || in_open_subtree(e->key))
+        if (conf_keydef_find(e->key) || in_open_subtree(e->key))
             continue;
-        for (size_t k = 0; k < N_KNOWN; k++) {
-            size_t d = edit_distance(e->key, known_keys[k].key);
+        for (size_t k = 0; k < nk; k++) {
+            size_t d = edit_distance(e->key, known[k].key);
             if (d < best) {
                 best = d;
-                suggestion = known_keys[k].key;
+                suggestion = known[k].key;
             }
         }
         warn(ud, e->key, e->origin, suggestion);

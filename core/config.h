@@ -1,6 +1,7 @@
 /*
  * config.h -- ember's configuration: spark-defaults-style files, conf.d,
- * environment, --conf and script settings, merged by source precedence.
+ * environment, --conf and script settings, merged by source precedence,
+ * and the typed table of every key the core knows.
  *
  * A conf maps keys (Spark's names without "spark.", [A-Za-z0-9_.-]+) to
  * string values.  Every value remembers the source that set it and an
@@ -11,12 +12,20 @@
  *
  * Values stay strings; the typed getters parse them on each call, so a bad
  * value is reported by whoever reads it, naming the key, value and origin.
- * An empty value counts as unset for the typed getters (their def is used).
+ * An empty value counts as unset for the typed getters.
+ *
+ * One definition of each setting: core/conf_keys.c holds, for every core
+ * key, its type, default, bounds, the unit of a bare number, a one-line doc
+ * and the source files that read it.  The typed accessors (conf_int,
+ * conf_size, ...) take all of that from the table, the reference section
+ * of docs/configuration.md is generated from it (`make conf-doc`), and
+ * tests/unit/test_conf_keys.c checks that the doc, the table and the
+ * readers agree.  Keys below a plugin's subtree (transport.<name>.*, ...)
+ * are the plugin's: it declares, parses and documents them itself.
  *
  * Threads: a conf has no lock.  Concurrent readers of a conf that nobody
- * modifies are safe; any writer needs exclusive access.  No global state.
- * The file format and every known key are described in
- * docs/configuration.md.
+ * modifies are safe; any writer needs exclusive access.  No global mutable
+ * state.  The file format is described in docs/configuration.md.
  */
 #ifndef EMBER_CONFIG_H
 #define EMBER_CONFIG_H
@@ -87,8 +96,10 @@ int conf_load_dir(conf *c, const char *dir, conf_source src, ember_error *err);
 /* Apply every EMBER_CONF_<name>=<value> in envp (NULL: the process
  * environment) at source ENV: the key is <name> with each '_' written as
  * '.', case preserved (EMBER_CONF_task_maxFailures -> task.maxFailures).
- * Names that do not map to a valid key are skipped.  Origin is the
- * variable's name.  Returns 0 or EMBER_ENOMEM (c unchanged). */
+ * Names that do not map to a valid key are skipped, and so is
+ * EMBER_CONF_DIR, which names the configuration directory (cli/ember.c
+ * reads ember.conf and conf.d there), not a key.  Origin is the variable's
+ * name.  Returns 0 or EMBER_ENOMEM (c unchanged). */
 int conf_load_env(conf *c, char *const *envp);
 
 /* Apply one "key=value" argument of --conf (split at the first '=',
@@ -98,10 +109,13 @@ int conf_load_env(conf *c, char *const *envp);
  * EMBER_ENOMEM. */
 int conf_parse_arg(conf *c, const char *kv, conf_source src, ember_error *err);
 
-/* Typed getters.  Parse key's current value into *out, or store def if the
- * key is unset or empty.  A value that does not parse gives EMBER_EINVAL
- * with a message naming the key, the value and its origin (*out is then
- * untouched).  err may be NULL. */
+/* Typed getters with the default given by the caller (the older form:
+ * call sites move to the table-driven accessors below).  Parse key's
+ * current value into *out, or store def if the key is unset or empty.  A
+ * value that does not parse gives EMBER_EINVAL with a message naming the
+ * key, the value and its origin (*out is then untouched).  A key of the
+ * table read with its own type must also lie within the table's bounds
+ * (EMBER_EINVAL, as conf_int).  err may be NULL. */
 
 /* Decimal integer, full int64_t range. */
 int conf_get_int(const conf *c, const char *key, int64_t def, int64_t *out,
@@ -142,15 +156,101 @@ typedef void (*conf_visit_fn)(void *ud, const char *key, const char *value,
                               conf_source src, const char *origin);
 void conf_foreach(const conf *c, conf_visit_fn fn, void *ud);
 
-/* The known keys, in a fixed order (static storage): for docs, --verbose
- * and unknown-key warnings.  default_value is "" when the default is
- * computed ("auto"); the doc says how. */
-typedef struct conf_key_doc {
+/* ----------------------------------------------------------- key table */
+
+typedef enum conf_type {
+    CONF_STRING = 1, /* any text */
+    CONF_ENUM,       /* one of values, case-insensitive */
+    CONF_BOOL,       /* true/false, yes/no, on/off, 1/0 */
+    CONF_INT,        /* decimal int64_t */
+    CONF_DOUBLE,     /* finite decimal number */
+    CONF_SIZE,       /* bytes: 512m, 2g (conf_parse_size) */
+    CONF_DURATION    /* milliseconds: 200ms, 3s (conf_parse_duration_ms) */
+} conf_type;
+
+/* "string", "enum", "boolean", "integer", "number", "size", "duration";
+ * "unknown" outside the enum.  Static storage. */
+const char *conf_type_name(conf_type t);
+
+/* One key of the table (core/conf_keys.c).  Every string is static. */
+typedef struct conf_keydef {
     const char *key;
+    conf_type type;
+    /* Text parsed like a value; "" = no default: the reader computes one
+     * (default.parallelism) or uses fallback's value (locality.wait.node);
+     * conf_new() leaves such keys unset. */
     const char *default_value;
+    /* Bounds in the key's own syntax ("1ms", "0.0", "1m"), inclusive; NULL
+     * = unbounded.  A SIZE key with min "-1" also accepts the value -1
+     * ("off", as sql.autoBroadcastJoinThreshold), other sizes are >= 0. */
+    const char *min, *max;
+    /* ENUM: the valid values, ',' between values, '|' between spellings
+     * of one value ("error,warn|warning,info,debug").  NULL otherwise. */
+    const char *values;
+    /* A key of the same type whose value is used when this one is unset
+     * or empty, or NULL. */
+    const char *fallback;
+    /* SIZE: bytes in a bare number (1, or 1 << 20 for MiB); DURATION:
+     * milliseconds in a bare number (1, or 1000 for seconds); else 0. */
+    int64_t unit;
+    /* The source files that read the key, ' ' between them, relative to
+     * the top of the tree (tests/unit/test_conf_keys.c checks each reads
+     * it). */
+    const char *readers;
+    /* One line (markdown) for the reference, without a final period. */
     const char *doc;
-} conf_key_doc;
-const conf_key_doc *conf_known_keys(size_t *n);
+    /* More for the reference (markdown, whole sentences), or NULL. */
+    const char *notes;
+} conf_keydef;
+
+/* The table, in the order of the reference (static storage). */
+const conf_keydef *conf_known_keys(size_t *n);
+
+/* The table's entry for key, or NULL if key is not in the table. */
+const conf_keydef *conf_keydef_find(const char *key);
+
+/* ------------------------------------------- typed accessors (the table) */
+
+/* Read a key of the table as its type.  Type, default, bounds and the unit
+ * of a bare number come from the table, never from the call site.
+ *
+ * Unset or empty, the key takes its fallback key's value if it has one,
+ * else its table default.  When that default is empty too (the reader
+ * computes it: default.parallelism), *out keeps the value the caller put
+ * there and the call returns 0; a STRING key gives "" instead.
+ *
+ * A value that does not parse, or lies outside the table's bounds, gives
+ * EMBER_EINVAL with a message naming the key, the value, its origin and
+ * what is valid:
+ *
+ *     invalid value "0" for network.timeout (from --conf): expected a
+ *     duration of at least 1ms
+ *
+ * A key that is not in the table, or read with the wrong accessor, is a
+ * programming error: EMBER_EINVAL with a message saying so
+ * (tests/unit/test_conf_keys.c scans the tree for such calls).  On any
+ * error *out is untouched.  err may be NULL. */
+int conf_int(const conf *c, const char *key, int64_t *out, ember_error *err);
+int conf_bool(const conf *c, const char *key, int *out, ember_error *err);
+int conf_double(const conf *c, const char *key, double *out, ember_error *err);
+/* Bytes; -1 only for keys whose min is "-1". */
+int conf_size(const conf *c, const char *key, int64_t *out, ember_error *err);
+int conf_duration_ms(const conf *c, const char *key, int64_t *out,
+                     ember_error *err);
+/* STRING or ENUM keys.  *out is borrowed until the key next changes; an
+ * ENUM value is checked against the table's values and returned as
+ * written. */
+int conf_string(const conf *c, const char *key, const char **out,
+                ember_error *err);
+/* ENUM keys: *out is the index of the value in the table's values list
+ * (spellings after '|' give the index of their value). */
+int conf_enum(const conf *c, const char *key, int *out, ember_error *err);
+
+/* Check every key of the table that c sets: its value parses as the key's
+ * type and lies within its bounds.  Returns 0 or EMBER_EINVAL for the
+ * first bad one (in key order), with the accessors' message.  Keys not in
+ * the table are left to conf_check_unknown. */
+int conf_validate(const conf *c, ember_error *err);
 
 /* Call warn(ud, key, origin, suggestion) for each set key, in sorted
  * order, that is not a known key, unless it lies in an open subtree:

@@ -8,7 +8,8 @@ core_libember_core_a_SOURCES = \
 	core/util/buf.c core/util/buf.h \
 	core/util/log.c core/util/log.h \
 	core/util/fsutil.c core/util/fsutil.h \
-	core/config.c core/config.h \
+	core/config.c core/config.h core/conf_keys.c \
+	core/conf_doc.c core/conf_doc.h \
 	core/data/batch.c core/data/batch.h \
 	core/codec/blockcodec.c core/codec/blockcodec.h \
 	core/shuffle/shuffle_file.c core/shuffle/shuffle_file.h \
@@ -25,3 +26,13 @@ core_libember_core_a_SOURCES = \
 	core/exec/memmgr.c core/exec/memmgr.h
 EMBER_CORE_LIBS = core/libember_core.a $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
 ARFLAGS = cr
+
+# The reference section of docs/configuration.md is generated from the key
+# table (core/conf_keys.c): `make conf-doc` rewrites it in the source tree;
+# tests/unit/test_conf_keys checks that it agrees with the table.
+noinst_PROGRAMS += core/conf-doc
+core_conf_doc_SOURCES = core/conf_doc_main.c
+core_conf_doc_LDADD = $(EMBER_CORE_LIBS)
+conf-doc: core/conf-doc$(EXEEXT)
+	core/conf-doc$(EXEEXT) --update $(top_srcdir)/docs/configuration.md
+.PHONY: conf-doc

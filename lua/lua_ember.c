@@ -64,8 +64,7 @@ static int load_plugins(const conf *c, ember_error *err)
 {
     const char *extra = conf_get(c, "plugins.load");
     char tmp[4096];
-    if (plugins_init(c, err) || plugins_load("op_text", err) ||
-        plugins_load("op_relational", err))
+    if (plugins_init(c, err) || plugins_load_builtin(err))
         return err->code ? err->code : EMBER_EIO;
     snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
     for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
@@ -132,6 +131,8 @@ static int l_session_new(lua_State *L)
     }
     lua_pop(L, 1);
     conf_check_unknown(s->conf, warn_unknown, NULL);
+    if (conf_validate(s->conf, &err))
+        return luaL_error(L, "cannot start ember: %s", err.msg);
     lvl = log_level_parse(conf_get(s->conf, "log.level"));
     if (lvl >= 0)
         log_set_level(lvl);

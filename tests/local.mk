@@ -66,8 +66,13 @@ LUA_TESTS = tests/lua/rdd_api.lua tests/lua/rdd_count.lua tests/lua/rdd_sort.lua
 	tests/lua/df_storage.lua tests/lua/df_plans.lua tests/lua/df_spill.lua \
 	tests/lua/df_modules.lua tests/lua/df_agree.lua tests/lua/df_settings.lua
 INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.t tests/integration/cli.t tests/integration/format.t tests/integration/sdk.t tests/integration/faults.t tests/integration/shm_suite.t \
-	tests/integration/layering.t
+	tests/integration/layering.t tests/integration/conf.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
+
+# the key table against the doc, its readers and every call site
+UNIT_TESTS += tests/unit/test_conf_keys
+tests_unit_test_conf_keys_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_conf_keys_LDADD = $(EMBER_CORE_LIBS)
 
 # the real driver against simulated executors and a fake clock
 UNIT_TESTS += tests/unit/test_dag

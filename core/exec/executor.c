@@ -632,8 +632,7 @@ int executor_main(int argc, char **argv, const task_runner *runner)
     }
 
     /* plugins: the same set as the driver */
-    if (plugins_init(X.conf, &err) || plugins_load("op_text", &err) ||
-        plugins_load("op_relational", &err)) {
+    if (plugins_init(X.conf, &err) || plugins_load_builtin(&err)) {
         LOG_ERROR("%s", err.msg);
         goto out;
     }

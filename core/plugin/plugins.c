@@ -420,6 +420,20 @@ int plugins_load(const char *name, ember_error *err)
     return rc;
 }
 
+/* ember's own operator plugins, loaded by every driver and executor so
+ * that both have the same operators: the one list of them. */
+static const char *const builtin_ops[] = {"op_text", "op_relational"};
+
+int plugins_load_builtin(ember_error *err)
+{
+    for (size_t i = 0; i < sizeof builtin_ops / sizeof builtin_ops[0]; i++) {
+        int rc = plugins_load(builtin_ops[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 int plugins_register_static(const ember_plugin *desc, const char *path_label,
                             ember_error *err)
 {

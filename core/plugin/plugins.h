@@ -36,6 +36,11 @@ const char *plugins_search_path(void);
 /* Load a plugin by module name ("transport_zmq") on the search path, or by
  * file path if name contains '/'.  Loading twice is a no-op. */
 int plugins_load(const char *name, ember_error *err);
+/* Load ember's own operator plugins (op_text, op_relational: the list is
+ * in plugins.c), which the driver and every executor load before those
+ * named in plugins.load.  Errors as plugins_load, for the first that
+ * fails. */
+int plugins_load_builtin(ember_error *err);
 /* Load every plugin file found on the search path (for `ember plugins` and
  * for finding a cluster manager that accepts a master URL).  Files that
  * fail are reported through warn (may be NULL) and skipped. */

@@ -1,6 +1,8 @@
 /*
  * test_config.c -- core/config.c: file format, precedence, environment,
- * --conf, typed getters, unknown-key warnings.
+ * --conf, typed getters (with a caller's default, and driven by the key
+ * table), bounds, unknown-key warnings.  The table itself, the generated
+ * doc and the readers of each key are tests/unit/test_conf_keys.c's.
  *
  * Files are written under a mkdtemp directory that is removed at the end.
  */
@@ -11,6 +13,7 @@
 #include <ember/plugin.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PLANNED 290
+#define PLANNED 367
 
 static char tmpdir[64];
 
@@ -85,12 +88,12 @@ static void test_defaults(void)
 {
     conf *c = conf_new();
     size_t n = 0, nset = 0, bad = 0;
-    const conf_key_doc *kd = conf_known_keys(&n);
+    const conf_keydef *kd = conf_known_keys(&n);
     const char *origin = "x";
     conf_source src = CONF_SRC_SCRIPT;
 
     ok(c != NULL, "conf_new");
-    is_int(48, n, "48 known keys");
+    is_int(43, n, "43 known keys");
     is_string("local[*]", conf_get(c, "master"), "default master");
     is_string("1g", conf_get(c, "executor.memory"), "default executor.memory");
     is_string("8", conf_get(c, "sql.shuffle.partitions"),
@@ -117,7 +120,7 @@ static void test_defaults(void)
         }
     }
     is_int(0, bad, "every known key has a doc and its default set");
-    is_int(39, nset, "39 keys with a non-empty default");
+    is_int(34, nset, "34 keys with a non-empty default");
     is_int(EMBER_ENOTFOUND, conf_get_source(c, "nope", NULL, NULL),
            "conf_get_source of an unset key");
 
@@ -505,6 +508,7 @@ static void test_env(void)
                           "EMBER_CONF_bad:name=1",
                           "EMBER_CONF_a_b_c=v w",
                           "EMBER_CONF_no_equals",
+                          "EMBER_CONF_DIR=/etc/elsewhere",
                           NULL};
     conf *c = conf_new();
     const char *origin = NULL;
@@ -526,6 +530,8 @@ static void test_env(void)
     conf_foreach(c, count_keys, NULL);
     after = count_keys_n;
     is_int(before + 1, after, "only a.b.c is a new key; others skipped");
+    ok(conf_get(c, "DIR") == NULL,
+       "EMBER_CONF_DIR is the configuration directory, not a key DIR");
 
     setenv("EMBER_CONF_test_fromProcess", "yes", 1);
     is_int(0, conf_load_env(c, NULL), "conf_load_env(NULL)");
@@ -915,9 +921,252 @@ static void test_foreach(void)
     conf_set(c, "B", "1", CONF_SRC_FILE, NULL);
     conf_foreach(c, check_sorted, &s);
     ok(s.sorted, "conf_foreach visits keys in strcmp order");
-    is_int(39 + 4, s.n, "conf_foreach visits every set key once");
+    is_int(34 + 4, s.n, "conf_foreach visits every set key once");
     is_int(0, s.pos_aa < s.pos_mm && s.pos_mm < s.pos_zz ? 0 : 1,
            "keys inserted out of order come out sorted");
+    conf_destroy(&c);
+}
+
+/* ok() that err->msg contains every one of the NULL-terminated needles. */
+static void msg_has(const ember_error *err, const char *what, ...)
+{
+    va_list ap;
+    const char *n;
+    int all = 1;
+    va_start(ap, what);
+    while ((n = va_arg(ap, const char *)) != NULL)
+        if (!strstr(err->msg, n)) {
+            all = 0;
+            diag("     missing \"%s\"", n);
+        }
+    va_end(ap);
+    if (!ok(all, "%s", what))
+        diag("     message: %s", err->msg);
+}
+
+static void test_table_accessors(void)
+{
+    conf *c = conf_new();
+    ember_error err;
+    int64_t i;
+    double d;
+    int b, e;
+    const char *s;
+
+    /* defaults come from the table */
+    ok(conf_int(c, "task.maxFailures", &i, NULL) == 0 && i == 4,
+       "conf_int: task.maxFailures default 4");
+    ok(conf_duration_ms(c, "network.timeout", &i, NULL) == 0 && i == 120000,
+       "conf_duration_ms: network.timeout default 120 s");
+    ok(conf_size(c, "executor.memory", &i, NULL) == 0 && i == 1 << 30,
+       "conf_size: executor.memory default 1 GiB");
+    ok(conf_size(c, "sql.autoBroadcastJoinThreshold", &i, NULL) == 0 &&
+           i == 10 << 20,
+       "conf_size: sql.autoBroadcastJoinThreshold default 10 MiB");
+    ok(conf_double(c, "memory.fraction", &d, NULL) == 0 && d == 0.6,
+       "conf_double: memory.fraction default 0.6");
+    ok(conf_bool(c, "shuffle.compress", &b, NULL) == 0 && b == 1,
+       "conf_bool: shuffle.compress default true");
+    ok(conf_string(c, "master", &s, NULL) == 0 && strcmp(s, "local[*]") == 0,
+       "conf_string: master default local[*]");
+    ok(conf_string(c, "clustermgr", &s, NULL) == 0 && strcmp(s, "") == 0,
+       "conf_string: empty default is \"\"");
+    ok(conf_enum(c, "log.level", &e, NULL) == 0 && e == 1,
+       "conf_enum: log.level default warn (index 1)");
+    ok(conf_int(NULL, "task.maxFailures", &i, NULL) == 0 && i == 4,
+       "a NULL conf reads the defaults");
+
+    /* values, and the unit of a bare number from the table */
+    conf_set(c, "task.maxFailures", " 7 ", CONF_SRC_SCRIPT, NULL);
+    ok(conf_int(c, "task.maxFailures", &i, NULL) == 0 && i == 7, "conf_int 7");
+    conf_set(c, "network.timeout", "60", CONF_SRC_FILE, NULL);
+    ok(conf_duration_ms(c, "network.timeout", &i, NULL) == 0 && i == 60000,
+       "bare network.timeout is in seconds (table unit)");
+    conf_set(c, "locality.wait", "250", CONF_SRC_FILE, NULL);
+    ok(conf_duration_ms(c, "locality.wait", &i, NULL) == 0 && i == 250,
+       "bare locality.wait is in milliseconds (table unit)");
+    conf_set(c, "executor.memory", "2048", CONF_SRC_FILE, NULL);
+    ok(conf_size(c, "executor.memory", &i, NULL) == 0 && i == 2048LL << 20,
+       "bare executor.memory is in MiB (table unit)");
+    conf_set(c, "sql.autoBroadcastJoinThreshold", " -1 ", CONF_SRC_SCRIPT,
+             NULL);
+    ok(conf_size(c, "sql.autoBroadcastJoinThreshold", &i, NULL) == 0 && i == -1,
+       "-1 where the table allows it");
+    conf_set(c, "shuffle.compress", "Off", CONF_SRC_SCRIPT, NULL);
+    ok(conf_bool(c, "shuffle.compress", &b, NULL) == 0 && b == 0,
+       "conf_bool Off");
+    conf_set(c, "log.level", "WARNING", CONF_SRC_SCRIPT, NULL);
+    ok(conf_enum(c, "log.level", &e, NULL) == 0 && e == 1,
+       "conf_enum: another spelling of warn, any case");
+    conf_set(c, "log.level", "debug", CONF_SRC_SCRIPT, NULL);
+    ok(conf_enum(c, "log.level", &e, NULL) == 0 && e == 3, "conf_enum debug");
+    ok(conf_string(c, "log.level", &s, NULL) == 0 && strcmp(s, "debug") == 0,
+       "conf_string reads an enum key as written");
+
+    /* fallback keys */
+    ok(conf_duration_ms(c, "locality.wait.node", &i, NULL) == 0 && i == 250,
+       "unset locality.wait.node takes locality.wait's value");
+    conf_set(c, "locality.wait.node", "1s", CONF_SRC_FILE, NULL);
+    ok(conf_duration_ms(c, "locality.wait.node", &i, NULL) == 0 && i == 1000,
+       "set locality.wait.node is its own");
+    conf_set(c, "locality.wait.node", "", CONF_SRC_SCRIPT, NULL);
+    ok(conf_duration_ms(c, "locality.wait.node", &i, NULL) == 0 && i == 250,
+       "empty locality.wait.node falls back again");
+    ok(conf_duration_ms(NULL, "locality.wait.rack", &i, NULL) == 0 && i == 3000,
+       "fallback to locality.wait's default");
+
+    /* a default the reader computes */
+    i = 77;
+    ok(conf_int(c, "default.parallelism", &i, NULL) == 0 && i == 77,
+       "unset default.parallelism leaves the caller's value");
+    conf_set(c, "default.parallelism", "3", CONF_SRC_SCRIPT, NULL);
+    ok(conf_int(c, "default.parallelism", &i, NULL) == 0 && i == 3,
+       "set default.parallelism");
+
+    /* programming errors */
+    memset(&err, 0, sizeof err);
+    i = 5;
+    is_int(EMBER_EINVAL, conf_int(c, "no.such.key", &i, &err),
+           "a key missing from the table: EINVAL");
+    msg_has(&err, "message names the key and the table", "no.such.key",
+            "core/conf_keys.c", (char *)NULL);
+    is_int(5, (int)i, "out untouched");
+    memset(&err, 0, sizeof err);
+    is_int(EMBER_EINVAL, conf_int(c, "executor.memory", &i, &err),
+           "the wrong accessor: EINVAL");
+    msg_has(&err, "message says which accessor", "executor.memory", "size",
+            "conf_size", (char *)NULL);
+    is_int(EMBER_EINVAL, conf_string(c, "task.maxFailures", &s, NULL),
+           "conf_string of an integer key: EINVAL");
+    is_int(EMBER_EINVAL, conf_enum(c, "master", &e, NULL),
+           "conf_enum of a string key: EINVAL");
+
+    /* bad values */
+    conf_set(c, "log.level", "loud", CONF_SRC_SCRIPT, "/etc/ember.conf:4");
+    memset(&err, 0, sizeof err);
+    e = 9;
+    is_int(EMBER_EINVAL, conf_enum(c, "log.level", &e, &err),
+           "an enum value outside the list: EINVAL");
+    msg_has(&err, "enum message lists the values", "\"loud\"", "log.level",
+            "/etc/ember.conf:4", "one of error, warn, info, debug",
+            (char *)NULL);
+    is_int(9, e, "out untouched");
+    is_int(EMBER_EINVAL, conf_string(c, "log.level", &s, NULL),
+           "conf_string checks an enum value too");
+    conf_set(c, "executor.memory", "lots", CONF_SRC_FILE, "e.conf:3");
+    memset(&err, 0, sizeof err);
+    is_int(EMBER_EINVAL, conf_size(c, "executor.memory", &i, &err),
+           "a size that does not parse: EINVAL");
+    msg_has(&err, "syntax message", "\"lots\"", "executor.memory", "e.conf:3",
+            "expected a size such as 512m or 2g", (char *)NULL);
+    conf_destroy(&c);
+}
+
+static void test_bounds(void)
+{
+    static const struct {
+        const char *key, *value, *range;
+    } out_of_range[] = {
+        {"network.timeout", "0", "a duration of at least 1ms"},
+        {"network.timeout", "0s", "a duration of at least 1ms"},
+        {"executor.heartbeatInterval", "500us", "a duration of at least 1ms"},
+        {"task.maxFailures", "0", "an integer of at least 1"},
+        {"executor.cores", "-2", "an integer of at least 1"},
+        {"scheduler.launchAhead", "-1", "an integer of at least 0"},
+        {"executor.memory", "512k", "a size of at least 1m"},
+        {"memory.fraction", "1.5", "a number from 0.0 to 1.0"},
+        {"speculation.quantile", "-0.1", "a number from 0.0 to 1.0"},
+        {"speculation.multiplier", "0.5", "a number of at least 1"},
+        {"sql.autoBroadcastJoinThreshold", "-2",
+         "a size such as 512m or 2g, or -1"},
+        {"executor.memory", "-1", "a size such as 512m or 2g"},
+        {"files.maxPartitionBytes", "0", "a size of at least 1"},
+    };
+    conf *c = conf_new();
+    ember_error err;
+    int64_t i;
+    uint64_t u;
+    double d;
+
+    for (size_t k = 0; k < sizeof out_of_range / sizeof out_of_range[0]; k++) {
+        const conf_keydef *kd = conf_keydef_find(out_of_range[k].key);
+        int rc = EMBER_EINVAL + 1;
+        i = 12345;
+        d = 0.25;
+        conf_set(c, out_of_range[k].key, out_of_range[k].value,
+                 CONF_SRC_CMDLINE, "--conf");
+        memset(&err, 0, sizeof err);
+        switch (kd ? kd->type : CONF_STRING) {
+        case CONF_INT:
+            rc = conf_int(c, out_of_range[k].key, &i, &err);
+            break;
+        case CONF_SIZE:
+            rc = conf_size(c, out_of_range[k].key, &i, &err);
+            break;
+        case CONF_DURATION:
+            rc = conf_duration_ms(c, out_of_range[k].key, &i, &err);
+            break;
+        case CONF_DOUBLE:
+            rc = conf_double(c, out_of_range[k].key, &d, &err);
+            break;
+        default:
+            break;
+        }
+        ok(rc == EMBER_EINVAL && i == 12345 && d == 0.25,
+           "%s=%s rejected, out untouched", out_of_range[k].key,
+           out_of_range[k].value);
+        msg_has(&err, "message names key, value, origin and the range",
+                out_of_range[k].key, out_of_range[k].value, "--conf",
+                out_of_range[k].range, (char *)NULL);
+    }
+    conf_destroy(&c);
+
+    /* the getters with a caller's default check the table's bounds too */
+    c = conf_new();
+    conf_set(c, "network.timeout", "0", CONF_SRC_CMDLINE, "--conf");
+    memset(&err, 0, sizeof err);
+    i = 12345;
+    is_int(EMBER_EINVAL,
+           conf_get_duration_ms(c, "network.timeout", 1000, 120000, &i, &err),
+           "conf_get_duration_ms: network.timeout=0 rejected");
+    msg_has(&err, "the same message",
+            "invalid value \"0\" for network.timeout "
+            "(from --conf): expected a duration of at least 1ms",
+            (char *)NULL);
+    is_int(12345, (int)i, "out untouched");
+    conf_set(c, "task.maxFailures", "0", CONF_SRC_CMDLINE, "--conf");
+    is_int(EMBER_EINVAL, conf_get_int(c, "task.maxFailures", 4, &i, NULL),
+           "conf_get_int: task.maxFailures=0 rejected");
+    conf_set(c, "memory.fraction", "2", CONF_SRC_CMDLINE, "--conf");
+    is_int(EMBER_EINVAL, conf_get_double(c, "memory.fraction", 0.6, &d, NULL),
+           "conf_get_double: memory.fraction=2 rejected");
+    conf_set(c, "executor.memory", "100k", CONF_SRC_CMDLINE, "--conf");
+    u = 7;
+    is_int(EMBER_EINVAL,
+           conf_get_size(c, "executor.memory", 1 << 20, 1 << 30, &u, NULL),
+           "conf_get_size: executor.memory=100k rejected");
+    is_int(7, (int)u, "conf_get_size: out untouched");
+    conf_set(c, "n.unbounded", "-5", CONF_SRC_CMDLINE, NULL);
+    ok(conf_get_int(c, "n.unbounded", 0, &i, NULL) == 0 && i == -5,
+       "keys outside the table have no bounds");
+    conf_destroy(&c);
+}
+
+static void test_validate(void)
+{
+    conf *c = conf_new();
+    ember_error err;
+    is_int(0, conf_validate(c, NULL), "conf_validate: the defaults are valid");
+    conf_set(c, "whatever.unknown", "x", CONF_SRC_FILE, NULL);
+    conf_set(c, "task.maxFailures", "", CONF_SRC_CMDLINE, NULL);
+    is_int(0, conf_validate(c, NULL),
+           "conf_validate: unknown keys and empty values are not its business");
+    conf_set(c, "speculation.quantile", "2", CONF_SRC_FILE, "a.conf:1");
+    conf_set(c, "network.timeout", "0", CONF_SRC_CMDLINE, "--conf");
+    memset(&err, 0, sizeof err);
+    is_int(EMBER_EINVAL, conf_validate(c, &err), "conf_validate: EINVAL");
+    msg_has(&err, "the first bad key in key order", "network.timeout", "\"0\"",
+            "--conf", "at least 1ms", (char *)NULL);
     conf_destroy(&c);
 }
 
@@ -942,6 +1191,9 @@ int main(void)
     test_scalars();
     test_unknown();
     test_foreach();
+    test_table_accessors();
+    test_bounds();
+    test_validate();
 
     ok(nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 &&
            access(tmpdir, F_OK) != 0,
