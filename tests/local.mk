@@ -80,7 +80,7 @@ tests_unit_test_rel_expr_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_expr_LDADD = $(EMBER_CORE_LIBS) -lm
 tests_unit_test_rel_scan_SOURCES = tests/unit/test_rel_scan.c plugins/operators/relational/rel.c \
 	plugins/operators/relational/rel_files.c plugins/operators/relational/rel_fmt.c \
-	plugins/operators/relational/scan.h \
+	plugins/operators/relational/scan.h plugins/operators/relational/scan.c \
 	plugins/operators/relational/scan_csv.c plugins/operators/relational/scan_json.c plugins/operators/relational/write.c
 tests_unit_test_rel_scan_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_scan_LDADD = $(EMBER_CORE_LIBS)

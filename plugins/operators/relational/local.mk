@@ -6,6 +6,7 @@ plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/rel_fmt.c \
 	plugins/operators/relational/expr.c \
 	plugins/operators/relational/scan.h \
+	plugins/operators/relational/scan.c \
 	plugins/operators/relational/scan_csv.c \
 	plugins/operators/relational/scan_json.c \
 	plugins/operators/relational/write.c \
