@@ -98,6 +98,7 @@ tests_unit_test_rel_sort_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_sort_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_colfile_SOURCES = tests/unit/test_rel_colfile.c \
 	plugins/operators/relational/rel.c plugins/operators/relational/rel_files.c \
+	plugins/operators/relational/ecol.h plugins/operators/relational/ecol.c \
 	plugins/operators/relational/colfile.c
 tests_unit_test_rel_colfile_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_colfile_LDADD = $(EMBER_CORE_LIBS) $(LZ4_LIBS)

@@ -13,6 +13,8 @@ plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/agg.c \
 	plugins/operators/relational/join.c \
 	plugins/operators/relational/sort.c \
+	plugins/operators/relational/ecol.h \
+	plugins/operators/relational/ecol.c \
 	plugins/operators/relational/colfile.c
 plugins_operators_relational_op_relational_la_CFLAGS = $(AM_CFLAGS) $(LZ4_CFLAGS)
 plugins_operators_relational_op_relational_la_LDFLAGS = -module -avoid-version $(AM_LDFLAGS) $(PLUGIN_LDFLAGS)
