@@ -85,7 +85,8 @@ tests_unit_test_rel_scan_SOURCES = tests/unit/test_rel_scan.c plugins/operators/
 tests_unit_test_rel_scan_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_scan_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_agg_SOURCES = tests/unit/test_rel_agg.c plugins/operators/relational/rel.c \
-	plugins/operators/relational/agg.c
+	plugins/operators/relational/agg_int.h plugins/operators/relational/agg.c \
+	plugins/operators/relational/agg_table.c plugins/operators/relational/agg_spill.c
 tests_unit_test_rel_agg_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_agg_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_join_SOURCES = tests/unit/test_rel_join.c plugins/operators/relational/rel.c \

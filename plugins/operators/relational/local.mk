@@ -10,7 +10,10 @@ plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/scan_csv.c \
 	plugins/operators/relational/scan_json.c \
 	plugins/operators/relational/write.c \
+	plugins/operators/relational/agg_int.h \
 	plugins/operators/relational/agg.c \
+	plugins/operators/relational/agg_table.c \
+	plugins/operators/relational/agg_spill.c \
 	plugins/operators/relational/join.c \
 	plugins/operators/relational/sort.c \
 	plugins/operators/relational/ecol.h \
