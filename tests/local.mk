@@ -75,7 +75,10 @@ UNIT_TESTS += tests/unit/test_rel_expr tests/unit/test_rel_scan \
 	tests/unit/test_rel_colfile
 EXTRA_DIST += tests/unit/rel_harness.h tests/lua/df_helpers.lua
 tests_unit_test_rel_expr_SOURCES = tests/unit/test_rel_expr.c plugins/operators/relational/rel.c \
-	plugins/operators/relational/rel_fmt.c plugins/operators/relational/expr.c
+	plugins/operators/relational/rel_fmt.c plugins/operators/relational/expr_int.h \
+	plugins/operators/relational/expr_compile.c plugins/operators/relational/expr_eval.c \
+	plugins/operators/relational/expr_func.c plugins/operators/relational/rowwise.c \
+	plugins/operators/relational/explode.c plugins/operators/relational/partition.c
 tests_unit_test_rel_expr_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_expr_LDADD = $(EMBER_CORE_LIBS) -lm
 tests_unit_test_rel_scan_SOURCES = tests/unit/test_rel_scan.c plugins/operators/relational/rel.c \

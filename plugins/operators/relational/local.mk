@@ -4,7 +4,13 @@ plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/rel.c \
 	plugins/operators/relational/rel_files.c \
 	plugins/operators/relational/rel_fmt.c \
-	plugins/operators/relational/expr.c \
+	plugins/operators/relational/expr_int.h \
+	plugins/operators/relational/expr_compile.c \
+	plugins/operators/relational/expr_eval.c \
+	plugins/operators/relational/expr_func.c \
+	plugins/operators/relational/rowwise.c \
+	plugins/operators/relational/explode.c \
+	plugins/operators/relational/partition.c \
 	plugins/operators/relational/scan.h \
 	plugins/operators/relational/scan.c \
 	plugins/operators/relational/scan_csv.c \
