@@ -458,6 +458,16 @@ static int fits(int got, int want)
     return got < 0 || got == want || got == EMBER_TYPE_NULL;
 }
 
+/* the last of at[0..na) that does not fit `want`, or -1 */
+static int last_unfit(const int *at, int na, int want)
+{
+    int bad = -1;
+    for (int i = 0; i < na; i++)
+        if (!fits(at[i], want))
+            bad = i;
+    return bad;
+}
+
 const char *expr_tname(int t)
 {
     return t < 0 ? "?" : rel_type_name((ember_type)t);
@@ -488,17 +498,13 @@ int expr_check(const expr_node *nd, const int *at, const expr_where *w)
                              "%s: result type must be int, "
                              "bigint or double, not %s",
                              fn, expr_tname(t));
-        for (int i = 0; i < na; i++)
-            if (!fits(at[i], t))
-                bad = i;
+        bad = last_unfit(at, na, t);
         break;
     case EXPR_DIV:
         if (t != EMBER_TYPE_DOUBLE)
             return expr_fail(w, EMBER_EINVAL,
                              "div: result type must be double");
-        for (int i = 0; i < na; i++)
-            if (!fits(at[i], t))
-                bad = i;
+        bad = last_unfit(at, na, t);
         break;
     case EXPR_EQ:
     case EXPR_NE:
@@ -526,9 +532,7 @@ int expr_check(const expr_node *nd, const int *at, const expr_where *w)
         if (t != EMBER_TYPE_BOOL)
             return expr_fail(w, EMBER_EINVAL, "%s: result type must be boolean",
                              fn);
-        for (int i = 0; i < na; i++)
-            if (!fits(at[i], EMBER_TYPE_BOOL))
-                bad = i;
+        bad = last_unfit(at, na, EMBER_TYPE_BOOL);
         break;
     case EXPR_ISNULL:
     case EXPR_ISNOTNULL:
@@ -559,9 +563,7 @@ int expr_check(const expr_node *nd, const int *at, const expr_where *w)
             bad = na - 1;
         break;
     case EXPR_COALESCE:
-        for (int i = 0; i < na; i++)
-            if (!fits(at[i], t))
-                bad = i;
+        bad = last_unfit(at, na, t);
         break;
     case EXPR_LOWER:
     case EXPR_UPPER:

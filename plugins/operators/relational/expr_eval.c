@@ -175,6 +175,27 @@ int expr_prop_valid(expr_node *nd, expr_ctx *cx, const expr_vec *a, int na,
     return 0;
 }
 
+int expr_map_begin(expr_node *nd, expr_ctx *cx, ember_type t, expr_vec *out,
+                   int64_t *rows)
+{
+    const expr_vec *a = &nd->av[0];
+    *rows = a->scalar ? 1 : cx->n;
+    if (expr_all_null(a, cx->n, t, out))
+        return 1;
+    if (t == EMBER_TYPE_STRING
+            ? expr_sb_begin(nd, *rows, (size_t)(a->off[*rows] - a->off[0]))
+            : !expr_res_fixed(nd, t, *rows))
+        return expr_nomem(cx);
+    return 0;
+}
+
+void expr_map_end(expr_node *nd, const expr_ctx *cx, expr_vec *out)
+{
+    const rel_col *c = &nd->buf;
+    expr_vec_like(out, c->type, &nd->av[0], cx->n,
+                  rel_type_varwidth(c->type) ? c->off : NULL, c->data);
+}
+
 /* ========================================================= arithmetic */
 
 /* is row i of b (an int, bigint or double divisor) zero? */
@@ -559,19 +580,19 @@ static int eval_in(expr_node *nd, expr_ctx *cx, expr_vec *out)
 static int eval_like(expr_node *nd, expr_ctx *cx, expr_vec *out)
 {
     const expr_vec *a = &nd->av[0];
-    int64_t rows = a->scalar ? 1 : cx->n;
+    int64_t rows;
     uint8_t *r;
-    if (expr_all_null(a, cx->n, EMBER_TYPE_BOOL, out))
-        return 0;
-    if (!(r = expr_res_fixed(nd, EMBER_TYPE_BOOL, rows)))
-        return expr_nomem(cx);
+    int rc = expr_map_begin(nd, cx, EMBER_TYPE_BOOL, out, &rows);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    r = nd->buf.data;
     for (int64_t i = 0; i < rows; i++) {
         int32_t len;
         const char *s = expr_vstr(a, i, &len);
         r[i] =
             (uint8_t)expr_like_match(nd->like, (const uint8_t *)s, (size_t)len);
     }
-    expr_vec_like(out, EMBER_TYPE_BOOL, a, cx->n, NULL, r);
+    expr_map_end(nd, cx, out);
     return 0;
 }
 

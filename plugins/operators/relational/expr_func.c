@@ -224,19 +224,28 @@ static int parse_bool(const char *s, size_t len, uint8_t *out)
 
 /* ------------------------------------------------------------ strings */
 
+/* characters in the UTF-8 bytes s[0..len) (bytes that do not continue one) */
+static inline int32_t u8chars(const uint8_t *s, int32_t len)
+{
+    int32_t n = 0;
+    for (int32_t k = 0; k < len; k++)
+        n += (s[k] & 0xc0) != 0x80;
+    return n;
+}
+
 static int eval_case_conv(expr_node *nd, expr_ctx *cx, expr_vec *out)
 {
     const expr_vec *a = &nd->av[0];
-    int64_t rows = a->scalar ? 1 : cx->n;
+    int64_t rows;
     rel_col *c = &nd->buf;
     int32_t base = a->off[0];
-    size_t bytes = (size_t)(a->off[rows] - base);
+    size_t bytes;
     const uint8_t *s = (const uint8_t *)a->data + base;
     int up = nd->op == EXPR_UPPER;
-    if (expr_all_null(a, cx->n, EMBER_TYPE_STRING, out))
-        return 0;
-    if (expr_sb_begin(nd, rows, bytes))
-        return expr_nomem(cx);
+    int rc = expr_map_begin(nd, cx, EMBER_TYPE_STRING, out, &rows);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    bytes = (size_t)(a->off[rows] - base);
     for (int64_t i = 0; i <= rows; i++)
         c->off[i] = a->off[i] - base;
     for (size_t k = 0; k < bytes; k++) {
@@ -247,40 +256,35 @@ static int eval_case_conv(expr_node *nd, expr_ctx *cx, expr_vec *out)
             c->data[k] = (uint8_t)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
     }
     c->data_len = bytes;
-    expr_vec_like(out, EMBER_TYPE_STRING, a, cx->n, c->off, c->data);
+    expr_map_end(nd, cx, out);
     return 0;
 }
 
 static int eval_length(expr_node *nd, expr_ctx *cx, expr_vec *out)
 {
     const expr_vec *a = &nd->av[0];
-    int64_t rows = a->scalar ? 1 : cx->n;
+    int64_t rows;
     int32_t *r;
-    if (expr_all_null(a, cx->n, EMBER_TYPE_INT32, out))
-        return 0;
-    if (!(r = expr_res_fixed(nd, EMBER_TYPE_INT32, rows)))
-        return expr_nomem(cx);
-    for (int64_t i = 0; i < rows; i++) {
-        const uint8_t *s = (const uint8_t *)a->data + a->off[i];
-        int32_t len = a->off[i + 1] - a->off[i], n = 0;
-        for (int32_t k = 0; k < len; k++)
-            n += (s[k] & 0xc0) != 0x80;
-        r[i] = n;
-    }
-    expr_vec_like(out, EMBER_TYPE_INT32, a, cx->n, NULL, r);
+    int rc = expr_map_begin(nd, cx, EMBER_TYPE_INT32, out, &rows);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    r = (int32_t *)nd->buf.data;
+    for (int64_t i = 0; i < rows; i++)
+        r[i] = u8chars((const uint8_t *)a->data + a->off[i],
+                       a->off[i + 1] - a->off[i]);
+    expr_map_end(nd, cx, out);
     return 0;
 }
 
 static int eval_trim(expr_node *nd, expr_ctx *cx, expr_vec *out)
 {
     const expr_vec *a = &nd->av[0];
-    int64_t rows = a->scalar ? 1 : cx->n;
+    int64_t rows;
     rel_col *c = &nd->buf;
     int l = nd->op != EXPR_RTRIM, rt = nd->op != EXPR_LTRIM;
-    if (expr_all_null(a, cx->n, EMBER_TYPE_STRING, out))
-        return 0;
-    if (expr_sb_begin(nd, rows, (size_t)(a->off[rows] - a->off[0])))
-        return expr_nomem(cx);
+    int rc = expr_map_begin(nd, cx, EMBER_TYPE_STRING, out, &rows);
+    if (rc)
+        return rc < 0 ? rc : 0;
     for (int64_t i = 0; i < rows; i++) {
         const char *s = (const char *)a->data + a->off[i];
         int32_t b = 0, e = a->off[i + 1] - a->off[i];
@@ -292,7 +296,7 @@ static int eval_trim(expr_node *nd, expr_ctx *cx, expr_vec *out)
                 e--;
         expr_sb_put(c, i, s + b, (size_t)(e - b));
     }
-    expr_vec_like(out, EMBER_TYPE_STRING, a, cx->n, c->off, c->data);
+    expr_map_end(nd, cx, out);
     return 0;
 }
 
@@ -329,7 +333,7 @@ static int eval_substr(expr_node *nd, expr_ctx *cx, expr_vec *out)
                       (size_t)(a->off[a->scalar ? 1 : rows] - a->off[0])))
         return expr_nomem(cx);
     for (int64_t i = 0; i < rows; i++) {
-        int32_t len, nchars = 0;
+        int32_t len, nchars;
         const uint8_t *s;
         int64_t pos, cnt, start, end;
         if (valid && !EXPR_BIT(valid, i)) {
@@ -339,8 +343,7 @@ static int eval_substr(expr_node *nd, expr_ctx *cx, expr_vec *out)
         s = (const uint8_t *)expr_vstr(a, i, &len);
         pos = vint(&nd->av[1], i);
         cnt = nd->nargs > 2 ? vint(&nd->av[2], i) : INT32_MAX;
-        for (int32_t k = 0; k < len; k++)
-            nchars += (s[k] & 0xc0) != 0x80;
+        nchars = u8chars(s, len);
         /* Spark's UTF8String.substringSQL */
         start = pos > 0 ? pos - 1 : pos < 0 ? nchars + pos : 0;
         end = cnt >= INT32_MAX || start + cnt > INT32_MAX ? INT32_MAX
@@ -403,12 +406,12 @@ static int eval_concat(expr_node *nd, expr_ctx *cx, expr_vec *out)
 static int eval_datepart(expr_node *nd, expr_ctx *cx, expr_vec *out)
 {
     const expr_vec *a = &nd->av[0];
-    int64_t rows = a->scalar ? 1 : cx->n;
+    int64_t rows;
     int32_t *r;
-    if (expr_all_null(a, cx->n, EMBER_TYPE_INT32, out))
-        return 0;
-    if (!(r = expr_res_fixed(nd, EMBER_TYPE_INT32, rows)))
-        return expr_nomem(cx);
+    int rc = expr_map_begin(nd, cx, EMBER_TYPE_INT32, out, &rows);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    r = (int32_t *)nd->buf.data;
     for (int64_t i = 0; i < rows; i++) {
         int64_t days =
             a->type == EMBER_TYPE_TIMESTAMP
@@ -419,7 +422,7 @@ static int eval_datepart(expr_node *nd, expr_ctx *cx, expr_vec *out)
         rel_civil_from_days(days, &y, &m, &d);
         r[i] = nd->op == EXPR_YEAR ? (int32_t)y : nd->op == EXPR_MONTH ? m : d;
     }
-    expr_vec_like(out, EMBER_TYPE_INT32, a, cx->n, NULL, r);
+    expr_map_end(nd, cx, out);
     return 0;
 }
 
@@ -544,12 +547,12 @@ static int cast_from_string(expr_node *nd, expr_ctx *cx, const expr_vec *a,
 
 #define CONV(ST, DT, EXPR) EXPR_UNLOOP(DT, ST, a, r, rows, EXPR)
 
-/* double -> integer, NULL when out of range */
-#define D2I(DT, LO, HI)                                                        \
+/* double * SCALE -> integer, NULL when out of range */
+#define D2I(DT, LO, HI, SCALE)                                                 \
     do {                                                                       \
         const double *s_ = a->data;                                            \
         for (int64_t i = 0; i < rows; i++) {                                   \
-            double d = s_[i];                                                  \
+            double d = s_[i] * (SCALE);                                        \
             if (d > (LO) && d < (HI)) {                                        \
                 ((DT *)r)[i] = (DT)d;                                          \
             } else {                                                           \
@@ -623,26 +626,15 @@ static int eval_cast(expr_node *nd, expr_ctx *cx, expr_vec *out)
         CONV(double, uint8_t, x != 0);
         break;
     case EMBER_TYPE_DOUBLE * 16 + EMBER_TYPE_INT32:
-        D2I(int32_t, -2147483649.0, 2147483648.0);
+        D2I(int32_t, -2147483649.0, 2147483648.0, 1.0);
         break;
     case EMBER_TYPE_DOUBLE * 16 + EMBER_TYPE_INT64:
-        D2I(int64_t, -9223372036854777856.0, 9223372036854775808.0);
+        D2I(int64_t, -9223372036854777856.0, 9223372036854775808.0, 1.0);
         break;
-    case EMBER_TYPE_DOUBLE * 16 + EMBER_TYPE_TIMESTAMP: {
-        const double *s = a->data;
-        for (int64_t i = 0; i < rows; i++) {
-            double d = s[i] * (double)REL_US_PER_SEC;
-            if (d > -9223372036854777856.0 && d < 9223372036854775808.0) {
-                ((int64_t *)r)[i] = (int64_t)d;
-            } else {
-                ((int64_t *)r)[i] = 0;
-                if (!v && !(v = expr_res_valid_from(nd, a, rows)))
-                    return expr_nomem(cx);
-                EXPR_CLRBIT(v, i);
-            }
-        }
+    case EMBER_TYPE_DOUBLE * 16 + EMBER_TYPE_TIMESTAMP:
+        D2I(int64_t, -9223372036854777856.0, 9223372036854775808.0,
+            (double)REL_US_PER_SEC);
         break;
-    }
     /* date, timestamp */
     case EMBER_TYPE_DATE32 * 16 + EMBER_TYPE_TIMESTAMP:
         CONV(int32_t, int64_t, (int64_t)x * REL_US_PER_DAY);

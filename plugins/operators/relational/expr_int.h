@@ -291,6 +291,17 @@ int expr_prop_valid(expr_node *nd, expr_ctx *cx, const expr_vec *a, int na,
                     int64_t rows, ember_type t, expr_vec *out,
                     const uint8_t **valid, int64_t *nulls);
 
+/* The two ends of a function of one argument a = nd->av[0] that is NULL
+ * exactly where a is (LIKE, length, year/month/day, lower/upper, trims).
+ * expr_map_begin: 1 when every row of a is NULL (out is then an all-NULL t
+ * and the function is done), 0 when nd->buf is ready for *rows rows of
+ * type t (1 row when a is a scalar; a string result begun with room for
+ * a's bytes), or EMBER_ENOMEM (set in cx).  expr_map_end: out = nd->buf
+ * with a's NULLs, once the loop filled it. */
+int expr_map_begin(expr_node *nd, expr_ctx *cx, ember_type t, expr_vec *out,
+                   int64_t *rows);
+void expr_map_end(expr_node *nd, const expr_ctx *cx, expr_vec *out);
+
 /* r[i] = EXPR(x, y) with x from expr_vec A, y from expr_vec B (columns or
  * scalars) */
 #define EXPR_BINLOOP(RT, AT, BT, A, B, R, N, EXPR)                             \
