@@ -8,6 +8,7 @@ core_libember_core_a_SOURCES = \
 	core/util/buf.c core/util/buf.h \
 	core/util/log.c core/util/log.h \
 	core/util/fsutil.c core/util/fsutil.h \
+	core/util/crc32c.c core/util/crc32c.h core/util/crc32c_impl.h \
 	core/config.c core/config.h core/conf_keys.c \
 	core/conf_doc.c core/conf_doc.h \
 	core/data/batch.c core/data/batch.h \

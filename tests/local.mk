@@ -87,17 +87,21 @@ UNIT_TESTS += tests/unit/test_rel_expr tests/unit/test_rel_scan \
 	tests/unit/test_rel_colfile
 EXTRA_DIST += tests/unit/rel_harness.h tests/lua/df_helpers.lua
 tests_unit_test_rel_expr_SOURCES = tests/unit/test_rel_expr.c plugins/operators/relational/rel.c \
-	plugins/operators/relational/rel_fmt.c plugins/operators/relational/expr.c
+	plugins/operators/relational/rel_fmt.c plugins/operators/relational/expr_int.h \
+	plugins/operators/relational/expr_compile.c plugins/operators/relational/expr_eval.c \
+	plugins/operators/relational/expr_func.c plugins/operators/relational/rowwise.c \
+	plugins/operators/relational/explode.c plugins/operators/relational/partition.c
 tests_unit_test_rel_expr_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_expr_LDADD = $(EMBER_CORE_LIBS) -lm
 tests_unit_test_rel_scan_SOURCES = tests/unit/test_rel_scan.c plugins/operators/relational/rel.c \
 	plugins/operators/relational/rel_files.c plugins/operators/relational/rel_fmt.c \
-	plugins/operators/relational/scan.h \
+	plugins/operators/relational/scan.h plugins/operators/relational/scan.c \
 	plugins/operators/relational/scan_csv.c plugins/operators/relational/scan_json.c plugins/operators/relational/write.c
 tests_unit_test_rel_scan_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_scan_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_agg_SOURCES = tests/unit/test_rel_agg.c plugins/operators/relational/rel.c \
-	plugins/operators/relational/agg.c
+	plugins/operators/relational/agg_int.h plugins/operators/relational/agg.c \
+	plugins/operators/relational/agg_table.c plugins/operators/relational/agg_spill.c
 tests_unit_test_rel_agg_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_agg_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_join_SOURCES = tests/unit/test_rel_join.c plugins/operators/relational/rel.c \
@@ -110,6 +114,7 @@ tests_unit_test_rel_sort_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_sort_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_colfile_SOURCES = tests/unit/test_rel_colfile.c \
 	plugins/operators/relational/rel.c plugins/operators/relational/rel_files.c \
+	plugins/operators/relational/ecol.h plugins/operators/relational/ecol.c \
 	plugins/operators/relational/colfile.c
 tests_unit_test_rel_colfile_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_colfile_LDADD = $(EMBER_CORE_LIBS) $(LZ4_LIBS)

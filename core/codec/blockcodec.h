@@ -6,6 +6,7 @@
  *     magic u32 = 0x4B424D45 ("EMBK" on disk), version u8 = 1,
  *     flags u8 (bit 0: body is LZ4 block-compressed), reserved u16 = 0,
  *     raw_len u32, stored_len u32, crc32c u32 of the raw bytes
+ *     (util/crc32c.h)
  *
  * all little-endian (docs/formats.md).  Frames concatenate: a shuffle block
  * or a task result is a sequence of frames.  The decoder treats its input as
@@ -22,10 +23,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* CRC-32C (Castagnoli), software table-driven; crc starts at 0 and the
- * result of one call may be passed to the next to checksum pieces. */
-uint32_t crc32c(uint32_t crc, const void *p, size_t n);
 
 #define BLOCKCODEC_MAGIC 0x4B424D45u
 #define BLOCKCODEC_VERSION 1

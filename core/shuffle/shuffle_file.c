@@ -19,6 +19,7 @@
 #include "shuffle/shuffle_file.h"
 
 #include "codec/blockcodec.h"
+#include "util/crc32c.h"
 #include "util/err.h"
 
 #include <errno.h>

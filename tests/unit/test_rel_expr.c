@@ -1,7 +1,8 @@
 /*
  * test_rel_expr.c -- the expression evaluator and the row-wise operators
- * of op_relational (expr.c): rel.filter, rel.project, rel.explode,
- * rel.partition, rel.limit, driven through the real host.
+ * of op_relational (expr_int.h: expr_compile.c, expr_eval.c, expr_func.c,
+ * rowwise.c, explode.c, partition.c): rel.filter, rel.project,
+ * rel.explode, rel.partition, rel.limit, driven through the real host.
  *
  * Expected values are worked out by hand from Spark's semantics (see
  * docs/dataframe-internals.md), never by running the code under test.

@@ -10,6 +10,7 @@
 #include "shuffle/shuffle_file.h"
 #include "tap/tap.h"
 #include "util/buf.h"
+#include "util/crc32c.h"
 
 #include <dirent.h>
 #include <ember/plugin.h>

@@ -1,35 +1,28 @@
 /*
- * colfile.c -- ember's own columnar file format (.ecol) and its two
- * operators:
+ * colfile.c -- the operators of ember's columnar files (.ecol; the format
+ * is ecol.c's, see ecol.h):
  *
  *   rel.col_write  sink:   batches -> <dir>/part-NNNNN.ecol
  *   rel.col_scan   source: .ecol files -> batches (column pruning,
  *                          row-group skipping by min/max statistics)
  *
- * Format (docs/formats.md, "Columnar files (.ecol)"): a header magic, then
- * row groups of LZ4-compressed column chunks written back to back, then a
- * footer holding the schema, the row-group directory (offset, sizes,
- * CRC-32C, row and null counts, min/max statistics of every chunk) and a
- * CRC-32C of itself, then a 12-byte trailer (footer length, magic,
- * version).  Every byte of a file is covered by a magic, a version check, a
- * checksum or a layout rule, so the reader detects any damage and fails
- * with EMBER_ECORRUPT naming the file and the problem.
- *
- * Writing buffers one row group per column in rel_col builders and
- * flushes it when it holds row_group_rows rows (or a column holds more
- * than FLUSH_BYTES bytes).  Reading decodes the selected chunks of one row
- * group at a time into reused scratch buffers and emits batches of
- * EMIT_ROWS rows.
+ * Writing buffers one row group per column in rel_col builders and hands
+ * it to the format's writer when it holds row_group_rows rows (or a column
+ * holds more than FLUSH_BYTES bytes).  The file is written as
+ * part-NNNNN-<attempt>.ecol.tmp and renamed into place at finish, so a
+ * file under its final name is always complete.  Reading plans one split
+ * per file (or per max_partition_bytes of a large one: a split reads the
+ * row groups that start inside it), opens the file (its footer is checked
+ * in full), skips the row groups whose statistics rule out a conjunction
+ * of predicates, decodes the selected chunks of one row group at a time
+ * into reused buffers and emits batches of EMIT_ROWS rows.
  *
  * State: only rel_host (rel.c) and constant tables; instances belong to
  * one task thread.
  */
-#include "rel.h"
-
-#include <lz4.h>
+#include "ecol.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,230 +30,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ECOL_VERSION 1u
-#define HEADER_LEN 8   /* "ECOL" + u32 version */
-#define TRAILER_LEN 12 /* u32 footer length + "ECOL" + u32 version */
 #define EMIT_ROWS 8192
-#define STAT_LEN 32 /* longest string statistic */
-#define MAX_RG_ROWS (1 << 24)
 #define FLUSH_BYTES ((size_t)128 << 20)
-#define CHUNK_MIN_BYTES 30 /* footer bytes of a chunk without statistics */
 
-enum { CODEC_NONE = 0, CODEC_LZ4 = 1 };
-enum {
-    ST_MIN = 1,        /* min present */
-    ST_MAX = 2,        /* max present */
-    ST_MIN_TRUNC = 4,  /* string min is a prefix of the true min */
-    ST_MAX_INEXACT = 8 /* string max is a bound above the true max */
-};
-
-/* ------------------------------------------------------------ CRC-32C */
-
-/* Castagnoli, reflected polynomial 0x82F63B78 (as docs/formats.md) */
-static const uint32_t crc_tab[256] = {
-    0x00000000u, 0xf26b8303u, 0xe13b70f7u, 0x1350f3f4u, 0xc79a971fu,
-    0x35f1141cu, 0x26a1e7e8u, 0xd4ca64ebu, 0x8ad958cfu, 0x78b2dbccu,
-    0x6be22838u, 0x9989ab3bu, 0x4d43cfd0u, 0xbf284cd3u, 0xac78bf27u,
-    0x5e133c24u, 0x105ec76fu, 0xe235446cu, 0xf165b798u, 0x030e349bu,
-    0xd7c45070u, 0x25afd373u, 0x36ff2087u, 0xc494a384u, 0x9a879fa0u,
-    0x68ec1ca3u, 0x7bbcef57u, 0x89d76c54u, 0x5d1d08bfu, 0xaf768bbcu,
-    0xbc267848u, 0x4e4dfb4bu, 0x20bd8edeu, 0xd2d60dddu, 0xc186fe29u,
-    0x33ed7d2au, 0xe72719c1u, 0x154c9ac2u, 0x061c6936u, 0xf477ea35u,
-    0xaa64d611u, 0x580f5512u, 0x4b5fa6e6u, 0xb93425e5u, 0x6dfe410eu,
-    0x9f95c20du, 0x8cc531f9u, 0x7eaeb2fau, 0x30e349b1u, 0xc288cab2u,
-    0xd1d83946u, 0x23b3ba45u, 0xf779deaeu, 0x05125dadu, 0x1642ae59u,
-    0xe4292d5au, 0xba3a117eu, 0x4851927du, 0x5b016189u, 0xa96ae28au,
-    0x7da08661u, 0x8fcb0562u, 0x9c9bf696u, 0x6ef07595u, 0x417b1dbcu,
-    0xb3109ebfu, 0xa0406d4bu, 0x522bee48u, 0x86e18aa3u, 0x748a09a0u,
-    0x67dafa54u, 0x95b17957u, 0xcba24573u, 0x39c9c670u, 0x2a993584u,
-    0xd8f2b687u, 0x0c38d26cu, 0xfe53516fu, 0xed03a29bu, 0x1f682198u,
-    0x5125dad3u, 0xa34e59d0u, 0xb01eaa24u, 0x42752927u, 0x96bf4dccu,
-    0x64d4cecfu, 0x77843d3bu, 0x85efbe38u, 0xdbfc821cu, 0x2997011fu,
-    0x3ac7f2ebu, 0xc8ac71e8u, 0x1c661503u, 0xee0d9600u, 0xfd5d65f4u,
-    0x0f36e6f7u, 0x61c69362u, 0x93ad1061u, 0x80fde395u, 0x72966096u,
-    0xa65c047du, 0x5437877eu, 0x4767748au, 0xb50cf789u, 0xeb1fcbadu,
-    0x197448aeu, 0x0a24bb5au, 0xf84f3859u, 0x2c855cb2u, 0xdeeedfb1u,
-    0xcdbe2c45u, 0x3fd5af46u, 0x7198540du, 0x83f3d70eu, 0x90a324fau,
-    0x62c8a7f9u, 0xb602c312u, 0x44694011u, 0x5739b3e5u, 0xa55230e6u,
-    0xfb410cc2u, 0x092a8fc1u, 0x1a7a7c35u, 0xe811ff36u, 0x3cdb9bddu,
-    0xceb018deu, 0xdde0eb2au, 0x2f8b6829u, 0x82f63b78u, 0x709db87bu,
-    0x63cd4b8fu, 0x91a6c88cu, 0x456cac67u, 0xb7072f64u, 0xa457dc90u,
-    0x563c5f93u, 0x082f63b7u, 0xfa44e0b4u, 0xe9141340u, 0x1b7f9043u,
-    0xcfb5f4a8u, 0x3dde77abu, 0x2e8e845fu, 0xdce5075cu, 0x92a8fc17u,
-    0x60c37f14u, 0x73938ce0u, 0x81f80fe3u, 0x55326b08u, 0xa759e80bu,
-    0xb4091bffu, 0x466298fcu, 0x1871a4d8u, 0xea1a27dbu, 0xf94ad42fu,
-    0x0b21572cu, 0xdfeb33c7u, 0x2d80b0c4u, 0x3ed04330u, 0xccbbc033u,
-    0xa24bb5a6u, 0x502036a5u, 0x4370c551u, 0xb11b4652u, 0x65d122b9u,
-    0x97baa1bau, 0x84ea524eu, 0x7681d14du, 0x2892ed69u, 0xdaf96e6au,
-    0xc9a99d9eu, 0x3bc21e9du, 0xef087a76u, 0x1d63f975u, 0x0e330a81u,
-    0xfc588982u, 0xb21572c9u, 0x407ef1cau, 0x532e023eu, 0xa145813du,
-    0x758fe5d6u, 0x87e466d5u, 0x94b49521u, 0x66df1622u, 0x38cc2a06u,
-    0xcaa7a905u, 0xd9f75af1u, 0x2b9cd9f2u, 0xff56bd19u, 0x0d3d3e1au,
-    0x1e6dcdeeu, 0xec064eedu, 0xc38d26c4u, 0x31e6a5c7u, 0x22b65633u,
-    0xd0ddd530u, 0x0417b1dbu, 0xf67c32d8u, 0xe52cc12cu, 0x1747422fu,
-    0x49547e0bu, 0xbb3ffd08u, 0xa86f0efcu, 0x5a048dffu, 0x8ecee914u,
-    0x7ca56a17u, 0x6ff599e3u, 0x9d9e1ae0u, 0xd3d3e1abu, 0x21b862a8u,
-    0x32e8915cu, 0xc083125fu, 0x144976b4u, 0xe622f5b7u, 0xf5720643u,
-    0x07198540u, 0x590ab964u, 0xab613a67u, 0xb831c993u, 0x4a5a4a90u,
-    0x9e902e7bu, 0x6cfbad78u, 0x7fab5e8cu, 0x8dc0dd8fu, 0xe330a81au,
-    0x115b2b19u, 0x020bd8edu, 0xf0605beeu, 0x24aa3f05u, 0xd6c1bc06u,
-    0xc5914ff2u, 0x37faccf1u, 0x69e9f0d5u, 0x9b8273d6u, 0x88d28022u,
-    0x7ab90321u, 0xae7367cau, 0x5c18e4c9u, 0x4f48173du, 0xbd23943eu,
-    0xf36e6f75u, 0x0105ec76u, 0x12551f82u, 0xe03e9c81u, 0x34f4f86au,
-    0xc69f7b69u, 0xd5cf889du, 0x27a40b9eu, 0x79b737bau, 0x8bdcb4b9u,
-    0x988c474du, 0x6ae7c44eu, 0xbe2da0a5u, 0x4c4623a6u, 0x5f16d052u,
-    0xad7d5351u};
-
-static uint32_t crc32c(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++)
-        c = crc_tab[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
-/* -------------------------------------------------------- byte buffers */
-
-typedef struct wbuf {
-    uint8_t *p;
-    size_t n, cap;
-    int oom;
-} wbuf;
-
-static void wb_put(wbuf *b, const void *v, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n > b->cap) {
-        size_t nc = b->cap ? b->cap : 256;
-        uint8_t *np;
-        while (nc < b->n + n)
-            nc *= 2;
-        np = realloc(b->p, nc);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = nc;
-    }
-    if (n)
-        memcpy(b->p + b->n, v, n);
-    b->n += n;
-}
-
-static void wb_u8(wbuf *b, uint8_t v)
-{
-    wb_put(b, &v, 1);
-}
-
-static void wb_u16(wbuf *b, uint16_t v)
-{
-    uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
-    wb_put(b, x, 2);
-}
-
-static void wb_u32(wbuf *b, uint32_t v)
-{
-    uint8_t x[4];
-    for (int i = 0; i < 4; i++)
-        x[i] = (uint8_t)(v >> (8 * i));
-    wb_put(b, x, 4);
-}
-
-static void wb_u64(wbuf *b, uint64_t v)
-{
-    uint8_t x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (uint8_t)(v >> (8 * i));
-    wb_put(b, x, 8);
-}
-
-/* A bounds-checked reader: an overrun sets bad and yields zeros. */
-typedef struct rbuf {
-    const uint8_t *p;
-    size_t n, pos;
-    int bad;
-} rbuf;
-
-static const uint8_t *rb_take(rbuf *r, size_t n)
-{
-    const uint8_t *q;
-    if (r->bad || n > r->n - r->pos) {
-        r->bad = 1;
-        return NULL;
-    }
-    q = r->p + r->pos;
-    r->pos += n;
-    return q;
-}
-
-static uint64_t get_le(const uint8_t *q, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = (v << 8) | q[i];
-    return v;
-}
-
-static uint64_t rb_le(rbuf *r, int n)
-{
-    const uint8_t *q = rb_take(r, (size_t)n);
-    return q ? get_le(q, n) : 0;
-}
-
-/* ------------------------------------------------------------- chunks */
-
-/* Statistics of one chunk.  Integer-like types and booleans use i[],
- * doubles d[], strings and binaries s[]/slen[]; [0] = min, [1] = max. */
-typedef struct cstat {
-    uint8_t flags;
-    uint8_t slen[2];
-    int64_t i[2];
-    double d[2];
-    uint8_t s[2][STAT_LEN];
-} cstat;
-
-typedef struct chunk {
-    uint64_t offset;
-    uint32_t csize, usize, crc, rows, nulls;
-    uint8_t codec;
-    cstat st;
-} chunk;
-
-static int supported_type(ember_type t)
-{
-    switch (t) {
-    case EMBER_TYPE_BOOL:
-    case EMBER_TYPE_INT32:
-    case EMBER_TYPE_INT64:
-    case EMBER_TYPE_DOUBLE:
-    case EMBER_TYPE_STRING:
-    case EMBER_TYPE_BINARY:
-    case EMBER_TYPE_DATE32:
-    case EMBER_TYPE_TIMESTAMP:
-        return 1;
-    default:
-        return 0;
-    }
-}
+/* ------------------------------------------------------------ columns */
 
 static int is_intlike(ember_type t)
 {
     return t == EMBER_TYPE_INT32 || t == EMBER_TYPE_INT64 ||
            t == EMBER_TYPE_DATE32 || t == EMBER_TYPE_TIMESTAMP;
-}
-
-/* Bytes of the validity section of a chunk: padded to 8 so the sections
- * after it stay aligned. */
-static size_t valid_len(uint32_t rows, uint32_t nulls)
-{
-    return nulls ? (((size_t)rows + 63) / 64) * 8 : 0;
-}
-
-static inline int bit_valid(const uint8_t *v, int64_t i)
-{
-    return (v[i >> 3] >> (i & 7)) & 1;
 }
 
 /* Append rows [from, from + k) of src (same type) to c in bulk. */
@@ -293,7 +71,7 @@ static int col_append_range(rel_col *c, const ember_column *src, int64_t from,
             c->valid_cap = nc;
         }
         for (int64_t i = 0; i < k; i++)
-            if (!bit_valid(src->validity, from + i)) {
+            if (!rel_valid_bit(src, from + i)) {
                 int64_t r = c->n + i;
                 c->valid[r >> 3] &= (uint8_t) ~(1u << (r & 7));
                 c->nulls++;
@@ -323,182 +101,6 @@ static int col_append_range(rel_col *c, const ember_column *src, int64_t from,
     return 0;
 }
 
-/* ---------------------------------------------------------- statistics */
-
-static int bytes_cmp(const uint8_t *a, size_t la, const uint8_t *b, size_t lb)
-{
-    int r = la && lb ? memcmp(a, b, la < lb ? la : lb) : 0;
-    if (r)
-        return r < 0 ? -1 : 1;
-    return (la > lb) - (la < lb);
-}
-
-/* Min and max of the non-null values of v (NaNs are left out, and a chunk
- * holding a NaN gets no max: NaN sorts above everything in Spark). */
-static void compute_stats(const ember_column *v, cstat *st)
-{
-    int64_t n = v->length;
-    const uint8_t *val = v->null_count > 0 ? v->validity : NULL;
-    int64_t first = 0;
-    memset(st, 0, sizeof *st);
-    if (val)
-        while (first < n && !bit_valid(val, first))
-            first++;
-    if (first >= n)
-        return; /* no values: no statistics */
-    switch (v->type) {
-    case EMBER_TYPE_BOOL:
-    case EMBER_TYPE_INT32:
-    case EMBER_TYPE_DATE32:
-    case EMBER_TYPE_INT64:
-    case EMBER_TYPE_TIMESTAMP: {
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-#define MINMAX_LOOP(T)                                                         \
-    do {                                                                       \
-        const T *d = v->data;                                                  \
-        for (int64_t i = first; i < n; i++) {                                  \
-            int64_t x = (int64_t)d[i];                                         \
-            if (val && !bit_valid(val, i))                                     \
-                continue;                                                      \
-            lo = x < lo ? x : lo;                                              \
-            hi = x > hi ? x : hi;                                              \
-        }                                                                      \
-    } while (0)
-        if (v->type == EMBER_TYPE_BOOL)
-            MINMAX_LOOP(uint8_t);
-        else if (v->type == EMBER_TYPE_INT32 || v->type == EMBER_TYPE_DATE32)
-            MINMAX_LOOP(int32_t);
-        else
-            MINMAX_LOOP(int64_t);
-#undef MINMAX_LOOP
-        if (v->type == EMBER_TYPE_BOOL) {
-            lo = lo != 0;
-            hi = hi != 0;
-        }
-        st->i[0] = lo;
-        st->i[1] = hi;
-        st->flags = ST_MIN | ST_MAX;
-        return;
-    }
-    case EMBER_TYPE_DOUBLE: {
-        const double *d = v->data;
-        double lo = 0, hi = 0;
-        int any = 0, nan = 0;
-        for (int64_t i = first; i < n; i++) {
-            double x = d[i];
-            if (val && !bit_valid(val, i))
-                continue;
-            if (x != x) {
-                nan = 1;
-                continue;
-            }
-            if (!any) {
-                lo = hi = x;
-                any = 1;
-            }
-            lo = x < lo ? x : lo;
-            hi = x > hi ? x : hi;
-        }
-        if (any) {
-            st->d[0] = lo == 0 ? 0.0 : lo; /* no -0.0 in statistics */
-            st->d[1] = hi == 0 ? 0.0 : hi;
-            st->flags = ST_MIN | (nan ? 0 : ST_MAX);
-        }
-        return;
-    }
-    default: { /* STRING, BINARY: bytewise order */
-        static const uint8_t none[1] = {0};
-        const uint8_t *d = v->data ? (const uint8_t *)v->data : none;
-        const int32_t *o = v->offsets;
-        int64_t imin = first, imax = first;
-        size_t len;
-        const uint8_t *s;
-        for (int64_t i = first + 1; i < n; i++) {
-            const uint8_t *x = d + o[i];
-            size_t lx = (size_t)(o[i + 1] - o[i]);
-            if (val && !bit_valid(val, i))
-                continue;
-            if (bytes_cmp(x, lx, d + o[imin], (size_t)(o[imin + 1] - o[imin])) <
-                0)
-                imin = i;
-            else if (bytes_cmp(x, lx, d + o[imax],
-                               (size_t)(o[imax + 1] - o[imax])) > 0)
-                imax = i;
-        }
-        /* min: a prefix is still a lower bound */
-        s = d + o[imin];
-        len = (size_t)(o[imin + 1] - o[imin]);
-        st->flags |= ST_MIN;
-        if (len > STAT_LEN) {
-            len = STAT_LEN;
-            st->flags |= ST_MIN_TRUNC;
-        }
-        memcpy(st->s[0], s, len);
-        st->slen[0] = (uint8_t)len;
-        /* max: a prefix is not an upper bound; bump its last byte that can
-         * be bumped and cut after it, or store no max at all */
-        s = d + o[imax];
-        len = (size_t)(o[imax + 1] - o[imax]);
-        if (len <= STAT_LEN) {
-            memcpy(st->s[1], s, len);
-            st->slen[1] = (uint8_t)len;
-            st->flags |= ST_MAX;
-        } else {
-            int k = STAT_LEN - 1;
-            while (k >= 0 && s[k] == 0xff)
-                k--;
-            if (k >= 0) {
-                memcpy(st->s[1], s, (size_t)k + 1);
-                st->s[1][k]++;
-                st->slen[1] = (uint8_t)(k + 1);
-                st->flags |= ST_MAX | ST_MAX_INEXACT;
-            }
-        }
-        return;
-    }
-    }
-}
-
-static void put_stat(wbuf *b, ember_type t, const cstat *st, int k)
-{
-    if (rel_type_varwidth(t)) {
-        wb_u8(b, st->slen[k]);
-        wb_put(b, st->s[k], st->slen[k]);
-    } else if (t == EMBER_TYPE_DOUBLE) {
-        uint64_t u;
-        memcpy(&u, &st->d[k], 8);
-        wb_u64(b, u);
-    } else {
-        wb_u64(b, (uint64_t)st->i[k]);
-    }
-}
-
-static int get_stat(rbuf *r, ember_type t, cstat *st, int k)
-{
-    if (rel_type_varwidth(t)) {
-        const uint8_t *q;
-        st->slen[k] = (uint8_t)rb_le(r, 1);
-        if (st->slen[k] > STAT_LEN)
-            return -1;
-        q = rb_take(r, st->slen[k]);
-        if (q && st->slen[k])
-            memcpy(st->s[k], q, st->slen[k]);
-    } else if (t == EMBER_TYPE_DOUBLE) {
-        uint64_t u = rb_le(r, 8);
-        memcpy(&st->d[k], &u, 8);
-        if (st->d[k] != st->d[k])
-            return -1;
-    } else {
-        st->i[k] = (int64_t)rb_le(r, 8);
-        if (t == EMBER_TYPE_BOOL && (st->i[k] < 0 || st->i[k] > 1))
-            return -1;
-        if ((t == EMBER_TYPE_INT32 || t == EMBER_TYPE_DATE32) &&
-            (st->i[k] < INT32_MIN || st->i[k] > INT32_MAX))
-            return -1;
-    }
-    return r->bad ? -1 : 0;
-}
-
 /* ------------------------------------------------------- rel.col_write */
 
 static const ember_param_desc write_params[] = {
@@ -510,18 +112,12 @@ typedef struct cwriter {
     char tmp[PATH_MAX];
     char final[PATH_MAX];
     FILE *f;
-    uint64_t pos; /* bytes written */
     int64_t rg_rows;
     int ncols;
     char **names;
     ember_type *types;
-    rel_col *cols;
-    chunk *chunks;  /* nrg * ncols */
-    uint32_t *rows; /* per row group */
-    uint32_t nrg, cap_rg;
-    uint64_t total;
-    uint8_t *raw, *comp;
-    size_t raw_cap, comp_cap;
+    rel_col *cols; /* the row group being filled */
+    ecol_writer ew;
     int created;   /* the temporary file exists */
     int committed; /* renamed into place */
     int broken;    /* an earlier call failed */
@@ -542,10 +138,7 @@ static void writer_free(cwriter *w)
     free(w->names);
     free(w->types);
     free(w->cols);
-    free(w->chunks);
-    free(w->rows);
-    free(w->raw);
-    free(w->comp);
+    ecol_writer_free(&w->ew);
     free(w);
 }
 
@@ -557,11 +150,11 @@ static int write_open(const ember_host *h, const ember_params *p,
     struct stat st;
     cwriter *w;
     int n1, n2;
-    if (rg < 1 || rg > MAX_RG_ROWS) {
+    if (rg < 1 || rg > ECOL_MAX_RG_ROWS) {
         h->seterr(err, EMBER_EINVAL,
                   "rel.col_write: parameter row_group_rows must be between 1 "
                   "and %d, not %lld",
-                  MAX_RG_ROWS, (long long)rg);
+                  ECOL_MAX_RG_ROWS, (long long)rg);
         return EMBER_EINVAL;
     }
     if (!dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -601,8 +194,6 @@ static int io_fail(cwriter *w, ember_error *err)
 static int writer_start(cwriter *w, const ember_batch *in, ember_error *err)
 {
     int n = rel_host->batch_num_columns(in);
-    static const uint8_t header[HEADER_LEN] = {'E',          'C', 'O', 'L',
-                                               ECOL_VERSION, 0,   0,   0};
     if (n < 1 || n > 65535) {
         rel_host->seterr(err, EMBER_EINVAL,
                          "rel.col_write: a batch with %d columns cannot be "
@@ -621,7 +212,7 @@ static int writer_start(cwriter *w, const ember_batch *in, ember_error *err)
         const char *name = rel_host->batch_column_name(in, i);
         rel_host->batch_column(in, i, &c);
         relcol_init(&w->cols[i], c.type);
-        if (!supported_type(c.type)) {
+        if (!ecol_supported_type(c.type)) {
             rel_host->seterr(err, EMBER_EUNSUPPORTED,
                              "rel.col_write: column %d (%s) has type %s, "
                              "which .ecol files cannot hold",
@@ -644,131 +235,7 @@ static int writer_start(cwriter *w, const ember_batch *in, ember_error *err)
         return EMBER_EIO;
     }
     w->created = 1;
-    if (fwrite(header, 1, HEADER_LEN, w->f) != HEADER_LEN)
-        return io_fail(w, err);
-    w->pos = HEADER_LEN;
-    return 0;
-oom:
-    rel_host->seterr(err, EMBER_ENOMEM, "rel.col_write: out of memory");
-    return EMBER_ENOMEM;
-}
-
-static int grow_buf(uint8_t **p, size_t *cap, size_t need)
-{
-    uint8_t *np;
-    if (need <= *cap)
-        return 0;
-    np = realloc(*p, need);
-    if (!np)
-        return EMBER_ENOMEM;
-    *p = np;
-    *cap = need;
-    return 0;
-}
-
-/* Encode, compress and write the chunk of column i of the current row
- * group; fill ch. */
-static int write_chunk(cwriter *w, int i, chunk *ch, ember_error *err)
-{
-    rel_col *c = &w->cols[i];
-    ember_column v;
-    uint32_t rows = (uint32_t)c->n, nulls = (uint32_t)c->nulls;
-    size_t vl = valid_len(rows, nulls), body, usize;
-    const uint8_t *out;
-    size_t osize;
-    relcol_view(c, &v);
-    compute_stats(&v, &ch->st);
-    if (rel_type_varwidth(c->type))
-        body = ((size_t)rows + 1) * 4 + c->data_len;
-    else
-        body = (size_t)rows * (size_t)rel_type_width(c->type);
-    usize = vl + body;
-    if (usize > (size_t)LZ4_MAX_INPUT_SIZE) {
-        rel_host->seterr(err, EMBER_ETOOBIG,
-                         "rel.col_write: column %s: chunk of %zu bytes is too "
-                         "big (lower row_group_rows)",
-                         w->names[i], usize);
-        return EMBER_ETOOBIG;
-    }
-    if (grow_buf(&w->raw, &w->raw_cap, usize ? usize : 1) ||
-        grow_buf(&w->comp, &w->comp_cap,
-                 (size_t)LZ4_compressBound((int)usize) + 1))
-        goto oom;
-    if (vl) {
-        size_t have = ((size_t)rows + 7) / 8;
-        memcpy(w->raw, c->valid, have);
-        memset(w->raw + have, 0, vl - have);
-        if (rows & 7) /* bits past the last row are written as 0 */
-            w->raw[have - 1] &= (uint8_t)((1u << (rows & 7)) - 1);
-    }
-    if (rel_type_varwidth(c->type)) {
-        memcpy(w->raw + vl, v.offsets, ((size_t)rows + 1) * 4);
-        if (c->data_len)
-            memcpy(w->raw + vl + ((size_t)rows + 1) * 4, c->data, c->data_len);
-    } else if (body) {
-        memcpy(w->raw + vl, c->data, body);
-    }
-    {
-        int cs =
-            usize ? LZ4_compress_default((const char *)w->raw, (char *)w->comp,
-                                         (int)usize, (int)w->comp_cap)
-                  : 0;
-        if (cs > 0 && (size_t)cs < usize) {
-            ch->codec = CODEC_LZ4;
-            out = w->comp;
-            osize = (size_t)cs;
-        } else {
-            ch->codec = CODEC_NONE;
-            out = w->raw;
-            osize = usize;
-        }
-    }
-    ch->offset = w->pos;
-    ch->csize = (uint32_t)osize;
-    ch->usize = (uint32_t)usize;
-    ch->crc = crc32c(out, osize);
-    ch->rows = rows;
-    ch->nulls = nulls;
-    if (osize && fwrite(out, 1, osize, w->f) != osize)
-        return io_fail(w, err);
-    w->pos += osize;
-    return 0;
-oom:
-    rel_host->seterr(err, EMBER_ENOMEM, "rel.col_write: out of memory");
-    return EMBER_ENOMEM;
-}
-
-static int flush_rg(cwriter *w, ember_error *err)
-{
-    uint32_t rows = (uint32_t)w->cols[0].n;
-    int rc;
-    if (rows == 0)
-        return 0;
-    if (w->nrg == w->cap_rg) {
-        uint32_t nc = w->cap_rg ? w->cap_rg * 2 : 8;
-        chunk *nch;
-        uint32_t *nr;
-        if (nc > UINT32_MAX / 2)
-            goto oom;
-        nch = realloc(w->chunks, (size_t)nc * (size_t)w->ncols * sizeof *nch);
-        if (!nch)
-            goto oom;
-        w->chunks = nch;
-        nr = realloc(w->rows, (size_t)nc * sizeof *nr);
-        if (!nr)
-            goto oom;
-        w->rows = nr;
-        w->cap_rg = nc;
-    }
-    for (int i = 0; i < w->ncols; i++) {
-        rc = write_chunk(w, i, &w->chunks[(size_t)w->nrg * w->ncols + i], err);
-        if (rc)
-            return rc;
-        relcol_reset(&w->cols[i]);
-    }
-    w->rows[w->nrg++] = rows;
-    w->total += rows;
-    return 0;
+    return ecol_writer_begin(&w->ew, w->f, w->tmp, n, w->names, w->types, err);
 oom:
     rel_host->seterr(err, EMBER_ENOMEM, "rel.col_write: out of memory");
     return EMBER_ENOMEM;
@@ -829,65 +296,11 @@ static int write_push(void *state, const ember_batch *in, ember_emit_fn emit,
         }
         pos += k;
         if (full || w->cols[0].n >= w->rg_rows)
-            if ((rc = flush_rg(w, err)) != 0)
+            if ((rc = ecol_writer_add_rg(&w->ew, w->cols, err)) != 0)
                 return rc;
     }
     w->broken = 0;
     return 0;
-}
-
-static int write_footer(cwriter *w, ember_error *err)
-{
-    wbuf b = {0};
-    uint8_t trailer[TRAILER_LEN];
-    int rc = 0;
-    wb_u32(&b, (uint32_t)w->ncols);
-    for (int i = 0; i < w->ncols; i++) {
-        const char *tn = rel_type_name(w->types[i]);
-        size_t len = strlen(w->names[i]);
-        wb_u16(&b, (uint16_t)len);
-        wb_put(&b, w->names[i], len);
-        wb_u8(&b, (uint8_t)strlen(tn));
-        wb_put(&b, tn, strlen(tn));
-    }
-    wb_u32(&b, w->nrg);
-    for (uint32_t g = 0; g < w->nrg; g++) {
-        wb_u32(&b, w->rows[g]);
-        for (int i = 0; i < w->ncols; i++) {
-            const chunk *ch = &w->chunks[(size_t)g * w->ncols + i];
-            wb_u64(&b, ch->offset);
-            wb_u32(&b, ch->csize);
-            wb_u32(&b, ch->usize);
-            wb_u32(&b, ch->crc);
-            wb_u32(&b, ch->rows);
-            wb_u32(&b, ch->nulls);
-            wb_u8(&b, ch->codec);
-            wb_u8(&b, ch->st.flags);
-            if (ch->st.flags & ST_MIN)
-                put_stat(&b, w->types[i], &ch->st, 0);
-            if (ch->st.flags & ST_MAX)
-                put_stat(&b, w->types[i], &ch->st, 1);
-        }
-    }
-    wb_u64(&b, w->total);
-    if (!b.oom)
-        wb_u32(&b, crc32c(b.p, b.n));
-    if (b.oom || b.n > UINT32_MAX) {
-        free(b.p);
-        rel_host->seterr(err, EMBER_ENOMEM,
-                         "rel.col_write: out of memory (footer)");
-        return EMBER_ENOMEM;
-    }
-    memcpy(trailer + 4, "ECOL", 4);
-    for (int i = 0; i < 4; i++) {
-        trailer[i] = (uint8_t)(b.n >> (8 * i));
-        trailer[8 + i] = (uint8_t)(ECOL_VERSION >> (8 * i));
-    }
-    if (fwrite(b.p, 1, b.n, w->f) != b.n ||
-        fwrite(trailer, 1, TRAILER_LEN, w->f) != TRAILER_LEN)
-        rc = io_fail(w, err);
-    free(b.p);
-    return rc;
 }
 
 static int write_finish(void *state, ember_emit_fn emit, void *ud,
@@ -905,7 +318,8 @@ static int write_finish(void *state, ember_emit_fn emit, void *ud,
     if (!w->created || w->committed)
         return 0; /* no batch: no file */
     w->broken = 1;
-    if ((rc = flush_rg(w, err)) != 0 || (rc = write_footer(w, err)) != 0)
+    if ((rc = ecol_writer_add_rg(&w->ew, w->cols, err)) != 0 ||
+        (rc = ecol_writer_finish(&w->ew, err)) != 0)
         return rc;
     rc = fclose(w->f);
     w->f = NULL;
@@ -924,298 +338,6 @@ static int write_finish(void *state, ember_emit_fn emit, void *ud,
 static void write_close(void *state)
 {
     writer_free(state);
-}
-
-/* ------------------------------------------------------------- reading */
-
-typedef struct cfile {
-    const char *path; /* borrowed */
-    int fd;
-    int64_t size;
-    int ncols;
-    char **names;
-    ember_type *types;
-    uint32_t nrg;
-    uint32_t *rows;
-    chunk *chunks; /* nrg * ncols */
-    uint64_t total;
-} cfile;
-
-static void cfile_close(cfile *cf)
-{
-    if (cf->fd >= 0)
-        close(cf->fd);
-    cf->fd = -1;
-    for (int i = 0; cf->names && i < cf->ncols; i++)
-        free(cf->names[i]);
-    free(cf->names);
-    free(cf->types);
-    free(cf->rows);
-    free(cf->chunks);
-    cf->names = NULL;
-    cf->types = NULL;
-    cf->rows = NULL;
-    cf->chunks = NULL;
-}
-
-static int corrupt(const cfile *cf, ember_error *err, const char *what)
-{
-    rel_host->seterr(err, EMBER_ECORRUPT,
-                     "rel.col_scan: %s: corrupt .ecol file: %s", cf->path,
-                     what);
-    return EMBER_ECORRUPT;
-}
-
-static int read_at(const cfile *cf, void *buf, size_t n, int64_t off,
-                   ember_error *err)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(cf->fd, (uint8_t *)buf + got, n - got,
-                          (off_t)(off + (int64_t)got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rel_host->seterr(err, EMBER_EIO, "rel.col_scan: cannot read %s: %s",
-                             cf->path, strerror(errno));
-            return EMBER_EIO;
-        }
-        if (r == 0)
-            return corrupt(cf, err, "file shorter than its footer says");
-        got += (size_t)r;
-    }
-    return 0;
-}
-
-/* Parse and check the footer body r (its CRC already checked). */
-static int parse_footer(cfile *cf, rbuf *r, int64_t footer_start,
-                        ember_error *err)
-{
-    uint64_t expect = HEADER_LEN, sum = 0;
-    uint32_t n = (uint32_t)rb_le(r, 4);
-    if (r->bad || n < 1 || n > 65535 || n > (r->n - r->pos) / 3)
-        return corrupt(cf, err, "bad column count");
-    cf->names = calloc(n, sizeof *cf->names);
-    cf->types = calloc(n, sizeof *cf->types);
-    if (!cf->names || !cf->types)
-        goto oom;
-    cf->ncols = (int)n;
-    for (uint32_t i = 0; i < n; i++) {
-        size_t ln = (size_t)rb_le(r, 2), lt;
-        const uint8_t *name = rb_take(r, ln), *tn;
-        int t;
-        lt = (size_t)rb_le(r, 1);
-        tn = rb_take(r, lt);
-        if (r->bad)
-            return corrupt(cf, err, "schema runs past the footer");
-        if (memchr(name, 0, ln))
-            return corrupt(cf, err, "column name holds a NUL byte");
-        t = rel_type_from_name((const char *)tn, lt);
-        if (t < 0 || !supported_type((ember_type)t))
-            return corrupt(cf, err, "unknown column type");
-        cf->types[i] = (ember_type)t;
-        if (!(cf->names[i] = strndup((const char *)name, ln)))
-            goto oom;
-    }
-    cf->nrg = (uint32_t)rb_le(r, 4);
-    if (r->bad || cf->nrg > (r->n - r->pos) / (4 + n * CHUNK_MIN_BYTES))
-        return corrupt(cf, err, "bad row group count");
-    cf->rows = calloc(cf->nrg ? cf->nrg : 1, sizeof *cf->rows);
-    cf->chunks = calloc(cf->nrg ? (size_t)cf->nrg * n : 1, sizeof *cf->chunks);
-    if (!cf->rows || !cf->chunks)
-        goto oom;
-    for (uint32_t g = 0; g < cf->nrg; g++) {
-        uint32_t rows = (uint32_t)rb_le(r, 4);
-        if (rows < 1 || rows > MAX_RG_ROWS)
-            return corrupt(cf, err, "bad row count of a row group");
-        cf->rows[g] = rows;
-        sum += rows;
-        for (uint32_t i = 0; i < n; i++) {
-            chunk *ch = &cf->chunks[(size_t)g * n + i];
-            ember_type t = cf->types[i];
-            size_t vl, fixed;
-            ch->offset = rb_le(r, 8);
-            ch->csize = (uint32_t)rb_le(r, 4);
-            ch->usize = (uint32_t)rb_le(r, 4);
-            ch->crc = (uint32_t)rb_le(r, 4);
-            ch->rows = (uint32_t)rb_le(r, 4);
-            ch->nulls = (uint32_t)rb_le(r, 4);
-            ch->codec = (uint8_t)rb_le(r, 1);
-            ch->st.flags = (uint8_t)rb_le(r, 1);
-            if (r->bad)
-                return corrupt(cf, err,
-                               "row group directory runs past the "
-                               "footer");
-            if (ch->offset != expect)
-                return corrupt(cf, err, "chunk offset out of place");
-            if ((uint64_t)ch->csize > (uint64_t)footer_start - expect)
-                return corrupt(cf, err, "chunk runs past the data area");
-            expect += ch->csize;
-            if (ch->rows != rows || ch->nulls > rows)
-                return corrupt(cf, err, "bad row or null count of a chunk");
-            vl = valid_len(rows, ch->nulls);
-            if (rel_type_varwidth(t))
-                fixed = vl + ((size_t)rows + 1) * 4;
-            else
-                fixed = vl + (size_t)rows * (size_t)rel_type_width(t);
-            if (rel_type_varwidth(t) ? ch->usize < fixed : ch->usize != fixed)
-                return corrupt(cf, err, "bad uncompressed size of a chunk");
-            if (ch->codec == CODEC_NONE ? ch->csize != ch->usize
-                : ch->codec == CODEC_LZ4
-                    ? ch->csize < 1 ||
-                          (uint64_t)ch->usize > (uint64_t)ch->csize * 256 + 64
-                    : 1)
-                return corrupt(cf, err, "bad codec or compressed size");
-            if ((ch->st.flags & ~15u) ||
-                ((ch->st.flags & (ST_MIN_TRUNC | ST_MAX_INEXACT)) &&
-                 !rel_type_varwidth(t)) ||
-                ((ch->st.flags & ST_MIN_TRUNC) && !(ch->st.flags & ST_MIN)) ||
-                ((ch->st.flags & ST_MAX_INEXACT) && !(ch->st.flags & ST_MAX)) ||
-                (ch->nulls == rows && (ch->st.flags & (ST_MIN | ST_MAX))))
-                return corrupt(cf, err, "bad statistics flags");
-            if (((ch->st.flags & ST_MIN) && get_stat(r, t, &ch->st, 0)) ||
-                ((ch->st.flags & ST_MAX) && get_stat(r, t, &ch->st, 1)))
-                return corrupt(cf, err, "bad statistics");
-        }
-    }
-    cf->total = rb_le(r, 8);
-    if (r->bad || cf->total != sum)
-        return corrupt(cf, err, "bad total row count");
-    if (r->pos != r->n)
-        return corrupt(cf, err, "trailing bytes in the footer");
-    if (expect != (uint64_t)footer_start)
-        return corrupt(cf, err, "data area does not end at the footer");
-    return 0;
-oom:
-    rel_host->seterr(err, EMBER_ENOMEM, "rel.col_scan: out of memory");
-    return EMBER_ENOMEM;
-}
-
-/* Open path and read its footer.  cf is zeroed by the caller; call
- * cfile_close() whatever the result. */
-static int cfile_open(cfile *cf, const char *path, ember_error *err)
-{
-    struct stat st;
-    uint8_t head[HEADER_LEN], tr[TRAILER_LEN];
-    uint8_t *foot = NULL;
-    uint32_t flen;
-    int64_t fstart;
-    rbuf r;
-    int rc;
-    cf->path = path;
-    cf->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (cf->fd < 0 || fstat(cf->fd, &st) != 0) {
-        rel_host->seterr(err, errno == ENOENT ? EMBER_ENOTFOUND : EMBER_EIO,
-                         "rel.col_scan: cannot open %s: %s", path,
-                         strerror(errno));
-        return errno == ENOENT ? EMBER_ENOTFOUND : EMBER_EIO;
-    }
-    cf->size = (int64_t)st.st_size;
-    if (cf->size < HEADER_LEN + TRAILER_LEN + 4)
-        return corrupt(cf, err, "too short");
-    if ((rc = read_at(cf, head, HEADER_LEN, 0, err)) != 0 ||
-        (rc = read_at(cf, tr, TRAILER_LEN, cf->size - TRAILER_LEN, err)) != 0)
-        return rc;
-    if (memcmp(head, "ECOL", 4) != 0)
-        return corrupt(cf, err, "bad magic at the start");
-    if (get_le(head + 4, 4) != ECOL_VERSION)
-        return corrupt(cf, err, "unsupported format version in the header");
-    if (memcmp(tr + 4, "ECOL", 4) != 0)
-        return corrupt(cf, err, "bad magic at the end (truncated?)");
-    if (get_le(tr + 8, 4) != ECOL_VERSION)
-        return corrupt(cf, err, "unsupported format version in the trailer");
-    flen = (uint32_t)get_le(tr, 4);
-    if (flen < 4 || (int64_t)flen > cf->size - HEADER_LEN - TRAILER_LEN)
-        return corrupt(cf, err, "footer length out of bounds");
-    fstart = cf->size - TRAILER_LEN - (int64_t)flen;
-    if (!(foot = malloc(flen))) {
-        rel_host->seterr(err, EMBER_ENOMEM, "rel.col_scan: out of memory");
-        return EMBER_ENOMEM;
-    }
-    if ((rc = read_at(cf, foot, flen, fstart, err)) != 0)
-        goto out;
-    if (crc32c(foot, flen - 4) != (uint32_t)get_le(foot + flen - 4, 4)) {
-        rc = corrupt(cf, err, "footer checksum mismatch");
-        goto out;
-    }
-    r.p = foot;
-    r.n = flen - 4;
-    r.pos = 0;
-    r.bad = 0;
-    rc = parse_footer(cf, &r, fstart, err);
-out:
-    free(foot);
-    return rc;
-}
-
-/* A decoded chunk: its buffer (reused) and a view into it. */
-typedef struct dchunk {
-    uint8_t *buf;
-    size_t cap;
-    ember_column v;
-} dchunk;
-
-/* Read, check and decompress chunk (g, i) into d. */
-static int read_chunk(const cfile *cf, uint32_t g, int i, dchunk *d,
-                      uint8_t **scratch, size_t *scap, ember_error *err)
-{
-    const chunk *ch = &cf->chunks[(size_t)g * cf->ncols + i];
-    ember_type t = cf->types[i];
-    size_t vl = valid_len(ch->rows, ch->nulls);
-    uint8_t *stored;
-    int rc;
-    if (grow_buf(&d->buf, &d->cap, ch->usize ? ch->usize : 1) ||
-        (ch->codec == CODEC_LZ4 &&
-         grow_buf(scratch, scap, ch->csize ? ch->csize : 1))) {
-        rel_host->seterr(err, EMBER_ENOMEM, "rel.col_scan: out of memory");
-        return EMBER_ENOMEM;
-    }
-    stored = ch->codec == CODEC_LZ4 ? *scratch : d->buf;
-    if ((rc = read_at(cf, stored, ch->csize, (int64_t)ch->offset, err)) != 0)
-        return rc;
-    if (crc32c(stored, ch->csize) != ch->crc)
-        return corrupt(cf, err, "chunk checksum mismatch");
-    if (ch->codec == CODEC_LZ4 &&
-        LZ4_decompress_safe((const char *)stored, (char *)d->buf,
-                            (int)ch->csize, (int)ch->usize) != (int)ch->usize)
-        return corrupt(cf, err, "chunk does not decompress to its size");
-    memset(&d->v, 0, sizeof d->v);
-    d->v.type = t;
-    d->v.length = ch->rows;
-    d->v.null_count = ch->nulls;
-    if (vl) {
-        int64_t nulls = 0;
-        uint32_t whole = ch->rows / 8;
-        d->v.validity = d->buf;
-        for (uint32_t k = 0; k < whole; k++)
-            nulls += 8 - __builtin_popcount(d->buf[k]);
-        for (uint32_t k = whole * 8; k < ch->rows; k++)
-            nulls += !bit_valid(d->buf, k);
-        if (nulls != ch->nulls)
-            return corrupt(cf, err,
-                           "validity bitmap disagrees with the "
-                           "null count");
-    }
-    if (rel_type_varwidth(t)) {
-        const int32_t *o = (const int32_t *)(d->buf + vl);
-        size_t dl = ch->usize - vl - ((size_t)ch->rows + 1) * 4;
-        int ok = o[0] == 0 && (size_t)o[ch->rows] == dl;
-        for (uint32_t k = 0; ok && k < ch->rows; k++)
-            ok = o[k] <= o[k + 1];
-        if (!ok)
-            return corrupt(cf, err,
-                           "string offsets not monotonic or out of "
-                           "bounds");
-        d->v.offsets = o;
-        d->v.data = d->buf + vl + ((size_t)ch->rows + 1) * 4;
-    } else {
-        d->v.data = d->buf + vl;
-        if (t == EMBER_TYPE_BOOL)
-            for (uint32_t k = 0; k < ch->rows; k++)
-                if (d->buf[vl + k] > 1)
-                    return corrupt(cf, err, "boolean value not 0 or 1");
-    }
-    return 0;
 }
 
 /* -------------------------------------------------------- rel.col_scan */
@@ -1495,13 +617,13 @@ static int scan_open(const ember_host *h, const ember_params *p,
 }
 
 /* Compare a statistic with a literal: -1, 0, 1, or 2 when unordered. */
-static int cmp_stat(const cfile *cf, int col, const cstat *st, int k,
+static int cmp_stat(const ecol_file *cf, int col, const ecol_stat *st, int k,
                     const pred *p)
 {
     ember_type t = cf->types[col];
     if (rel_type_varwidth(t)) {
-        int r =
-            bytes_cmp(st->s[k], st->slen[k], (const uint8_t *)p->s, p->slen);
+        int r = ecol_bytes_cmp(st->s[k], st->slen[k], (const uint8_t *)p->s,
+                               p->slen);
         return r;
     }
     if (t == EMBER_TYPE_DOUBLE || p->kind == LIT_DBL) {
@@ -1517,10 +639,10 @@ static int cmp_stat(const cfile *cf, int col, const cstat *st, int k,
 }
 
 /* Can predicate p match no row of chunk ch?  1 = skip. */
-static int pred_skips(const cfile *cf, const chunk *ch, const pred *p)
+static int pred_skips(const ecol_file *cf, const ecol_chunk *ch, const pred *p)
 {
-    const cstat *st = &ch->st;
-    int hmin = st->flags & ST_MIN, hmax = st->flags & ST_MAX, lo, hi;
+    const ecol_stat *st = &ch->st;
+    int hmin = st->flags & ECOL_ST_MIN, hmax = st->flags & ECOL_ST_MAX, lo, hi;
     if (p->kind == LIT_NULL)
         return 0;
     if (ch->nulls == ch->rows)
@@ -1532,7 +654,7 @@ static int pred_skips(const cfile *cf, const chunk *ch, const pred *p)
         return (lo != 2 && lo > 0) || (hi != 2 && hi < 0);
     case OP_NE: /* every value equals the literal */
         return lo == 0 && hi == 0 &&
-               !(st->flags & (ST_MIN_TRUNC | ST_MAX_INEXACT));
+               !(st->flags & (ECOL_ST_MIN_TRUNC | ECOL_ST_MAX_INEXACT));
     case OP_LT:
         return lo != 2 && lo >= 0;
     case OP_LE:
@@ -1546,7 +668,7 @@ static int pred_skips(const cfile *cf, const chunk *ch, const pred *p)
 }
 
 /* Check the predicates against the file's schema. */
-static int check_preds(cscan *s, const cfile *cf, ember_error *err)
+static int check_preds(cscan *s, const ecol_file *cf, ember_error *err)
 {
     for (int k = 0; k < s->npreds; k++) {
         pred *p = &s->preds[k];
@@ -1586,7 +708,7 @@ static int check_preds(cscan *s, const cfile *cf, ember_error *err)
     return 0;
 }
 
-static int emit_schema(const cfile *cf, ember_emit_fn emit, void *ud,
+static int emit_schema(const ecol_file *cf, ember_emit_fn emit, void *ud,
                        ember_error *err)
 {
     static const char *const names[2] = {"name", "type"};
@@ -1612,13 +734,13 @@ static int emit_schema(const cfile *cf, ember_emit_fn emit, void *ud,
 static int scan_run(void *state, ember_emit_fn emit, void *ud, ember_error *err)
 {
     cscan *s = state;
-    cfile cf;
+    ecol_file cf;
     int nsel = 0, rc, stop = 0;
     const int *sel;
     int *all = NULL;
     const char **names = NULL;
     rel_col *out = NULL;
-    dchunk *dec = NULL;
+    ecol_dchunk *dec = NULL;
     uint8_t *scratch = NULL;
     size_t scap = 0;
     int64_t skipped = 0;
@@ -1626,7 +748,7 @@ static int scan_run(void *state, ember_emit_fn emit, void *ud, ember_error *err)
 
     memset(&cf, 0, sizeof cf);
     cf.fd = -1;
-    if ((rc = cfile_open(&cf, s->path, err)) != 0)
+    if ((rc = ecol_open(&cf, s->path, err)) != 0)
         goto out;
     if (s->infer) {
         rc = emit_schema(&cf, emit, ud, err);
@@ -1664,7 +786,7 @@ static int scan_run(void *state, ember_emit_fn emit, void *ud, ember_error *err)
     }
     /* the row groups of this split, minus those the statistics rule out */
     for (uint32_t g = 0; g < cf.nrg; g++) {
-        const chunk *row = &cf.chunks[(size_t)g * cf.ncols];
+        const ecol_chunk *row = &cf.chunks[(size_t)g * cf.ncols];
         int64_t first = (int64_t)row[0].offset;
         if (first < s->off || first - s->off >= s->len)
             continue;
@@ -1686,8 +808,8 @@ static int scan_run(void *state, ember_emit_fn emit, void *ud, ember_error *err)
             int c = sel[j], dup = 0;
             for (int q = 0; q < j; q++)
                 dup |= sel[q] == c;
-            if (!dup &&
-                (rc = read_chunk(&cf, g, c, &dec[c], &scratch, &scap, err)))
+            if (!dup && (rc = ecol_read_chunk(&cf, g, c, &dec[c], &scratch,
+                                              &scap, err)))
                 goto out;
         }
         while (at < rows && nsel > 0) {
@@ -1730,7 +852,7 @@ out:
     free(want);
     free(all);
     free(scratch);
-    cfile_close(&cf);
+    ecol_close(&cf);
     return rc;
 }
 

@@ -13,7 +13,7 @@
  *   - fast appends into rel_col for the hot loops;
  *   - the common parameter list and the malformed-record modes.
  *
- * Implemented in scan_csv.c.  Threads: nothing global; instances belong
+ * Implemented in scan.c.  Threads: nothing global; instances belong
  * to one task thread.
  */
 #ifndef EMBER_REL_SCAN_H

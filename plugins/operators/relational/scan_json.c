@@ -2,7 +2,7 @@
  * scan_json.c -- rel.json_scan: JSON Lines files (one object per line)
  * into typed columns.
  *
- * How it works: splits and mapped files as in scan_csv.c (scan.h).  Each
+ * How it works: splits and mapped files as every file source (scan.c).  Each
  * line is tokenized by a small validating JSON reader written here; the
  * top-level fields whose names match a requested schema column are kept
  * as spans into the mapping (a later duplicate key wins), then converted
