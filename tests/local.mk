@@ -6,7 +6,7 @@ AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_
 if SANITIZERS
 AM_TESTS_ENVIRONMENT += EMBER_SANITIZED=1; export EMBER_SANITIZED;
 endif
-EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/unit/fake_host.h \
+EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/tap/json.lua tests/unit/fake_host.h \
 	tests/integration/lib.sh $(LUA_TESTS) $(INTEGRATION_TESTS) \
 	$(wildcard $(srcdir)/tests/fuzz/*.c) tests/fuzz/run-fuzz.sh
 
