@@ -19,8 +19,9 @@
  * loop makes one per turn, right after scheduling), and the barrier wakes
  * the loop until it has started three more turns, so every message sent and
  * every clock change made before the barrier has been processed and the
- * resource offers they call for (scheduler.revive.interval) were made.  Waits for messages use real-time
- * timeouts of several seconds that are never reached when things work.
+ * resource offers they call for (scheduler.revive.interval) were made.  Waits
+ * for messages use real-time timeouts of several seconds that are never reached
+ * when things work.
  *
  * Expectations are Spark's (docs: /work/shared/reference/spark-semantics.md
  * §1 and §2.3).
