@@ -66,6 +66,12 @@ TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
 UNIT_TESTS += tests/unit/test_dag
 tests_unit_test_dag_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_dag_LDADD = $(EMBER_CORE_LIBS)
+# the DAG scheduler's outcomes, without a driver; the event log's JSON
+UNIT_TESTS += tests/unit/test_dag_outcomes tests/unit/test_eventlog
+tests_unit_test_dag_outcomes_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_dag_outcomes_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_eventlog_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_eventlog_LDADD = $(EMBER_CORE_LIBS)
 
 # op_relational: each test compiles rel.c and the operator files it tests
 # and registers the plugin statically (tests/unit/rel_harness.h)
