@@ -67,6 +67,7 @@ UNIT_TESTS += tests/unit/test_dag
 tests_unit_test_dag_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_dag_LDADD = $(EMBER_CORE_LIBS)
 # the DAG scheduler's outcomes, without a driver; the event log's JSON
+EXTRA_DIST += tests/unit/dag_plans.h
 UNIT_TESTS += tests/unit/test_dag_outcomes tests/unit/test_eventlog
 tests_unit_test_dag_outcomes_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_dag_outcomes_LDADD = $(EMBER_CORE_LIBS)

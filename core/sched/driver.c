@@ -371,6 +371,8 @@ void driver_destroy(driver **dp)
     }
     free(d->execs);
     dag_destroy(&d->dag);
+    free(d->env_execs);
+    free(d->env_cached);
     free(d->run);
     free(d->topology);
     free(d->cblocks);

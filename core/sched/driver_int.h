@@ -148,6 +148,11 @@ struct driver {
     char cpus_refused[512]; /* why an executor was refused: task.cpus */
     int64_t started_ms;
     dag *dag;
+    dag_env env; /* job_env's view, and its buffers */
+    dag_exec *env_execs;
+    int env_execs_cap;
+    dag_cached *env_cached;
+    int env_cached_cap;
     running *run;
     int nrun;
     job *cur;
@@ -183,9 +188,9 @@ void job_finish_if_done(driver *d);
 void job_fail(driver *d, job *j, const char *fmt, ...) EMBER_PRINTF(3, 4);
 /* The job that drives stage st, or NULL. */
 job *job_of(driver *d, const dag_stage *st);
-/* The cluster as the DAG sees it (free with job_env_free). */
-void job_env(driver *d, dag_env *env);
-void job_env_free(dag_env *env);
+/* The cluster as the DAG sees it now, for one dag_* call (the driver's
+ * buffers: valid until the next job_env). */
+const dag_env *job_env(driver *d);
 /* Write the outcome's events, act on it, free it. */
 void job_apply(driver *d, dag_outcome *out);
 /* The task-start/end event record of a running task. */

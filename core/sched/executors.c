@@ -270,7 +270,6 @@ void exec_lose(driver *d, int ei, const char *reason)
     exec_rec *e = &d->execs[ei];
     ember_error err = {0, ""};
     dag_outcome out = {0};
-    dag_env env;
     int crashed;
     if (!e->alive)
         return;
@@ -287,9 +286,7 @@ void exec_lose(driver *d, int ei, const char *reason)
     crashed =
         strstr(reason, "killed by signal") || strstr(reason, "exited with");
     requeue_tasks(d, ei, reason, crashed);
-    job_env(d, &env);
-    dag_lose_outputs(d->dag, ei, &env, &out);
-    job_env_free(&env);
+    dag_lose_outputs(d->dag, ei, job_env(d), &out);
     job_apply(d, &out);
     pthread_mutex_lock(&d->mu);
     for (int i = 0; i < d->ncblocks;)

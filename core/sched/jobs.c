@@ -45,50 +45,51 @@ job *job_of(driver *d, const dag_stage *st)
 
 /* ----------------------------------------------------------- the view */
 
-void job_env(driver *d, dag_env *env)
+const dag_env *job_env(driver *d)
 {
-    dag_exec *ex = calloc((size_t)d->nexecs + 1, sizeof *ex);
-    dag_cached *cb = NULL;
-    memset(env, 0, sizeof *env);
-    for (int i = 0; ex && i < d->nexecs; i++) {
-        ex[i].id = d->execs[i].id;
-        ex[i].host = d->execs[i].host;
-        ex[i].rack = d->execs[i].rack;
-        ex[i].alive = d->execs[i].alive;
+    dag_env *env = &d->env;
+    if (d->nexecs > d->env_execs_cap) {
+        dag_exec *ex = realloc(d->env_execs, (size_t)d->nexecs * sizeof *ex);
+        if (ex) {
+            d->env_execs = ex;
+            d->env_execs_cap = d->nexecs;
+        }
     }
-    env->execs = ex;
-    env->nexecs = ex ? d->nexecs : 0;
+    env->nexecs = d->nexecs <= d->env_execs_cap ? d->nexecs : 0;
+    for (int i = 0; i < env->nexecs; i++) {
+        d->env_execs[i].id = d->execs[i].id;
+        d->env_execs[i].host = d->execs[i].host;
+        d->env_execs[i].rack = d->execs[i].rack;
+        d->env_execs[i].alive = d->execs[i].alive;
+    }
+    env->execs = d->env_execs;
     /* the main thread drops entries (unpersist): copy under mu */
     pthread_mutex_lock(&d->mu);
-    if (d->ncblocks > 0 &&
-        (cb = calloc((size_t)d->ncblocks, sizeof *cb)) != NULL) {
-        for (int i = 0; i < d->ncblocks; i++) {
-            cb[i].node = d->cblocks[i].node;
-            cb[i].part = d->cblocks[i].part;
-            cb[i].exec = d->cblocks[i].exec;
+    if (d->ncblocks > d->env_cached_cap) {
+        dag_cached *cb =
+            realloc(d->env_cached, (size_t)d->ncblocks * sizeof *cb);
+        if (cb) {
+            d->env_cached = cb;
+            d->env_cached_cap = d->ncblocks;
         }
-        env->ncached = d->ncblocks;
+    }
+    env->ncached = d->ncblocks <= d->env_cached_cap ? d->ncblocks : 0;
+    for (int i = 0; i < env->ncached; i++) {
+        d->env_cached[i].node = d->cblocks[i].node;
+        d->env_cached[i].part = d->cblocks[i].part;
+        d->env_cached[i].exec = d->cblocks[i].exec;
     }
     pthread_mutex_unlock(&d->mu);
-    env->cached = cb;
+    env->cached = d->env_cached;
     env->driver_host = d->host;
     env->now_ms = now_ms();
     env->wall_ms = wall_ms();
-}
-
-void job_env_free(dag_env *env)
-{
-    free((void *)env->execs);
-    free((void *)env->cached);
-    memset(env, 0, sizeof *env);
+    return env;
 }
 
 void job_live_changed(driver *d)
 {
-    dag_env env;
-    job_env(d, &env);
-    dag_set_executors(d->dag, &env);
-    job_env_free(&env);
+    dag_set_executors(d->dag, job_env(d));
 }
 
 /* ------------------------------------------------------------ outcomes */
@@ -118,7 +119,6 @@ void job_start(driver *d, job *j)
 {
     const job_spec *spec = j->spec;
     dag_outcome out = {0};
-    dag_env env;
     dag_job_stage *stages;
     dag_stage *rs;
     int n;
@@ -139,9 +139,7 @@ void job_start(driver *d, job *j)
     stages = dag_job_stages(d->dag, &n);
     eventlog_job_start(d->elog, j->id, spec->description, stages, n);
     free(stages);
-    job_env(d, &env);
-    dag_job_submit(d->dag, &env, &out);
-    job_env_free(&env);
+    dag_job_submit(d->dag, job_env(d), &out);
     job_apply(d, &out);
     if (rs->ntasks > 0)
         d->job_wait_since = now_ms();

@@ -279,10 +279,7 @@ static void offer_all(driver *d)
         if (dag_parents_missing(d->dag, st)) {
             /* an input went missing (executor lost): recompute it first */
             dag_outcome out = {0};
-            dag_env env;
-            job_env(d, &env);
-            dag_resubmit(d->dag, st, &env, &out);
-            job_env_free(&env);
+            dag_resubmit(d->dag, st, job_env(d), &out);
             job_apply(d, &out);
             continue;
         }

@@ -116,10 +116,7 @@ static void task_succeeded(driver *d, dag_stage *st, int ti, const running *r,
         kill_copies(d, st, ti, r->tid);
     if (taskset_remaining(st->ts) == 0) {
         dag_outcome out = {0};
-        dag_env env;
-        job_env(d, &env);
-        dag_stage_completed(d->dag, st, &env, &out);
-        job_env_free(&env);
+        dag_stage_completed(d->dag, st, job_env(d), &out);
         job_apply(d, &out);
     }
 }
@@ -274,16 +271,13 @@ static void fetch_failed(driver *d, dag_stage *st, const running *r,
                          const msg_status *m, const char *desc)
 {
     dag_outcome out = {0};
-    dag_env env;
     task_end(d, r, m, "FetchFailed", m->message);
     LOG_WARN("fetch failure in stage %d: map output %llu of shuffle %d "
              "on executor %s is missing (%s)",
              st->id, (unsigned long long)m->fetch_map_task, m->fetch_shuffle,
              m->fetch_exec ? m->fetch_exec : "?", m->message ? m->message : "");
-    job_env(d, &env);
     dag_fetch_failed(d->dag, st, m->fetch_shuffle, m->fetch_map_task,
-                     exec_index(d, m->fetch_exec), desc, &env, &out);
-    job_env_free(&env);
+                     exec_index(d, m->fetch_exec), desc, job_env(d), &out);
     job_apply(d, &out);
 }
 

@@ -45,6 +45,7 @@
 #include <time.h>
 
 #include "tap/tap.h"
+#include "unit/dag_plans.h"
 
 #define WAIT_MS 5000 /* real-time bound of every wait; never hit normally */
 
@@ -924,77 +925,6 @@ static int acc_failed(const job_result *r)
     return 0;
 }
 
-/* ------------------------------------------------------------ job plans */
-
-static int par0[] = {0}, par1[] = {1}, par2[] = {2};
-
-/* source(M) -> narrow -> shuffle(R) -> narrow: a map stage and a result
- * stage; the shuffle id is the shuffle node's id (2). */
-static void two_stage(job_spec *spec, plan_node *nodes, int nmaps, int nreduce)
-{
-    memset(nodes, 0, 4 * sizeof *nodes);
-    nodes[0] = (plan_node){.id = 0,
-                           .kind = NODE_SOURCE,
-                           .nparts = nmaps,
-                           .payload = (uint8_t *)"src",
-                           .payload_len = 3};
-    nodes[1] = (plan_node){.id = 1,
-                           .kind = NODE_NARROW,
-                           .nparts = nmaps,
-                           .nparents = 1,
-                           .parents = par0,
-                           .payload = (uint8_t *)"map",
-                           .payload_len = 3};
-    nodes[2] = (plan_node){.id = 2,
-                           .kind = NODE_SHUFFLE,
-                           .nparts = nreduce,
-                           .nparents = 1,
-                           .parents = par1,
-                           .payload = (uint8_t *)"shuffle",
-                           .payload_len = 7};
-    nodes[3] = (plan_node){.id = 3,
-                           .kind = NODE_NARROW,
-                           .nparts = nreduce,
-                           .nparents = 1,
-                           .parents = par2,
-                           .payload = (uint8_t *)"reduce",
-                           .payload_len = 6};
-    memset(spec, 0, sizeof *spec);
-    spec->nnodes = 4;
-    spec->nodes = nodes;
-    spec->root = 3;
-    spec->action = (const uint8_t *)"collect";
-    spec->action_len = 7;
-    spec->description = "collect at test_dag.c";
-}
-
-/* source(N) -> narrow: one result stage. */
-static void one_stage(job_spec *spec, plan_node *nodes, int nparts,
-                      const char **prefs)
-{
-    memset(nodes, 0, 2 * sizeof *nodes);
-    nodes[0] = (plan_node){.id = 0,
-                           .kind = NODE_SOURCE,
-                           .nparts = nparts,
-                           .payload = (uint8_t *)"src",
-                           .payload_len = 3,
-                           .prefs = prefs};
-    nodes[1] = (plan_node){.id = 1,
-                           .kind = NODE_NARROW,
-                           .nparts = nparts,
-                           .nparents = 1,
-                           .parents = par0,
-                           .payload = (uint8_t *)"map",
-                           .payload_len = 3};
-    memset(spec, 0, sizeof *spec);
-    spec->nnodes = 2;
-    spec->nodes = nodes;
-    spec->root = 1;
-    spec->action = (const uint8_t *)"count";
-    spec->action_len = 5;
-    spec->description = "count at test_dag.c";
-}
-
 /* --------------------------------------------------------------- checks */
 
 /* 1, 2, 5: a shuffle; a fetch failure; accumulators of re-run map tasks. */
@@ -1384,6 +1314,23 @@ static void test_lost_executors(void)
     scen_end(&sc);
 }
 
+/* Four 1-core executors on four hosts, a job of three tasks, all
+ * launched: the stage speculation tests start from. */
+static void three_tasks_four_slots(scen *sc, const char *const *kv,
+                                   job_spec *spec, plan_node *nodes)
+{
+    scen_start(sc, "sim[4]", kv);
+    for (int i = 0; i < 4; i++) {
+        char host[16];
+        snprintf(host, sizeof host, "host%d", i);
+        exec_add(sc, host, 1);
+    }
+    one_stage(spec, nodes, 3, NULL);
+    job_submit(sc, spec);
+    if (collect(sc, 3) != 3)
+        bail("tasks not launched");
+}
+
 /* 5: a speculative copy and the original both finish. */
 static void test_speculation_accum(void)
 {
@@ -1396,16 +1343,7 @@ static void test_speculation_accum(void)
     int from, R, killed = 0;
 
     diag("accumulators exactly once with speculative copies");
-    scen_start(&sc, "sim[4]", kv);
-    for (int i = 0; i < 4; i++) {
-        char host[16];
-        snprintf(host, sizeof host, "host%d", i);
-        exec_add(&sc, host, 1);
-    }
-    one_stage(&spec, nodes, 3, NULL);
-    job_submit(&sc, &spec);
-    if (collect(&sc, 3) != 3)
-        bail("tasks not launched");
+    three_tasks_four_slots(&sc, kv, &spec, nodes);
     R = sc.l[0].m.stage_id;
     o1 = find(&sc, 0, TASK_RESULT, 1);
     o2 = find(&sc, 0, TASK_RESULT, 2);
@@ -1673,16 +1611,7 @@ static void test_speculation_interval(void)
                         NULL};
 
     diag("speculation.interval");
-    scen_start(&sc, "sim[4]", kv);
-    for (int i = 0; i < 4; i++) {
-        char host[16];
-        snprintf(host, sizeof host, "host%d", i);
-        exec_add(&sc, host, 1);
-    }
-    one_stage(&spec, nodes, 3, NULL);
-    job_submit(&sc, &spec);
-    if (collect(&sc, 3) != 3)
-        bail("tasks not launched");
+    three_tasks_four_slots(&sc, kv, &spec, nodes);
     finish(&sc, find(&sc, 0, TASK_RESULT, 0), NULL);
     settle(&sc);
     clock_advance(500); /* stragglers by then (threshold 100 ms) */

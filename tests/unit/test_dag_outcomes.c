@@ -11,37 +11,7 @@
 #include <string.h>
 
 #include "tap/tap.h"
-
-static int par0[] = {0}, par1[] = {1}, par2[] = {2};
-
-/* source(M) -> narrow -> shuffle(R) -> narrow */
-static void two_stage(job_spec *spec, plan_node *nodes, int nmaps, int nreduce)
-{
-    memset(nodes, 0, 4 * sizeof *nodes);
-    nodes[0] = (plan_node){.id = 0, .kind = NODE_SOURCE, .nparts = nmaps};
-    nodes[1] = (plan_node){.id = 1,
-                           .kind = NODE_NARROW,
-                           .nparts = nmaps,
-                           .nparents = 1,
-                           .parents = par0};
-    nodes[2] = (plan_node){.id = 2,
-                           .kind = NODE_SHUFFLE,
-                           .nparts = nreduce,
-                           .nparents = 1,
-                           .parents = par1};
-    nodes[3] = (plan_node){.id = 3,
-                           .kind = NODE_NARROW,
-                           .nparts = nreduce,
-                           .nparents = 1,
-                           .parents = par2};
-    memset(spec, 0, sizeof *spec);
-    spec->nnodes = 4;
-    spec->nodes = nodes;
-    spec->root = 3;
-    spec->action = (const uint8_t *)"collect";
-    spec->action_len = 7;
-    spec->description = "collect at test";
-}
+#include "unit/dag_plans.h"
 
 static const dag_exec execs[] = {{"e0", "h0", NULL, 1}, {"e1", "h1", NULL, 1}};
 
@@ -128,7 +98,7 @@ static void test_two_stages(void)
     run_stage(g, ms, 0, &env, &out);
     is_string("C0.0 S1.0", notes(&out),
               "the map stage completes; the result stage starts");
-    ok(!strcmp(out.notes[1].info.description, "collect at test"),
+    ok(!strcmp(out.notes[1].info.description, "collect at test_dag.c"),
        "the result stage carries the job's description");
     dag_outcome_free(&out);
 
@@ -154,9 +124,10 @@ static void test_two_stages(void)
     dag_outcome_free(&out);
 
     dag_fetch_failed(g, rs, 2, 100, 1, "again", &env, &out);
-    ok(out.fail && strstr(out.fail, "Job 7 (collect at test) aborted: stage 1 "
-                                    "has failed the maximum allowable number "
-                                    "of times: 2"),
+    ok(out.fail &&
+           strstr(out.fail, "Job 7 (collect at test_dag.c) aborted: stage 1 "
+                            "has failed the maximum allowable number "
+                            "of times: 2"),
        "the 2nd consecutive fetch failure fails the job (%s)",
        out.fail ? out.fail : "no failure");
     dag_outcome_free(&out);
