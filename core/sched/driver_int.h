@@ -146,6 +146,7 @@ struct driver {
     int nexecs;
     int ever_registered;
     char cpus_refused[512]; /* why an executor was refused: task.cpus */
+    int ncpus_refused;      /* how many were */
     int64_t started_ms;
     dag *dag;
     dag_env env; /* job_env's view, and its buffers */

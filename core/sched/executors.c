@@ -124,14 +124,17 @@ static void refusal(driver *d, const msg_register *m, char *why, size_t n)
                  "task.cpus",
                  m->exec_id, m->cores, (long long)d->task_cpus);
         snprintf(d->cpus_refused, sizeof d->cpus_refused, "%s", why);
+        d->ncpus_refused++;
     }
 }
 
-/* A job is running and no executor can run its tasks because every one
- * that came had fewer cores than task.cpus: fail it now, saying why. */
+/* A job is running, no executor is alive, and as many executors as the
+ * cluster manager started were refused for having fewer cores than
+ * task.cpus: none will run a task; fail the job now, saying why. */
 void exec_check_cpus(driver *d)
 {
-    if (!d->cur || d->cur->done || !d->cpus_refused[0])
+    if (!d->cur || d->cur->done || !d->ncpus_refused ||
+        d->ncpus_refused < d->expected_execs)
         return;
     for (int i = 0; i < d->nexecs; i++)
         if (d->execs[i].alive)
