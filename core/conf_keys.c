@@ -134,7 +134,8 @@ static const conf_keydef known[] = {
      .default_value = "1",
      .min = "1",
      .readers = "core/sched/driver.c",
-     .doc = "cores reserved for each task"},
+     .doc = "cores reserved for each task",
+     .notes = "An executor with fewer cores is refused."},
     {.key = "stage.maxConsecutiveAttempts",
      .type = CONF_INT,
      .default_value = "4",
@@ -214,7 +215,8 @@ static const conf_keydef known[] = {
             "task to the next without a round trip to the driver",
      .notes = "Only while every task the executor runs started less than "
               "20 ms ago, so no task waits behind a long one while another "
-              "executor is idle. `0` schedules exactly like Spark."},
+              "executor is idle. `0` schedules exactly like Spark. Only with "
+              "`task.cpus` 1."},
     {.key = "scheduler.revive.interval",
      .type = CONF_DURATION,
      .default_value = "1s",
@@ -223,8 +225,8 @@ static const conf_keydef known[] = {
      .readers = "core/sched/driver.c",
      .doc = "interval of periodic resource offers to the task scheduler "
             "(drives delay scheduling)",
-     .notes = "ember's loop re-offers every 100 ms, so this key is accepted "
-              "but not needed."},
+     .notes = "Offers are also made whenever a stage is submitted, a task "
+              "ends or an executor comes or goes."},
     {.key = "scheduler.topology",
      .type = CONF_STRING,
      .default_value = "",
@@ -245,7 +247,7 @@ static const conf_keydef known[] = {
     {.key = "local.dir",
      .type = CONF_STRING,
      .default_value = "/tmp",
-     .readers = "core/sched/driver.c core/exec/executor.c",
+     .readers = "core/sched/executors.c core/exec/executor.c",
      .doc = "directory for shuffle files and spilled data"},
     {.key = "eventLog.enabled",
      .type = CONF_BOOL,

@@ -6,7 +6,7 @@ AM_TESTS_ENVIRONMENT = top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_
 if SANITIZERS
 AM_TESTS_ENVIRONMENT += EMBER_SANITIZED=1; export EMBER_SANITIZED;
 endif
-EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/unit/fake_host.h \
+EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/tap/json.lua tests/unit/fake_host.h \
 	tests/integration/lib.sh $(LUA_TESTS) $(INTEGRATION_TESTS) \
 	$(wildcard $(srcdir)/tests/fuzz/*.c) tests/fuzz/run-fuzz.sh
 
@@ -78,6 +78,13 @@ tests_unit_test_conf_keys_LDADD = $(EMBER_CORE_LIBS)
 UNIT_TESTS += tests/unit/test_dag
 tests_unit_test_dag_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_dag_LDADD = $(EMBER_CORE_LIBS)
+# the DAG scheduler's outcomes, without a driver; the event log's JSON
+EXTRA_DIST += tests/unit/dag_plans.h
+UNIT_TESTS += tests/unit/test_dag_outcomes tests/unit/test_eventlog
+tests_unit_test_dag_outcomes_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_dag_outcomes_LDADD = $(EMBER_CORE_LIBS)
+tests_unit_test_eventlog_CFLAGS = $(UNIT_CFLAGS) $(JANSSON_CFLAGS)
+tests_unit_test_eventlog_LDADD = $(EMBER_CORE_LIBS)
 
 # op_relational: each test compiles rel.c and the operator files it tests
 # and registers the plugin statically (tests/unit/rel_harness.h)

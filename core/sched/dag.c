@@ -1,37 +1,109 @@
 /*
- * dag.c -- the DAG scheduler: jobs, stages, the map-output tracker.
+ * dag.c -- the DAG scheduler: jobs cut into stages, stage attempts, the
+ * map-output tracker (see dag.h for the contract with the driver).
  *
  * A job's plan is cut at shuffle nodes: the result stage computes the
  * action's node; every shuffle node it (transitively) reads gets a map
  * stage, kept across jobs, so a later action whose shuffle output still
  * exists skips that stage.  Stages are submitted parents first; a stage
  * whose inputs are all available becomes a task set (taskset.c) with one
- * task per missing partition, with locality preferences: the host of a
- * source split, or the executors holding at least 20% of a reduce
- * partition's input (Spark's REDUCER_PREF_LOCS_FRACTION).
+ * task per missing partition, with locality preferences: where the
+ * partition is cached, else the host of a source split, or the executors
+ * holding at least 20% of a reduce partition's input (Spark's
+ * REDUCER_PREF_LOCS_FRACTION).  Every submission is a new stage attempt.
+ *
+ * Nothing here calls the driver: each entry point records what it did in
+ * the caller's dag_outcome (stage attempts submitted and completed, the
+ * job's result complete, the job failed and why), and the driver acts on
+ * it.
  *
  * Threads: the driver's loop thread only.
  */
-#include "driver_int.h"
+#include "dag.h"
 
+#include "util/buf.h"
 #include "util/log.h"
-#include "util/fsutil.h"
 
+#include <ember/plugin.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define REDUCER_PREF_FRACTION 0.2
 
-shuffle_rec *shuffle_get(driver *d, int id)
+struct dag {
+    ts_config cfg;
+    int64_t max_stage_attempts;
+    dag_shuffle *shuffles;
+    int nshuffles;
+    dag_stage **stages; /* map stages, kept across jobs */
+    int nstages;
+    int next_stage;
+    /* the current job */
+    const job_spec *spec;
+    int job_id;
+    dag_stage *result;
+};
+
+/* ------------------------------------------------------------ outcomes */
+
+void dag_outcome_free(dag_outcome *o)
 {
-    for (int i = 0; i < d->nshuffles; i++)
-        if (d->shuffles[i].shuffle_id == id)
-            return &d->shuffles[i];
+    if (!o)
+        return;
+    for (int i = 0; i < o->nnotes; i++)
+        free(o->notes[i].info.fail_reason);
+    free(o->notes);
+    free(o->fail);
+    memset(o, 0, sizeof *o);
+}
+
+static void fail_job(dag_outcome *out, const char *fmt, ...) EMBER_PRINTF(2, 3);
+
+static void fail_job(dag_outcome *out, const char *fmt, ...)
+{
+    char msg[16384];
+    va_list ap;
+    if (out->fail)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    out->fail = strdup(msg);
+    if (!out->fail)
+        out->fail = strdup("out of memory");
+}
+
+static void note(dag *g, dag_outcome *out, int kind, const dag_stage *st,
+                 const char *fail_reason)
+{
+    dag_note *nv = realloc(out->notes, (size_t)(out->nnotes + 1) * sizeof *nv);
+    if (!nv)
+        return; /* an event less, the scheduling goes on */
+    out->notes = nv;
+    nv[out->nnotes].kind = kind;
+    dag_stage_describe(g, st, &nv[out->nnotes].info);
+    nv[out->nnotes].info.fail_reason = fail_reason ? strdup(fail_reason) : NULL;
+    out->nnotes++;
+}
+
+/* ------------------------------------------------------------- lookups */
+
+static dag_shuffle *shuffle_get(const dag *g, int id)
+{
+    for (int i = 0; i < g->nshuffles; i++)
+        if (g->shuffles[i].shuffle_id == id)
+            return &g->shuffles[i];
     return NULL;
 }
 
-int shuffle_available(const shuffle_rec *s)
+const dag_shuffle *dag_shuffle_get(const dag *g, int shuffle_id)
+{
+    return shuffle_get(g, shuffle_id);
+}
+
+static int shuffle_available(const dag_shuffle *s)
 {
     for (int i = 0; i < s->nmaps; i++)
         if (!s->outs[i].valid)
@@ -39,7 +111,7 @@ int shuffle_available(const shuffle_rec *s)
     return 1;
 }
 
-const plan_node *node_get(const job_spec *spec, int id)
+static const plan_node *node_get(const job_spec *spec, int id)
 {
     for (int i = 0; i < spec->nnodes; i++)
         if (spec->nodes[i].id == id)
@@ -47,25 +119,86 @@ const plan_node *node_get(const job_spec *spec, int id)
     return NULL;
 }
 
-stage *map_stage_for(driver *d, int shuffle_id)
+static dag_stage *map_stage_for(const dag *g, int shuffle_id)
 {
-    for (int i = 0; i < d->nstages; i++)
-        if (d->stages[i]->is_map && d->stages[i]->shuffle_id == shuffle_id)
-            return d->stages[i];
+    for (int i = 0; i < g->nstages; i++)
+        if (g->stages[i]->is_map && g->stages[i]->shuffle_id == shuffle_id)
+            return g->stages[i];
     return NULL;
 }
 
-void stage_free(stage *st)
+int dag_nstages(const dag *g)
+{
+    return g->nstages + (g->result != NULL);
+}
+
+dag_stage *dag_stage_at(const dag *g, int i)
+{
+    return i < g->nstages ? g->stages[i] : g->result;
+}
+
+dag_stage *dag_result(const dag *g)
+{
+    return g->result;
+}
+
+void dag_stage_describe(const dag *g, const dag_stage *st, dag_stage_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->id = st->id;
+    info->attempt = st->attempt;
+    info->is_map = st->is_map;
+    info->ntasks = st->ntasks;
+    info->description = st->active && g->spec ? g->spec->description : NULL;
+    info->parents = st->parents;
+    info->nparents = st->nparents;
+    info->submitted_ms = st->submitted_ms;
+    info->bin_len = st->bin_len;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+dag *dag_new(const ts_config *cfg, int64_t max_stage_attempts)
+{
+    dag *g = calloc(1, sizeof *g);
+    if (!g)
+        return NULL;
+    g->cfg = *cfg;
+    g->max_stage_attempts = max_stage_attempts;
+    return g;
+}
+
+static void stage_free(dag_stage *st)
 {
     if (!st)
         return;
     taskset_destroy(&st->ts);
     free(st->bin);
     free(st->inputs);
+    free(st->parents);
     free(st->part_of);
     free(st->acc_applied);
-    free(st->fail_reason);
+    free(st->finished);
     free(st);
+}
+
+void dag_destroy(dag **gp)
+{
+    dag *g = gp ? *gp : NULL;
+    if (!g)
+        return;
+    for (int i = 0; i < g->nshuffles; i++) {
+        for (int m = 0; m < g->shuffles[i].nmaps; m++)
+            free(g->shuffles[i].outs[m].sizes);
+        free(g->shuffles[i].outs);
+    }
+    free(g->shuffles);
+    for (int i = 0; i < g->nstages; i++)
+        stage_free(g->stages[i]);
+    free(g->stages);
+    stage_free(g->result);
+    free(g);
+    *gp = NULL;
 }
 
 /* ----------------------------------------------------------- building */
@@ -80,7 +213,7 @@ static int collect_nodes(const job_spec *spec, int id, int *ids, int *n,
         if (ids[i] == id)
             return 0;
     if (!nd || *n >= max)
-        return EMBER_EINVAL;
+        return -1;
     ids[(*n)++] = id;
     if (nd->kind == NODE_SHUFFLE && !top) {
         inputs[(*ninputs)++] = id;
@@ -109,29 +242,50 @@ static void put_node(buf *b, const plan_node *nd)
     buf_put_svarint(b, nd->cache_level);
 }
 
-static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
-                          const plan_node *sn);
+static dag_stage *stage_build(dag *g, const job_spec *spec, int root,
+                              int is_map, const plan_node *sn);
 
 /* The map stage writing shuffle node sn, created on first use. */
-static stage *get_map_stage(driver *d, const job_spec *spec,
-                            const plan_node *sn)
+static dag_stage *get_map_stage(dag *g, const job_spec *spec,
+                                const plan_node *sn)
 {
-    stage *st = map_stage_for(d, sn->id);
+    dag_stage *st = map_stage_for(g, sn->id);
     if (st)
         return st;
     if (sn->nparents != 1)
         return NULL;
-    return stage_build(d, spec, sn->parents[0], 1, sn);
+    return stage_build(g, spec, sn->parents[0], 1, sn);
 }
 
-static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
-                          const plan_node *sn)
+/* A map stage's shuffle record, created on first use. */
+static int shuffle_add(dag *g, const plan_node *sn, int nmaps)
+{
+    dag_shuffle *ns;
+    if (shuffle_get(g, sn->id))
+        return 0;
+    ns = realloc(g->shuffles, (size_t)(g->nshuffles + 1) * sizeof *ns);
+    if (!ns)
+        return -1;
+    g->shuffles = ns;
+    ns = &g->shuffles[g->nshuffles];
+    ns->shuffle_id = sn->id;
+    ns->nmaps = nmaps;
+    ns->nreduce = sn->nparts;
+    ns->outs = calloc((size_t)nmaps + 1, sizeof *ns->outs);
+    if (!ns->outs)
+        return -1;
+    g->nshuffles++;
+    return 0;
+}
+
+static dag_stage *stage_build(dag *g, const job_spec *spec, int root,
+                              int is_map, const plan_node *sn)
 {
     int max = spec->nnodes + 1, n = 0, ninputs = 0;
     int *ids = calloc((size_t)max, sizeof *ids);
     int *inputs = calloc((size_t)max + 1, sizeof *inputs);
     const plan_node *rn = node_get(spec, root);
-    stage *st = NULL;
+    dag_stage *st = NULL;
     buf b;
     buf_init(&b);
     if (!ids || !inputs || !rn)
@@ -151,10 +305,15 @@ static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
     st->inputs = inputs;
     st->ninputs = ninputs;
     inputs = NULL;
+    st->parents = calloc((size_t)st->ninputs + 1, sizeof *st->parents);
+    if (!st->parents)
+        goto fail;
     for (int i = 0; i < st->ninputs; i++) {
         const plan_node *in = node_get(spec, st->inputs[i]);
-        if (!in || !get_map_stage(d, spec, in))
+        dag_stage *ps = in ? get_map_stage(g, spec, in) : NULL;
+        if (!ps)
             goto fail;
+        st->parents[st->nparents++] = ps->id;
     }
     buf_put_u8(&b, (uint8_t)is_map);
     buf_put_svarint(&b, root);
@@ -170,10 +329,9 @@ static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
     if (b.oom)
         goto fail;
     st->bin = buf_steal(&b, &st->bin_len);
-    st->id = d->next_stage++;
+    st->id = g->next_stage++;
     if (is_map) {
-        shuffle_rec *sr = shuffle_get(d, sn->id);
-        stage **nv;
+        dag_stage **nv;
         st->ntasks = st->nparts;
         st->part_of = calloc((size_t)st->ntasks + 1, sizeof *st->part_of);
         st->acc_applied = calloc((size_t)st->ntasks + 1, 1);
@@ -181,26 +339,13 @@ static stage *stage_build(driver *d, const job_spec *spec, int root, int is_map,
             goto fail;
         for (int p = 0; p < st->ntasks; p++)
             st->part_of[p] = p;
-        if (!sr) {
-            shuffle_rec *ns =
-                realloc(d->shuffles, (size_t)(d->nshuffles + 1) * sizeof *ns);
-            if (!ns)
-                goto fail;
-            d->shuffles = ns;
-            sr = &d->shuffles[d->nshuffles];
-            sr->shuffle_id = sn->id;
-            sr->nmaps = st->nparts;
-            sr->nreduce = sn->nparts;
-            sr->outs = calloc((size_t)st->nparts + 1, sizeof *sr->outs);
-            if (!sr->outs)
-                goto fail;
-            d->nshuffles++;
-        }
-        nv = realloc(d->stages, (size_t)(d->nstages + 1) * sizeof *nv);
+        if (shuffle_add(g, sn, st->nparts))
+            goto fail;
+        nv = realloc(g->stages, (size_t)(g->nstages + 1) * sizeof *nv);
         if (!nv)
             goto fail;
-        d->stages = nv;
-        d->stages[d->nstages++] = st;
+        g->stages = nv;
+        g->stages[g->nstages++] = st;
     }
     free(ids);
     return st;
@@ -215,37 +360,36 @@ fail:
 /* --------------------------------------------------------- preferences */
 
 /* Where partition p of node id would like to run. */
-static void node_prefs(driver *d, const job_spec *spec, int id, int p,
+static void node_prefs(const dag *g, const dag_env *env, int id, int p,
                        taskset *ts, int task, int depth)
 {
-    const plan_node *nd = node_get(spec, id);
+    const plan_node *nd = node_get(g->spec, id);
     int cached = 0;
     if (!nd || depth > 64)
         return;
     /* a cached partition runs where it is cached (PROCESS_LOCAL) */
-    pthread_mutex_lock(&d->mu);
-    for (int i = 0; i < d->ncblocks; i++) {
-        const cached_block *b = &d->cblocks[i];
-        if (b->node == id && b->part == p && d->execs[b->exec].alive) {
-            taskset_prefer_exec(ts, task, d->execs[b->exec].id);
+    for (int i = 0; i < env->ncached; i++) {
+        const dag_cached *b = &env->cached[i];
+        if (b->node == id && b->part == p && b->exec >= 0 &&
+            b->exec < env->nexecs && env->execs[b->exec].alive) {
+            taskset_prefer_exec(ts, task, env->execs[b->exec].id);
             cached = 1;
         }
     }
-    pthread_mutex_unlock(&d->mu);
     if (cached)
         return;
     switch (nd->kind) {
     case NODE_NARROW:
         if (nd->nparents == 1)
-            node_prefs(d, spec, nd->parents[0], p, ts, task, depth + 1);
+            node_prefs(g, env, nd->parents[0], p, ts, task, depth + 1);
         break;
     case NODE_UNION:
         for (int i = 0; i < nd->nparents; i++) {
-            const plan_node *c = node_get(spec, nd->parents[i]);
+            const plan_node *c = node_get(g->spec, nd->parents[i]);
             if (!c)
                 return;
             if (p < c->nparts) {
-                node_prefs(d, spec, c->id, p, ts, task, depth + 1);
+                node_prefs(g, env, c->id, p, ts, task, depth + 1);
                 return;
             }
             p -= c->nparts;
@@ -254,28 +398,28 @@ static void node_prefs(driver *d, const job_spec *spec, int id, int p,
     case NODE_SOURCE:
         if (nd->prefs && p < nd->nparts && nd->prefs[p]) {
             const char *h = nd->prefs[p];
-            taskset_prefer_host(ts, task,
-                                strcmp(h, "localhost") == 0 ? d->host : h);
+            taskset_prefer_host(
+                ts, task, strcmp(h, "localhost") == 0 ? env->driver_host : h);
         }
         break;
     case NODE_SHUFFLE: {
         /* reduce side: the executors holding >= 20% of this partition */
-        shuffle_rec *sr = shuffle_get(d, nd->id);
+        const dag_shuffle *sr = shuffle_get(g, nd->id);
         uint64_t total = 0, *per;
         if (!sr || !shuffle_available(sr) || p >= sr->nreduce)
             return;
-        per = calloc((size_t)d->nexecs + 1, sizeof *per);
+        per = calloc((size_t)env->nexecs + 1, sizeof *per);
         if (!per)
             return;
         for (int m = 0; m < sr->nmaps; m++)
-            if (sr->outs[m].sizes) {
+            if (sr->outs[m].sizes && sr->outs[m].exec < env->nexecs) {
                 per[sr->outs[m].exec] += sr->outs[m].sizes[p];
                 total += sr->outs[m].sizes[p];
             }
-        for (int e = 0; e < d->nexecs && total > 0; e++)
-            if (d->execs[e].alive &&
+        for (int e = 0; e < env->nexecs && total > 0; e++)
+            if (env->execs[e].alive &&
                 (double)per[e] >= REDUCER_PREF_FRACTION * (double)total)
-                taskset_prefer_exec(ts, task, d->execs[e].id);
+                taskset_prefer_exec(ts, task, env->execs[e].id);
         free(per);
         break;
     }
@@ -284,28 +428,54 @@ static void node_prefs(driver *d, const job_spec *spec, int id, int p,
 
 /* ---------------------------------------------------------- submission */
 
-int stage_missing_parents(driver *d, stage *st)
+void dag_set_executors(dag *g, const dag_env *env)
+{
+    ts_exec *v = calloc((size_t)env->nexecs + 1, sizeof *v);
+    int n = 0;
+    if (!v)
+        return;
+    for (int i = 0; i < env->nexecs; i++)
+        if (env->execs[i].alive) {
+            v[n].id = env->execs[i].id;
+            v[n].host = env->execs[i].host;
+            v[n].rack = env->execs[i].rack;
+            n++;
+        }
+    for (int i = 0; i < dag_nstages(g); i++) {
+        dag_stage *st = dag_stage_at(g, i);
+        if (st->ts)
+            taskset_set_executors(st->ts, v, n);
+    }
+    free(v);
+}
+
+int dag_parents_missing(const dag *g, const dag_stage *st)
 {
     int missing = 0;
     for (int i = 0; i < st->ninputs; i++) {
-        shuffle_rec *sr = shuffle_get(d, st->inputs[i]);
+        const dag_shuffle *sr = shuffle_get(g, st->inputs[i]);
         if (!sr || !shuffle_available(sr))
             missing++;
     }
     return missing;
 }
 
-static void stage_start(driver *d, stage *st)
+static void stage_completed(dag *g, dag_stage *st, const dag_env *env,
+                            dag_outcome *out);
+
+/* A new attempt of st: a task set of its missing partitions. */
+static void stage_start(dag *g, dag_stage *st, const dag_env *env,
+                        dag_outcome *out)
 {
-    shuffle_rec *sr = st->is_map ? shuffle_get(d, st->shuffle_id) : NULL;
+    const dag_shuffle *sr = st->is_map ? shuffle_get(g, st->shuffle_id) : NULL;
     int todo = 0;
     if (st->ever_started)
         st->attempt++; /* every submission is a new stage attempt */
     st->ever_started = 1;
     taskset_destroy(&st->ts);
-    st->ts = taskset_new(st->ntasks, &d->tscfg, now_ms());
+    st->ts = taskset_new(st->ntasks, &g->cfg, env->now_ms);
     if (!st->ts) {
-        job_fail(d, st->job, "out of memory");
+        fail_job(out, "out of memory");
         return;
     }
     for (int t = 0; t < st->ntasks; t++) {
@@ -313,281 +483,252 @@ static void stage_start(driver *d, stage *st)
             taskset_mark_done(st->ts, t);
             continue;
         }
-        if (!sr && st->job && st->job->res->blocks[t]) {
+        if (!sr && st->finished && st->finished[t]) {
             taskset_mark_done(st->ts, t);
             continue;
         }
-        node_prefs(d, st->job->spec, st->root, st->part_of[t], st->ts, t, 0);
+        node_prefs(g, env, st->root, st->part_of[t], st->ts, t, 0);
         todo++;
     }
-    st->state = todo ? ST_RUNNING : ST_DONE;
-    st->submitted_ms = wall_ms();
-    driver_live_changed(d);
+    st->state = todo ? DAG_RUNNING : DAG_DONE;
+    st->submitted_ms = env->wall_ms;
+    dag_set_executors(g, env);
     LOG_INFO("submitting stage %d.%d (%s) with %d tasks", st->id, st->attempt,
              st->is_map ? "shuffle map" : "result", todo);
-    ev_stage_submitted(d, st);
+    note(g, out, DAG_SUBMITTED, st, NULL);
     if (!todo)
-        stage_completed(d, st);
+        stage_completed(g, st, env, out);
 }
 
-void submit_stage(driver *d, stage *st, job *j)
+static void submit_stage(dag *g, dag_stage *st, const dag_env *env,
+                         dag_outcome *out)
 {
-    if (st->state == ST_RUNNING || st->state == ST_WAITING)
+    if (st->state == DAG_RUNNING || st->state == DAG_WAITING)
         return;
-    st->job = j;
-    if (stage_missing_parents(d, st) == 0) {
-        stage_start(d, st);
+    st->active = 1;
+    if (dag_parents_missing(g, st) == 0) {
+        stage_start(g, st, env, out);
         return;
     }
-    st->state = ST_WAITING;
+    st->state = DAG_WAITING;
     for (int i = 0; i < st->ninputs; i++) {
-        shuffle_rec *sr = shuffle_get(d, st->inputs[i]);
-        stage *ps = map_stage_for(d, st->inputs[i]);
+        const dag_shuffle *sr = shuffle_get(g, st->inputs[i]);
+        dag_stage *ps = map_stage_for(g, st->inputs[i]);
         if (sr && !shuffle_available(sr) && ps) {
-            if (ps->state == ST_DONE)
-                ps->state = ST_IDLE;
-            submit_stage(d, ps, j);
+            if (ps->state == DAG_DONE)
+                ps->state = DAG_IDLE;
+            submit_stage(g, ps, env, out);
         }
     }
 }
 
-void wake_waiting(driver *d, job *j)
+/* Start the waiting stages whose parents are now complete. */
+static void wake_waiting(dag *g, const dag_env *env, dag_outcome *out)
 {
-    for (int i = 0; i < d->nstages; i++) {
-        stage *st = d->stages[i];
-        if (st->state == ST_WAITING && stage_missing_parents(d, st) == 0)
-            stage_start(d, st);
+    for (int i = 0; i < g->nstages; i++) {
+        dag_stage *st = g->stages[i];
+        if (st->state == DAG_WAITING && dag_parents_missing(g, st) == 0)
+            stage_start(g, st, env, out);
     }
-    if (j && j->result && j->result->state == ST_WAITING &&
-        stage_missing_parents(d, j->result) == 0)
-        stage_start(d, j->result);
+    if (g->result && g->result->state == DAG_WAITING &&
+        dag_parents_missing(g, g->result) == 0)
+        stage_start(g, g->result, env, out);
 }
 
-void stage_completed(driver *d, stage *st)
+static void stage_completed(dag *g, dag_stage *st, const dag_env *env,
+                            dag_outcome *out)
 {
-    st->state = ST_DONE;
+    st->state = DAG_DONE;
     st->consecutive_failures = 0;
     LOG_INFO("stage %d.%d finished", st->id, st->attempt);
-    ev_stage_completed(d, st);
+    note(g, out, DAG_COMPLETED, st, NULL);
     if (st->is_map)
-        wake_waiting(d, st->job);
-    else if (st->job && st->job->pending_fetches == 0)
-        st->job->done = 1;
+        wake_waiting(g, env, out);
+    else if (st->active)
+        out->result_done = 1;
 }
 
-/* every stage of a job, for the job-start event: ids, and whether each map
- * stage is skipped (its output exists) */
-static void ev_job_start(driver *d, job *j)
+void dag_stage_completed(dag *g, dag_stage *st, const dag_env *env,
+                         dag_outcome *out)
 {
-    jw w;
-    jw_begin(&w, "SparkListenerJobStart");
-    jw_int(&w, "Job ID", j->id);
-    jw_int(&w, "Submission Time", wall_ms());
-    jw_arr(&w, "Stage Infos");
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < d->nstages + 1; i++) {
-            stage *st = i < d->nstages ? d->stages[i] : j->result;
-            int used = st == j->result;
-            if (pass != (st == j->result) || !st)
-                continue;
-            for (int k = 0; !used && k < j->spec->nnodes; k++)
-                if (j->spec->nodes[k].id == st->shuffle_id)
-                    used = 1;
-            if (!used)
-                continue;
-            jw_obj(&w, NULL);
-            jw_int(&w, "Stage ID", st->id);
-            jw_str(&w, "Stage Name",
-                   st->is_map ? "shuffle map" : j->spec->description);
-            jw_int(&w, "Number of Tasks", st->ntasks);
-            jw_bool(&w, "Skipped",
-                    st->is_map && shuffle_get(d, st->shuffle_id) &&
-                        shuffle_available(shuffle_get(d, st->shuffle_id)));
-            jw_end(&w);
-        }
-    }
-    jw_end(&w);
-    jw_obj(&w, "Properties");
-    jw_str(&w, "callSite.short", j->spec->description);
-    jw_end(&w);
-    eventlog_write(d->elog, &w);
+    stage_completed(g, st, env, out);
 }
 
-void job_start(driver *d, job *j)
+void dag_resubmit(dag *g, dag_stage *st, const dag_env *env, dag_outcome *out)
 {
-    const job_spec *spec = j->spec;
-    stage *rs;
-    j->id = d->next_job++;
-    j->start_us = now_us();
-    rs = stage_build(d, spec, spec->root, 0, NULL);
+    st->state = DAG_IDLE;
+    submit_stage(g, st, env, out);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+int dag_job_start(dag *g, const job_spec *spec, int job_id, dag_outcome *out)
+{
+    dag_stage *rs;
+    g->spec = spec;
+    g->job_id = job_id;
+    rs = stage_build(g, spec, spec->root, 0, NULL);
     if (!rs) {
-        job_fail(d, j, "cannot plan job %d: bad plan or out of memory", j->id);
-        return;
+        fail_job(out, "cannot plan job %d: bad plan or out of memory", job_id);
+        return -1;
     }
     rs->ntasks = spec->npartitions > 0 ? spec->npartitions : rs->nparts;
     rs->part_of = calloc((size_t)rs->ntasks + 1, sizeof *rs->part_of);
     rs->acc_applied = calloc((size_t)rs->ntasks + 1, 1);
-    j->res->nparts = rs->ntasks;
-    j->res->blocks = calloc((size_t)rs->ntasks + 1, sizeof(uint8_t *));
-    j->res->lens = calloc((size_t)rs->ntasks + 1, sizeof(size_t));
-    if (!rs->part_of || !rs->acc_applied || !j->res->blocks || !j->res->lens) {
+    rs->finished = calloc((size_t)rs->ntasks + 1, 1);
+    if (!rs->part_of || !rs->acc_applied || !rs->finished) {
         stage_free(rs);
-        job_fail(d, j, "out of memory");
-        return;
+        fail_job(out, "out of memory");
+        return -1;
     }
     for (int i = 0; i < rs->ntasks; i++) {
         int p = spec->npartitions > 0 ? spec->partitions[i] : i;
         if (p < 0 || p >= rs->nparts) {
             int np = rs->nparts;
             stage_free(rs);
-            job_fail(d, j, "partition %d out of range (0..%d)", p, np - 1);
-            return;
+            fail_job(out, "partition %d out of range (0..%d)", p, np - 1);
+            return -1;
         }
         rs->part_of[i] = p;
     }
-    j->result = rs;
-    LOG_INFO("job %d: %s, %d result partitions", j->id,
+    g->result = rs;
+    LOG_INFO("job %d: %s, %d result partitions", job_id,
              spec->description ? spec->description : "action", rs->ntasks);
-    ev_job_start(d, j);
-    if (rs->ntasks == 0) {
-        j->done = 1;
-        return;
-    }
-    submit_stage(d, rs, j);
-    d->job_wait_since = now_ms();
+    return 0;
 }
 
-void job_finish(driver *d, job *j)
+dag_job_stage *dag_job_stages(const dag *g, int *n)
 {
-    jw w;
-    for (int i = 0; i < d->nrun; i++)
-        if (d->run[i].st == j->result ||
-            (d->run[i].st && d->run[i].st->job == j && j->rc))
-            d->run[i].st = NULL;
-    for (int i = 0; i < d->nstages; i++) {
-        stage *st = d->stages[i];
-        if (st->job == j) {
-            st->job = NULL;
-            if (st->state != ST_DONE)
-                st->state = ST_IDLE;
+    dag_job_stage *v = calloc((size_t)g->nstages + 2, sizeof *v);
+    *n = 0;
+    if (!v || !g->result)
+        return v;
+    for (int i = 0; i < g->nstages; i++) {
+        const dag_stage *st = g->stages[i];
+        const dag_shuffle *sr = shuffle_get(g, st->shuffle_id);
+        if (!node_get(g->spec, st->shuffle_id))
+            continue; /* a map stage of another job */
+        v[*n].id = st->id;
+        v[*n].is_map = 1;
+        v[*n].ntasks = st->ntasks;
+        v[*n].skipped = sr && shuffle_available(sr);
+        (*n)++;
+    }
+    v[*n].id = g->result->id;
+    v[*n].ntasks = g->result->ntasks;
+    (*n)++;
+    return v;
+}
+
+void dag_job_submit(dag *g, const dag_env *env, dag_outcome *out)
+{
+    if (!g->result)
+        return;
+    if (g->result->ntasks == 0) {
+        out->result_done = 1;
+        return;
+    }
+    submit_stage(g, g->result, env, out);
+}
+
+void dag_job_end(dag *g)
+{
+    for (int i = 0; i < g->nstages; i++) {
+        dag_stage *st = g->stages[i];
+        if (st->active) {
+            st->active = 0;
+            if (st->state != DAG_DONE)
+                st->state = DAG_IDLE;
             taskset_destroy(&st->ts);
         }
     }
-    if (j->res) {
-        j->res->job_id = j->id;
-        j->res->elapsed_us = now_us() - j->start_us;
-        j->res->ntasks = j->ntasks;
-    }
-    jw_begin(&w, "SparkListenerJobEnd");
-    jw_int(&w, "Job ID", j->id);
-    jw_int(&w, "Completion Time", wall_ms());
-    jw_obj(&w, "Job Result");
-    jw_str(&w, "Result", j->rc ? "JobFailed" : "JobSucceeded");
-    if (j->rc) {
-        jw_obj(&w, "Exception");
-        jw_str(&w, "Message", j->errmsg);
-        jw_end(&w);
-    }
-    jw_end(&w);
-    eventlog_write(d->elog, &w);
-    if (j->result && j->result->bin_bcast)
-        bcast_remove(d->bcast, j->result->bin_bcast);
-    stage_free(j->result);
-    j->result = NULL;
-    pthread_mutex_lock(&d->mu);
-    d->cur = NULL;
-    j->done = 2;
-    pthread_cond_broadcast(&d->cv);
-    pthread_mutex_unlock(&d->mu);
+    stage_free(g->result);
+    g->result = NULL;
+    g->spec = NULL;
 }
 
 /* ------------------------------------------------- map-output tracker */
 
-static void forget_output(driver *d, shuffle_rec *sr, int m)
+void dag_map_output(dag *g, dag_stage *st, int task, int exec,
+                    uint64_t map_task_id, const uint64_t *sizes)
 {
-    stage *ms = map_stage_for(d, sr->shuffle_id);
+    dag_shuffle *sr = shuffle_get(g, st->shuffle_id);
+    dag_output *o;
+    if (!sr)
+        return;
+    o = &sr->outs[st->part_of[task]];
+    free(o->sizes);
+    o->sizes = calloc((size_t)sr->nreduce + 1, sizeof *o->sizes);
+    if (o->sizes)
+        memcpy(o->sizes, sizes, (size_t)sr->nreduce * sizeof *o->sizes);
+    o->valid = 1;
+    o->exec = exec;
+    o->map_task_id = map_task_id;
+}
+
+void dag_result_held(dag_stage *st, int task)
+{
+    if (st->finished && task >= 0 && task < st->ntasks)
+        st->finished[task] = 1;
+}
+
+static void forget_output(dag *g, dag_shuffle *sr, int m)
+{
+    dag_stage *ms = map_stage_for(g, sr->shuffle_id);
     sr->outs[m].valid = 0;
     free(sr->outs[m].sizes);
     sr->outs[m].sizes = NULL;
-    if (ms && ms->state == ST_DONE)
-        ms->state = ST_IDLE;
+    if (ms && ms->state == DAG_DONE)
+        ms->state = DAG_IDLE;
     if (ms && ms->ts)
         taskset_resubmit(ms->ts, m);
 }
 
-void lose_outputs(driver *d, int ei)
+void dag_lose_outputs(dag *g, int exec, const dag_env *env, dag_outcome *out)
 {
-    for (int s = 0; s < d->nshuffles; s++) {
-        shuffle_rec *sr = &d->shuffles[s];
+    for (int s = 0; s < g->nshuffles; s++) {
+        dag_shuffle *sr = &g->shuffles[s];
         int lost = 0;
         for (int m = 0; m < sr->nmaps; m++)
-            if (sr->outs[m].valid && sr->outs[m].exec == ei) {
-                forget_output(d, sr, m);
+            if (sr->outs[m].valid && sr->outs[m].exec == exec) {
+                forget_output(g, sr, m);
                 lost++;
             }
         if (lost)
             LOG_INFO("lost %d map outputs of shuffle %d on executor %s", lost,
-                     sr->shuffle_id, d->execs[ei].id);
+                     sr->shuffle_id,
+                     exec < env->nexecs ? env->execs[exec].id : "?");
+        out->lost += lost;
     }
 }
 
-void unregister_output(driver *d, int shuffle_id, uint64_t map_task_id)
+void dag_fetch_failed(dag *g, dag_stage *st, int shuffle_id,
+                      uint64_t map_task_id, int lost_exec, const char *reason,
+                      const dag_env *env, dag_outcome *out)
 {
-    shuffle_rec *sr = shuffle_get(d, shuffle_id);
-    if (!sr)
+    dag_shuffle *sr = shuffle_get(g, shuffle_id);
+    for (int m = 0; sr && m < sr->nmaps; m++)
+        if (sr->outs[m].valid && sr->outs[m].map_task_id == map_task_id) {
+            forget_output(g, sr, m);
+            out->lost++;
+        }
+    if (lost_exec >= 0)
+        dag_lose_outputs(g, lost_exec, env, out);
+    note(g, out, DAG_COMPLETED, st, reason);
+    if (++st->consecutive_failures >= g->max_stage_attempts) {
+        fail_job(out,
+                 "Job %d (%s) aborted: stage %d has failed the maximum "
+                 "allowable number of times: %lld. Most recent failure "
+                 "reason: %s",
+                 g->job_id,
+                 g->spec && g->spec->description ? g->spec->description
+                                                 : "action",
+                 st->id, (long long)g->max_stage_attempts, reason);
         return;
-    for (int m = 0; m < sr->nmaps; m++)
-        if (sr->outs[m].valid && sr->outs[m].map_task_id == map_task_id)
-            forget_output(d, sr, m);
-}
-
-/* ------------------------------------------------------- event helpers */
-
-static void stage_info(jw *w, driver *d, const stage *st)
-{
-    jw_obj(w, "Stage Info");
-    jw_int(w, "Stage ID", st->id);
-    jw_int(w, "Stage Attempt ID", st->attempt);
-    jw_str(w, "Stage Name",
-           st->is_map ? "shuffle map"
-                      : (st->job && st->job->spec->description
-                             ? st->job->spec->description
-                             : "result"));
-    jw_int(w, "Number of Tasks", st->ntasks);
-    jw_str(w, "Stage Type", st->is_map ? "ShuffleMapStage" : "ResultStage");
-    jw_arr(w, "Parent IDs");
-    for (int i = 0; i < st->ninputs; i++) {
-        stage *p = map_stage_for(d, st->inputs[i]);
-        if (p)
-            jw_elem_int(w, p->id);
     }
-    jw_end(w);
-    jw_int(w, "Submission Time", st->submitted_ms);
-    jw_int(w, "Binary Size", (int64_t)st->bin_len);
-    jw_bool(w, "Binary Broadcast", st->bin_len > d->bin_bcast_threshold);
-}
-
-void ev_stage_submitted(driver *d, const stage *st)
-{
-    jw w;
-    if (!d->elog)
-        return;
-    jw_begin(&w, "SparkListenerStageSubmitted");
-    stage_info(&w, d, st);
-    jw_end(&w);
-    eventlog_write(d->elog, &w);
-}
-
-void ev_stage_completed(driver *d, const stage *st)
-{
-    jw w;
-    if (!d->elog)
-        return;
-    jw_begin(&w, "SparkListenerStageCompleted");
-    stage_info(&w, d, st);
-    jw_int(&w, "Completion Time", wall_ms());
-    if (st->fail_reason)
-        jw_str(&w, "Failure Reason", st->fail_reason);
-    jw_end(&w);
-    eventlog_write(d->elog, &w);
+    /* a new attempt of this stage once its parents are whole again
+       (stage_start numbers it) */
+    st->state = DAG_IDLE;
+    taskset_destroy(&st->ts);
+    submit_stage(g, st, env, out);
 }

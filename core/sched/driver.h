@@ -10,37 +10,13 @@
 #ifndef EMBER_SCHED_DRIVER_H
 #define EMBER_SCHED_DRIVER_H
 
+#include "jobspec.h"
+
 #include <ember/plugin.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct conf;
-
-#include "plan_kind.h" /* NODE_SOURCE, NODE_NARROW, NODE_SHUFFLE, NODE_UNION */
-
-typedef struct plan_node {
-    int id;
-    int kind;
-    int nparts;
-    int nparents;
-    int *parents;     /* node ids */
-    uint8_t *payload; /* encoded Lua description, opaque to the driver */
-    size_t payload_len;
-    const char **prefs; /* sources: preferred host per partition, or NULL;
-                           "localhost" means the driver's host */
-    int cache_level;    /* persisted: a LEVEL_* of blockmgr.h, 0 = none */
-} plan_node;
-
-typedef struct job_spec {
-    int nnodes;
-    plan_node *nodes; /* borrowed */
-    int root;         /* node id */
-    const uint8_t *action;
-    size_t action_len;
-    int npartitions; /* result partitions to compute; 0 = all */
-    const int *partitions;
-    const char *description; /* e.g. "collect at job.lua:12" */
-} job_spec;
 
 typedef struct job_result {
     int job_id;

@@ -1,15 +1,32 @@
 /*
- * driver_int.h -- the driver's internal state, shared by driver.c (event
- * loop, executors, messages, task launch and status) and dag.c (jobs,
- * stages, map-output tracker).  Everything here belongs to the loop thread
- * unless a field says otherwise.
+ * driver_int.h -- the driver's private interface: its state, and the
+ * functions its files call in one another.  Callable only by the driver's
+ * own files:
+ *
+ *   driver.c     public API: start (settings, plugins, threads), stop,
+ *                run a job, storage and broadcast requests
+ *   loop.c       the event loop: waits, dispatches, nothing else
+ *   jobs.c       jobs start and end; applies the DAG's outcomes (dag.h)
+ *   offers.c     task scheduling: resource offers, launch, revive,
+ *                speculation checks, tasks queued ahead
+ *   status.c     task status updates and fetched results
+ *   executors.c  registration, heartbeats, loss, messages to executors
+ *   fetcher.c    the result-fetcher thread
+ *
+ * The DAG scheduler (dag.c), the task sets (taskset.c) and the event log
+ * (eventlog.c) sit below and never include this header.
+ *
+ * Threads: everything here belongs to the loop thread unless a field says
+ * otherwise.
  */
 #ifndef EMBER_SCHED_DRIVER_INT_H
 #define EMBER_SCHED_DRIVER_INT_H
 
 #include "bcast.h"
+#include "dag.h"
 #include "driver.h"
 #include "eventlog.h"
+#include "rpc/msg.h"
 #include "taskset.h"
 #include "util/buf.h"
 
@@ -25,7 +42,7 @@ typedef struct exec_rec {
     char *rack;
     int64_t pid;
     int cores;
-    int free_cores;
+    int free_cores; /* negative: tasks queued ahead */
     char *endpoint;
     int alive;
     int64_t last_seen;
@@ -34,54 +51,14 @@ typedef struct exec_rec {
     int nsent;
 } exec_rec;
 
-typedef struct map_output {
-    int valid;
-    int exec;             /* index into d->execs */
-    uint64_t map_task_id; /* = the TID that wrote it */
-    uint64_t *sizes;      /* stored bytes per reduce partition */
-} map_output;
-
-typedef struct shuffle_rec {
-    int shuffle_id;
-    int nmaps;
-    int nreduce;
-    map_output *outs;
-} shuffle_rec;
-
-enum { ST_IDLE = 0, ST_WAITING = 1, ST_RUNNING = 2, ST_DONE = 3 };
-
-typedef struct stage {
-    int id;
-    int attempt;
-    int is_map;
-    int shuffle_id; /* map stage: the shuffle it writes */
-    int root;       /* plan node computed by the stage */
-    int nparts;     /* partitions of the root */
-    int out_parts;  /* map stage: reduce partitions */
-    uint8_t *bin;
-    size_t bin_len;
-    int ninputs;
-    int *inputs; /* shuffle ids read */
-    int state;
-    int ntasks;
-    int *part_of;         /* task index -> partition */
-    uint8_t *acc_applied; /* per task index: accumulators counted */
-    taskset *ts;          /* the current attempt's tasks */
-    int consecutive_failures;
-    int ever_started;
-    int64_t bin_bcast; /* the stage binary as a broadcast, or 0 */
-    int64_t submitted_ms;
-    char *fail_reason;
-    struct job *job; /* job that currently drives it */
-} stage;
-
+/* A launched task attempt. */
 typedef struct running {
     uint64_t tid;
-    stage *st; /* NULL once its job ended */
-    int task;  /* index in the stage's task set */
+    dag_stage *st; /* NULL once its job ended */
+    int task;      /* index in the stage's task set */
     int attempt;
     int stage_attempt;
-    int exec;
+    int exec; /* executor index; -1 - index while its result is fetched */
     int level;
     int speculative;
     int64_t start_us;
@@ -117,7 +94,6 @@ typedef struct job {
     int id;
     const job_spec *spec;
     job_result *res;
-    stage *result;
     int done; /* 1: finished (loop thread), 2: handed back (main thread) */
     int rc;
     char *errmsg;
@@ -169,19 +145,24 @@ struct driver {
     exec_rec *execs;
     int nexecs;
     int ever_registered;
+    char cpus_refused[512]; /* why an executor was refused: task.cpus */
+    int ncpus_refused;      /* how many were */
     int64_t started_ms;
-    shuffle_rec *shuffles;
-    int nshuffles;
-    stage **stages; /* map stages, kept across jobs */
-    int nstages;
+    dag *dag;
+    dag_env env; /* job_env's view, and its buffers */
+    dag_exec *env_execs;
+    int env_execs_cap;
+    dag_cached *env_cached;
+    int env_cached_cap;
     running *run;
     int nrun;
     job *cur;
     int next_job;
-    int next_stage;
     uint64_t next_tid;
     int64_t job_wait_since;
     int64_t last_spec_check;
+    int revive;          /* offers are due: something changed */
+    int64_t next_revive; /* the next periodic revive (now_ms clock) */
     /* settings */
     ts_config tscfg;
     int64_t heartbeat_ms;
@@ -192,33 +173,66 @@ struct driver {
     double min_registered_ratio;
     int64_t launch_ahead; /* scheduler.launchAhead: queued tasks per core */
     uint64_t bin_bcast_threshold; /* task.binaryBroadcastThreshold */
+    int64_t task_cpus;            /* task.cpus: cores each task occupies */
+    int64_t spec_interval_ms;     /* speculation.interval */
+    int64_t revive_interval_ms;   /* scheduler.revive.interval */
     int expected_cores;
     char *topology; /* "host=rack,host=rack" */
     char plugins_sig[2048];
 };
 
-/* driver.c */
-void job_fail(driver *d, struct job *j, const char *fmt, ...)
-    EMBER_PRINTF(3, 4);
-void driver_live_changed(driver *d);
-int exec_index(driver *d, const char *id);
+/* jobs.c */
+void job_start(driver *d, job *j);
+/* Ends the current job when it is done and no fetch is pending. */
+void job_finish_if_done(driver *d);
+/* The job fails (first reason kept); no-op for NULL or a done job. */
+void job_fail(driver *d, job *j, const char *fmt, ...) EMBER_PRINTF(3, 4);
+/* The job that drives stage st, or NULL. */
+job *job_of(driver *d, const dag_stage *st);
+/* The cluster as the DAG sees it now, for one dag_* call (the driver's
+ * buffers: valid until the next job_env). */
+const dag_env *job_env(driver *d);
+/* Write the outcome's events, act on it, free it. */
+void job_apply(driver *d, dag_outcome *out);
+/* The task-start/end event record of a running task. */
+void job_ev_task(driver *d, const running *r, ev_task *t);
+/* The live executors changed: tell every task set. */
+void job_live_changed(driver *d);
 
-/* dag.c */
-shuffle_rec *shuffle_get(driver *d, int id);
-int shuffle_available(const shuffle_rec *s);
-stage *map_stage_for(driver *d, int shuffle_id);
-const plan_node *node_get(const job_spec *spec, int id);
-void stage_free(stage *st);
-void submit_stage(driver *d, stage *st, struct job *j);
-void wake_waiting(driver *d, struct job *j);
-int stage_missing_parents(driver *d, stage *st);
-void job_start(driver *d, struct job *j);
-void job_finish(driver *d, struct job *j);
-void lose_outputs(driver *d, int exec);
-void unregister_output(driver *d, int shuffle_id, uint64_t map_task_id);
-void stage_completed(driver *d, stage *st);
-/* event log helpers */
-void ev_stage_submitted(driver *d, const stage *st);
-void ev_stage_completed(driver *d, const stage *st);
+/* offers.c */
+void offers_schedule(driver *d); /* offer slots, if due */
+void offers_check_speculation(driver *d);
+void offers_recall_queued(driver *d);
+void run_remove(driver *d, int i);
+
+/* status.c */
+void status_on_task(driver *d, int ei, const msg_status *m);
+void status_on_fetched(driver *d, fetch_req *f);
+
+/* executors.c */
+void exec_on_register(driver *d, const ember_peer *peer, const void *data,
+                      size_t len);
+void exec_on_heartbeat(driver *d, int ei, const msg_heartbeat *hb);
+int exec_find(driver *d, const ember_peer *p);
+int exec_index(driver *d, const char *id);
+void exec_lose(driver *d, int ei, const char *reason);
+void exec_check_timeouts(driver *d);
+void exec_remove_dir(driver *d, const exec_rec *e);
+void exec_send(driver *d, const ember_peer *to, buf *b);
+void exec_send_simple(driver *d, int ei, int type, uint64_t n);
+void exec_drain_unpersist(driver *d);
+void exec_check_cpus(driver *d);
+
+/* fetcher.c */
+int fetcher_start(driver *d, ember_error *err);
+void fetcher_submit(driver *d, fetch_req *f);
+/* Completed fetches, handed to status_on_fetched. */
+void fetcher_drain(driver *d);
+void fetch_req_free(fetch_req *f);
+/* After the thread stopped: free whatever is queued. */
+void fetcher_free_queues(driver *d);
+
+/* loop.c */
+void *loop_main(void *arg);
 
 #endif

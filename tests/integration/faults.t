@@ -28,34 +28,39 @@ for _, kv in ipairs(sums) do total = total + kv[2]; keys = keys + 1 end
 print("keys", keys, "total", total)
 LUA
 expect="keys	97	total	71994000"
+# the process id of the first executor the running application's event
+# log names
+first_executor_pid() {
+    ev_eval '[e["Executor Info"]["Process ID"] for e in evs if e["Event"] == "SparkListenerExecutorAdded"][0]' "$T/ev/*.inprogress"
+}
 conf="--conf eventLog.enabled=true --conf eventLog.dir=$T/ev --conf network.timeout=4s --conf executor.heartbeatInterval=500ms --conf local.dir=$T"
 
 # --- kill -9 one of three executors during the reduce stage
 "$EMBER" submit --master 'local-cluster[3,1,256]' $conf "$T/job.lua" > "$T/out1" 2>&1 &
 drv=$!
-wait_for sh -c "grep -q '\"Stage Type\":\"ResultStage\"' $T/ev/*.inprogress"
-victim=$(grep -h '"SparkListenerExecutorAdded"' "$T"/ev/*.inprogress | head -1 | sed 's/.*"Process ID":\([0-9]*\).*/\1/')
+wait_for ev_any 'e.get("Stage Info", {}).get("Stage Type") == "ResultStage"' "$T/ev/*.inprogress"
+victim=$(first_executor_pid)
 kill -9 "$victim"
 wait "$drv"
 ok $? "the job survives kill -9 of an executor"
 grep -q "^$expect\$" "$T/out1"
 ok $? "and its answer is exact" || sed 's/^/# /' "$T/out1"
 ev=$(ls "$T"/ev/app-* | head -1)
-[ "$(grep -c '"SparkListenerExecutorAdded"' "$ev")" -ge 4 ]
+[ "$(ev_count 'e["Event"] == "SparkListenerExecutorAdded"' "$ev")" -ge 4 ]
 ok $? "a replacement executor registered"
-grep -q '"SparkListenerExecutorRemoved".*killed by signal 9' "$ev"
+ev_any 'e["Event"] == "SparkListenerExecutorRemoved" and "killed by signal 9" in e["Removed Reason"]' "$ev"
 ok $? "the event log says the executor was lost, and why"
 # lost map outputs are recomputed: the map stage runs again (a second
 # submission of stage 0, or a second attempt of it)
-[ "$(grep -c '"SparkListenerStageSubmitted","Stage Info":{"Stage ID":0,' "$ev")" -ge 2 ]
+[ "$(ev_count 'e["Event"] == "SparkListenerStageSubmitted" and e["Stage Info"]["Stage ID"] == 0' "$ev")" -ge 2 ]
 ok $? "the lost map outputs were recomputed (map stage resubmitted)" || grep -E 'StageSubmitted|Removed' "$ev" | cut -c1-160 | sed 's/^/# /'
 rm -rf "$T/ev"
 
 # --- SIGSTOP: declared lost after network.timeout, job completes
 "$EMBER" submit --master 'local-cluster[2,1,256]' $conf "$T/job.lua" 300 > "$T/out2" 2>&1 &
 drv=$!
-wait_for sh -c "grep -q '\"SparkListenerTaskStart\"' $T/ev/*.inprogress"
-victim=$(grep -h '"SparkListenerExecutorAdded"' "$T"/ev/*.inprogress | head -1 | sed 's/.*"Process ID":\([0-9]*\).*/\1/')
+wait_for ev_any 'e["Event"] == "SparkListenerTaskStart"' "$T/ev/*.inprogress"
+victim=$(first_executor_pid)
 kill -STOP "$victim"
 wait "$drv"
 rc=$?
@@ -64,7 +69,7 @@ ok $rc "the job completes with one executor stopped (SIGSTOP)"
 grep -q "^$expect\$" "$T/out2"
 ok $? "with the exact answer" || sed 's/^/# /' "$T/out2"
 ev=$(ls "$T"/ev/app-* | head -1)
-grep -q '"SparkListenerExecutorRemoved".*heartbeat timed out' "$ev"
+ev_any 'e["Event"] == "SparkListenerExecutorRemoved" and "heartbeat timed out" in e["Removed Reason"]' "$ev"
 ok $? "the stopped executor was declared lost after network.timeout"
 wait_for sh -c "! kill -0 $victim 2>/dev/null"
 ok $? "the stopped executor is gone after the driver ends"
@@ -73,7 +78,7 @@ ok $? "the stopped executor is gone after the driver ends"
 rm -rf "$T/ev"
 "$EMBER" submit --master 'local-cluster[2,1,256]' $conf "$T/job.lua" 5000 > "$T/out4" 2>&1 &
 drv=$!
-wait_for sh -c "grep -q '\"SparkListenerTaskStart\"' $T/ev/*.inprogress"
+wait_for ev_any 'e["Event"] == "SparkListenerTaskStart"' "$T/ev/*.inprogress"
 kill -STOP "$drv"
 wait_for sh -c "! pgrep -f '[e]xecutor --driver .*local.dir=$T' > /dev/null"
 ok $? "executors exit when the driver stops answering for network.timeout"

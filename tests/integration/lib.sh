@@ -39,4 +39,34 @@ wait_for() {
     done
     return 0
 }
+# ev_eval EXPR FILE...: print the value of the Python expression EXPR, in which
+# `evs` is the list of events of the event logs FILE... (glob patterns,
+# expanded at each call), every line parsed as strict JSON (an error
+# otherwise); a last line still being written is left out.
+ev_eval() {
+    python3 -c '
+import glob, json, sys
+def strict(c):
+    raise ValueError("not JSON: " + c)
+evs = []
+for pat in sys.argv[2:]:
+    for path in sorted(glob.glob(pat)):
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().split("\n")
+        evs += [json.loads(l, parse_constant=strict) for l in lines[:-1]]
+print(eval(sys.argv[1], {"evs": evs}))
+' "$@"
+}
+# ev_any EXPR FILE...: some event `e` of the logs makes EXPR true
+ev_any() {
+    expr=$1
+    shift
+    [ "$(ev_eval "any(($expr) for e in evs)" "$@")" = True ]
+}
+# ev_count EXPR FILE...: how many events `e` make EXPR true
+ev_count() {
+    expr=$1
+    shift
+    ev_eval "sum(1 for e in evs if ($expr))" "$@"
+}
 finish() { [ "$failed" -eq 0 ]; exit $?; }

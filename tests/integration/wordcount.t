@@ -32,10 +32,10 @@ ok $? "wordcount with transport.data=shm: $distinct distinct words"
 tail -20 "$T/out" | awk '{print $1, $2}' > "$T/top"
 cmp -s "$T/top" "$T/oracle.top"
 ok $? "wordcount with transport.data=shm: top 20 equal the oracle's"
-grep -q '"Data Transport Bytes Read":[1-9]' "$T"/ev/app-*
+ev_any 'e["Event"] == "SparkListenerTaskEnd" and "Task Metrics" in e and e["Task Metrics"]["Shuffle Read Metrics"]["Data Transport Bytes Read"] >= 1' "$T/ev/app-*"
 ok $? "shuffle blocks travelled over shared memory"
 left=""
-for pid in $(grep -ho '"Process ID":[0-9]*' "$T"/ev/app-* | cut -d: -f2); do
+for pid in $(ev_eval '" ".join(str(e["Executor Info"]["Process ID"]) for e in evs if e["Event"] == "SparkListenerExecutorAdded")' "$T/ev/app-*"); do
     ls /dev/shm/ember-ember-"$pid"-* > /dev/null 2>&1 && left="$left $pid"
 done
 [ -z "$left" ]

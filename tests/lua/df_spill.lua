@@ -48,8 +48,8 @@ local function run(master, evlog)
     end
     local spilled = 0
     if evlog then
-      for _, l in ipairs(t.events(tmp .. "/events", sc.app_id)) do
-        spilled = spilled + (tonumber(l:match('"Memory Bytes Spilled":(%d+)')) or 0)
+      for _, ev in ipairs(t.events(tmp .. "/events", sc.app_id)) do
+        spilled = spilled + (ev["Task Metrics"] and ev["Task Metrics"]["Memory Bytes Spilled"] or 0)
       end
     end
     return {sum = s1, n = n, inorder = inorder, agg = s2, groups = groups, spilled = spilled}

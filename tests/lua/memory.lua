@@ -27,10 +27,10 @@ local sum = sc:range(N, 4):map(function(x) return string.format("%010d", x) .. p
 t.is(sum, N * (N - 1) // 2, "200 MiB through a shuffle on 2 x 32 MiB executors: exact answer")
 
 local spilled, peak = 0, 0
-for _, l in ipairs(events()) do
-  local s = tonumber(l:match('"Memory Bytes Spilled":(%d+)'))
+for _, ev in ipairs(events()) do
+  local s = ev["Task Metrics"] and ev["Task Metrics"]["Memory Bytes Spilled"]
   if s then spilled = spilled + s end
-  local p = tonumber(l:match('"PeakRSS":(%d+)'))
+  local p = ev["Executor Metrics"] and ev["Executor Metrics"].PeakRSS
   if p and p > peak then peak = p end
 end
 t.ok(spilled > 0, string.format("map tasks spilled %.1f MiB to disk", spilled / 1048576))

@@ -24,10 +24,10 @@ local function reduce_spill(f)
   local r = f()
   local ev, spilled, tasks = events(), 0, 0
   for i = before + 1, #ev do
-    local l = ev[i]
-    if l:find('"SparkListenerTaskEnd"') and l:find('"ResultTask"') then
+    local e = ev[i]
+    if e.Event == "SparkListenerTaskEnd" and e["Task Type"] == "ResultTask" then
       tasks = tasks + 1
-      spilled = spilled + (tonumber(l:match('"Memory Bytes Spilled":(%d+)')) or 0)
+      spilled = spilled + (e["Task Metrics"] and e["Task Metrics"]["Memory Bytes Spilled"] or 0)
     end
   end
   return r, spilled, tasks
@@ -120,8 +120,8 @@ t.is(sc:range(K, 4):map(function(x) return x % (K // 2) end):distinct(R):count()
      "the executors still work")
 
 local peak = 0
-for _, l in ipairs(events()) do
-  local p = tonumber(l:match('"PeakRSS":(%d+)'))
+for _, ev in ipairs(events()) do
+  local p = ev["Executor Metrics"] and ev["Executor Metrics"].PeakRSS
   if p and p > peak then peak = p end
 end
 if os.getenv("EMBER_SANITIZED") then

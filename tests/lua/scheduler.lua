@@ -18,10 +18,11 @@ local sc = ember.session{master = "local-cluster[2,1,256]", conf = {
 
 local function events() return t.events(evdir, sc.app_id) end
 
-local function grep(pattern)
-  local n = 0
-  for _, l in ipairs(events()) do if l:find(pattern) then n = n + 1 end end
-  return n
+-- how many events are `name` and satisfy pred(ev) (if given)
+local function count(name, pred)
+  return t.count(events(), function(ev)
+    return ev.Event == name and (not pred or pred(ev))
+  end)
 end
 
 -- registration: with minRegisteredResourcesRatio 1.0 no task starts before
@@ -29,9 +30,9 @@ end
 sc:range(2, 2):count()
 do
   local added, early = 0, false
-  for _, l in ipairs(events()) do
-    if l:find('"SparkListenerExecutorAdded"') then added = added + 1 end
-    if l:find('"SparkListenerTaskStart"') and added < 2 then early = true end
+  for _, ev in ipairs(events()) do
+    if ev.Event == "SparkListenerExecutorAdded" then added = added + 1 end
+    if ev.Event == "SparkListenerTaskStart" and added < 2 then early = true end
   end
   t.ok(added == 2 and not early,
        "scheduler.minRegisteredResourcesRatio=1: tasks wait for every executor")
@@ -43,10 +44,29 @@ sc:range(2, 2):foreach(function()
   local stop = os.clock() + 0.8
   while os.clock() < stop do progress:add(1) end
 end)
-t.ok(grep('"SparkListenerExecutorMetricsUpdate".*"Task ID"') >= 1,
+local function running_tasks(ev)
+  local n = 0
+  for _, task in ipairs(ev["Metrics Updated"]) do
+    if math.type(task["Task ID"]) == "integer" then n = n + 1 end
+  end
+  return n > 0
+end
+t.ok(count("SparkListenerExecutorMetricsUpdate", running_tasks) >= 1,
      "heartbeats report running tasks (event log: ExecutorMetricsUpdate)")
-t.ok(grep('"ProcessTreeRSS":[1-9]') >= 1, "and the executor's memory")
-t.ok(grep('"Accumulator Updates":%[{"ID":' .. progress.id .. ',"Value":[1-9]') >= 1,
+t.ok(count("SparkListenerExecutorMetricsUpdate", function(ev)
+       return ev["Executor Metrics"].ProcessTreeRSS >= 1
+     end) >= 1, "and the executor's memory")
+-- a running task whose first accumulator update is progress's, at >= 1
+local function partial(ev)
+  for _, task in ipairs(ev["Metrics Updated"]) do
+    local up = task["Accumulator Updates"] and task["Accumulator Updates"][1]
+    if up and up.ID == progress.id and type(up.Value) == "number" and up.Value >= 1 then
+      return true
+    end
+  end
+  return false
+end
+t.ok(count("SparkListenerExecutorMetricsUpdate", partial) >= 1,
      "and partial accumulator values")
 
 -- accumulators ---------------------------------------------------------
@@ -82,7 +102,10 @@ local red = sc:range(100, 4):map(function(x) inmap:add(1); return {x % 3, x} end
 red:collect()
 red:collect()
 t.is(inmap.value, 100, "a skipped map stage does not count again")
-t.ok(grep('"Skipped":true') >= 1, "the event log says the map stage was skipped")
+t.ok(count("SparkListenerJobStart", function(ev)
+       for _, st in ipairs(ev["Stage Infos"]) do if st.Skipped == true then return true end end
+       return false
+     end) >= 1, "the event log says the map stage was skipped")
 
 -- two result paths -----------------------------------------------------
 -- incompressible bytes (results are LZ4 blocks; compressed size decides)
@@ -97,8 +120,13 @@ end
 local big = sc:range(2, 2):map(function(x) return noise(x + 1, 3 * 1024 * 1024) end):collect()
 t.ok(#big == 2 and big[1] == noise(1, 3 * 1024 * 1024) and big[2] == noise(2, 3 * 1024 * 1024),
      "a 3 MiB result per task arrives intact")
-t.ok(grep('"Result Path":"indirect"') >= 2, "results above task.maxDirectResultSize take the block path")
-t.ok(grep('"Result Path":"direct"') >= 1, "small results travel inline")
+local function result_path(path)
+  return count("SparkListenerTaskEnd", function(ev)
+    return ev["Task Metrics"] ~= nil and ev["Task Metrics"]["Result Path"] == path
+  end)
+end
+t.ok(result_path("indirect") >= 2, "results above task.maxDirectResultSize take the block path")
+t.ok(result_path("direct") >= 1, "small results travel inline")
 
 -- driver.maxResultSize: the job fails cleanly, the driver stays small ---
 local function vmhwm()
@@ -123,7 +151,9 @@ local rows = {}
 for i = 1, 50000 do rows[i] = "row-" .. i end
 local n = sc:parallelize(rows, 4):filter(function(s) return s:sub(-1) == "7" end):count()
 t.is(n, 5000, "a 1 MB parallelize (stage binary over the 64k threshold) runs right")
-t.ok(grep('"Binary Broadcast":true') >= 1, "its stage binary went out as a broadcast")
+t.ok(t.count(events(), function(ev)
+       return ev["Stage Info"] ~= nil and ev["Stage Info"]["Binary Broadcast"] == true
+     end) >= 1, "its stage binary went out as a broadcast")
 
 -- locality ---------------------------------------------------------------
 local path = tmp .. "/in.txt"
@@ -133,8 +163,14 @@ f:close()
 local words = sc:text_file(path, {min_partitions = 4}):map(function(l) return {#l % 4, 1} end)
                 :reduce_by_key(function(a, b) return a + b end, 4):collect()
 t.is(#words, 4, "text_file + reduce_by_key runs")
-t.ok(grep('"Locality":"NODE_LOCAL"') >= 4, "text splits on this host run NODE_LOCAL")
-t.ok(grep('"Locality":"PROCESS_LOCAL"') >= 1, "reduce tasks run where their input is (PROCESS_LOCAL)")
+-- task events (start and end) at a locality level
+local function at_level(level)
+  return t.count(events(), function(ev)
+    return ev["Task Info"] ~= nil and ev["Task Info"].Locality == level
+  end)
+end
+t.ok(at_level("NODE_LOCAL") >= 4, "text splits on this host run NODE_LOCAL")
+t.ok(at_level("PROCESS_LOCAL") >= 1, "reduce tasks run where their input is (PROCESS_LOCAL)")
 
 sc:stop()
 local final = io.open(evdir .. "/" .. sc.app_id)

@@ -32,13 +32,11 @@ t.same(res, {0, 10, 20, 30, 40, 50, 60, 70}, "the answer is right")
 t.ok(os.time() - t0 < 15, "the job did not wait for the 20 s straggler")
 
 local spec, killed, n = 0, 0, 0
-local f = io.open(tmp .. "/" .. sc.app_id .. ".inprogress")
-for line in f:lines() do
-  if line:find('"SparkListenerTaskStart"') and line:find('"Speculative":true') then spec = spec + 1 end
-  if line:find('"Reason":"TaskKilled"') then killed = killed + 1 end
+for _, ev in ipairs(t.events(tmp, sc.app_id)) do
+  if ev.Event == "SparkListenerTaskStart" and ev["Task Info"].Speculative == true then spec = spec + 1 end
+  if ev.Event == "SparkListenerTaskEnd" and ev["Task End Reason"].Reason == "TaskKilled" then killed = killed + 1 end
   n = n + 1
 end
-f:close()
 t.is(spec, 1, "one speculative attempt was launched")
 t.diag("events: " .. n)
 sc:stop()

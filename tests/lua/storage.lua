@@ -40,11 +40,12 @@ t.ok(r.cached_partitions == 4 and r.memory > 0 and r.disk == 0,
 local before = #events()
 ds:count()
 local pl, tasks = 0, 0
-for i = before + 1, #events() do
-  local l = events()[i]
-  if l:find('"SparkListenerTaskStart"') then
+local evs = events()
+for i = before + 1, #evs do
+  local ev = evs[i]
+  if ev.Event == "SparkListenerTaskStart" then
     tasks = tasks + 1
-    if l:find('"Locality":"PROCESS_LOCAL"') then pl = pl + 1 end
+    if ev["Task Info"].Locality == "PROCESS_LOCAL" then pl = pl + 1 end
   end
 end
 t.ok(tasks == 4 and pl == 4, "tasks reading cached partitions run PROCESS_LOCAL (" .. pl .. "/" .. tasks .. ")")
@@ -111,17 +112,16 @@ a:unpersist(); b:unpersist(); c:unpersist(); d:unpersist()
 local lost = sc:range(400, 4):map(function(x) return x + 1 end):cache()
 t.is(lost:count(), 400, "cached")
 local pid
-for _, l in ipairs(events()) do
-  local p = l:match('"SparkListenerExecutorAdded".-"Process ID":(%d+)')
-  if p then pid = p end
+for _, ev in ipairs(events()) do
+  if ev.Event == "SparkListenerExecutorAdded" then pid = ev["Executor Info"]["Process ID"] end
 end
 os.execute("kill -9 " .. pid)
 -- wait until the driver notices (the cluster manager reports the exit)
 local deadline = os.time() + 10
 repeat
   local gone = false
-  for _, l in ipairs(events()) do
-    if l:find('"SparkListenerExecutorRemoved"') then gone = true end
+  for _, ev in ipairs(events()) do
+    if ev.Event == "SparkListenerExecutorRemoved" then gone = true end
   end
 until gone or os.time() > deadline
 t.is(lost:reduce(function(x, y) return x + y end), 80200, "blocks lost with an executor are recomputed from lineage")
@@ -168,9 +168,8 @@ t.ok(after_lineage:find("checkpoint") and not after_lineage:find("range"),
 t.diag("before:\n" .. before_lineage .. "\nafter:\n" .. after_lineage)
 t.is(ccount.value, 200, "input computed once (for the checkpoint)")
 local pid2
-for _, l in ipairs(events()) do
-  local p = l:match('"SparkListenerExecutorAdded".-"Process ID":(%d+)')
-  if p then pid2 = p end
+for _, ev in ipairs(events()) do
+  if ev.Event == "SparkListenerExecutorAdded" then pid2 = ev["Executor Info"]["Process ID"] end
 end
 os.execute("kill -9 " .. pid2)
 t.same(t.sorted(cds:collect()), first, "after losing every executor the answer is the same")

@@ -52,15 +52,31 @@ function M.done()
   if not planned then print("1.." .. n) end
   if failed > 0 or (planned and planned ~= n) then os.exit(1) end
 end
--- the lines of a running application's event log (empty if none yet)
+-- the events of a running application's event log, decoded (an empty list
+-- if there is no log yet).  Every complete line must be valid JSON (an
+-- error is raised otherwise); a last line still being written is left out.
 function M.events(dir, app_id)
+  local json = require("json")
   local out = {}
   local f = io.open(dir .. "/" .. app_id .. ".inprogress")
-  if f then
-    for line in f:lines() do out[#out + 1] = line end
-    f:close()
+  if not f then return out end
+  local text = f:read("a")
+  f:close()
+  local n = 0
+  for line in text:gmatch("([^\n]*)\n") do
+    n = n + 1
+    local ok, ev = pcall(json.decode, line)
+    if not ok then error("event log line " .. n .. ": " .. ev, 2) end
+    out[#out + 1] = ev
   end
   return out
+end
+
+-- how many of the events satisfy pred(ev)
+function M.count(events, pred)
+  local n = 0
+  for _, ev in ipairs(events) do if pred(ev) then n = n + 1 end end
+  return n
 end
 
 -- sort an array of values or of {k, v} pairs for comparisons

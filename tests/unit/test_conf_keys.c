@@ -7,8 +7,7 @@
  *   2. docs/configuration.md's reference section is what the table
  *      generates (core/conf_doc.c);
  *   3. every key has a reader: each file named in its readers field reads
- *      it (contains the key as a string literal), except the keys of
- *      ALLOW_UNREAD below;
+ *      it (contains the key as a string literal);
  *   4. every key a call site reads by literal name (conf_get*, conf_int,
  *      ... in C; conf_*(sc, "key") in Lua) is in the table, with the
  *      accessor of its type; plugins (host->conf_get) read only their
@@ -28,18 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Keys documented before their reader exists.  TEMPORARY: each is
- * implemented on the branch named here, and the lead removes its line when
- * that branch merges (the test then fails until it is removed, since it
- * checks that an allowed key is still unread). */
-static const struct {
-    const char *key, *branch;
-} ALLOW_UNREAD[] = {
-    {"task.cpus", "s11-sched"},
-    {"speculation.interval", "s11-sched"},
-    {"scheduler.revive.interval", "s11-sched"},
-};
 
 /* Keys read by literal name that are not in the table, and why. */
 static const struct {
@@ -256,38 +243,16 @@ static void test_doc(void)
 
 /* ---------------------------------------------------------- 3. readers */
 
-static const char *allowed_unread(const char *key)
-{
-    for (size_t i = 0; i < N(ALLOW_UNREAD); i++)
-        if (strcmp(ALLOW_UNREAD[i].key, key) == 0)
-            return ALLOW_UNREAD[i].branch;
-    return NULL;
-}
-
 static void test_readers(void)
 {
     size_t n;
     const conf_keydef *kd = conf_known_keys(&n);
     char where[1024];
 
-    for (size_t i = 0; i < N(ALLOW_UNREAD); i++)
-        ok(conf_keydef_find(ALLOW_UNREAD[i].key) != NULL,
-           "allowed-unread key %s is in the table", ALLOW_UNREAD[i].key);
     for (size_t i = 0; i < n; i++) {
-        const char *branch = allowed_unread(kd[i].key);
         char list[512], *save = NULL;
         int all = 1;
         where_read(kd[i].key, where, sizeof where);
-        if (branch) {
-            /* still unread here: the branch that reads it has not merged */
-            if (!ok(!where[0],
-                    "%s has no reader yet (temporary: %s implements it)",
-                    kd[i].key, branch))
-                diag("     now read by %s: remove it from ALLOW_UNREAD and "
-                     "name its readers in core/conf_keys.c",
-                     where);
-            continue;
-        }
         snprintf(list, sizeof list, "%s", kd[i].readers);
         for (char *r = strtok_r(list, " ", &save); r;
              r = strtok_r(NULL, " ", &save)) {

@@ -1,6 +1,6 @@
 /*
- * test_dag.c -- the real driver (core/sched/driver.c, dag.c, taskset.c)
- * against simulated executors and a fake clock, in one process.
+ * test_dag.c -- the real driver (core/sched/: the driver's files, dag.c,
+ * taskset.c) against simulated executors and a fake clock, in one process.
  *
  * How it works.  Two plugins are compiled into this program and registered
  * with plugins_register_static(): a transport "sim" whose sockets are
@@ -18,9 +18,10 @@
  * after a barrier: the transport counts the driver's blocking receives (the
  * loop makes one per turn, right after scheduling), and the barrier wakes
  * the loop until it has started three more turns, so every message sent and
- * every clock change made before the barrier has been processed and a
- * scheduling pass has run after it.  Waits for messages use real-time
- * timeouts of several seconds that are never reached when things work.
+ * every clock change made before the barrier has been processed and the
+ * resource offers they call for (scheduler.revive.interval) were made.  Waits
+ * for messages use real-time timeouts of several seconds that are never reached
+ * when things work.
  *
  * Expectations are Spark's (docs: /work/shared/reference/spark-semantics.md
  * §1 and §2.3).
@@ -44,6 +45,7 @@
 #include <time.h>
 
 #include "tap/tap.h"
+#include "unit/dag_plans.h"
 
 #define WAIT_MS 5000 /* real-time bound of every wait; never hit normally */
 
@@ -687,7 +689,10 @@ static int settle(scen *sc)
     return collect(sc, 0);
 }
 
-static int exec_add(scen *sc, const char *host, int cores)
+/* Register a simulated executor; returns whether the driver accepted it
+ * (its answer's message in why, when refused). */
+static int exec_register(scen *sc, const char *host, int cores, char *why,
+                         size_t whylen)
 {
     ember_error err = {0, ""};
     sexec *e;
@@ -724,15 +729,24 @@ static int exec_add(scen *sc, const char *host, int cores)
             msg_registered_decode(msg.data, msg.len, &r, &err) == 0) {
             okk = r.ok;
             if (!r.ok)
-                diag("register refused: %s", r.message);
+                snprintf(why, whylen, "%s", r.message ? r.message : "");
             msg_registered_free(&r);
             sim_release(&msg);
             break;
         }
         sim_release(&msg);
     }
-    if (!okk)
-        bail("executor %s did not register", e->id);
+    return okk;
+}
+
+static int exec_add(scen *sc, const char *host, int cores)
+{
+    char why[512] = "";
+    int ei = sc->nex;
+    if (!exec_register(sc, host, cores, why, sizeof why)) {
+        diag("register refused: %s", why);
+        bail("executor %s did not register", sc->ex[ei].id);
+    }
     return ei;
 }
 
@@ -909,77 +923,6 @@ static int acc_failed(const job_result *r)
             return 1;
     }
     return 0;
-}
-
-/* ------------------------------------------------------------ job plans */
-
-static int par0[] = {0}, par1[] = {1}, par2[] = {2};
-
-/* source(M) -> narrow -> shuffle(R) -> narrow: a map stage and a result
- * stage; the shuffle id is the shuffle node's id (2). */
-static void two_stage(job_spec *spec, plan_node *nodes, int nmaps, int nreduce)
-{
-    memset(nodes, 0, 4 * sizeof *nodes);
-    nodes[0] = (plan_node){.id = 0,
-                           .kind = NODE_SOURCE,
-                           .nparts = nmaps,
-                           .payload = (uint8_t *)"src",
-                           .payload_len = 3};
-    nodes[1] = (plan_node){.id = 1,
-                           .kind = NODE_NARROW,
-                           .nparts = nmaps,
-                           .nparents = 1,
-                           .parents = par0,
-                           .payload = (uint8_t *)"map",
-                           .payload_len = 3};
-    nodes[2] = (plan_node){.id = 2,
-                           .kind = NODE_SHUFFLE,
-                           .nparts = nreduce,
-                           .nparents = 1,
-                           .parents = par1,
-                           .payload = (uint8_t *)"shuffle",
-                           .payload_len = 7};
-    nodes[3] = (plan_node){.id = 3,
-                           .kind = NODE_NARROW,
-                           .nparts = nreduce,
-                           .nparents = 1,
-                           .parents = par2,
-                           .payload = (uint8_t *)"reduce",
-                           .payload_len = 6};
-    memset(spec, 0, sizeof *spec);
-    spec->nnodes = 4;
-    spec->nodes = nodes;
-    spec->root = 3;
-    spec->action = (const uint8_t *)"collect";
-    spec->action_len = 7;
-    spec->description = "collect at test_dag.c";
-}
-
-/* source(N) -> narrow: one result stage. */
-static void one_stage(job_spec *spec, plan_node *nodes, int nparts,
-                      const char **prefs)
-{
-    memset(nodes, 0, 2 * sizeof *nodes);
-    nodes[0] = (plan_node){.id = 0,
-                           .kind = NODE_SOURCE,
-                           .nparts = nparts,
-                           .payload = (uint8_t *)"src",
-                           .payload_len = 3,
-                           .prefs = prefs};
-    nodes[1] = (plan_node){.id = 1,
-                           .kind = NODE_NARROW,
-                           .nparts = nparts,
-                           .nparents = 1,
-                           .parents = par0,
-                           .payload = (uint8_t *)"map",
-                           .payload_len = 3};
-    memset(spec, 0, sizeof *spec);
-    spec->nnodes = 2;
-    spec->nodes = nodes;
-    spec->root = 1;
-    spec->action = (const uint8_t *)"count";
-    spec->action_len = 5;
-    spec->description = "count at test_dag.c";
 }
 
 /* --------------------------------------------------------------- checks */
@@ -1371,6 +1314,23 @@ static void test_lost_executors(void)
     scen_end(&sc);
 }
 
+/* Four 1-core executors on four hosts, a job of three tasks, all
+ * launched: the stage speculation tests start from. */
+static void three_tasks_four_slots(scen *sc, const char *const *kv,
+                                   job_spec *spec, plan_node *nodes)
+{
+    scen_start(sc, "sim[4]", kv);
+    for (int i = 0; i < 4; i++) {
+        char host[16];
+        snprintf(host, sizeof host, "host%d", i);
+        exec_add(sc, host, 1);
+    }
+    one_stage(spec, nodes, 3, NULL);
+    job_submit(sc, spec);
+    if (collect(sc, 3) != 3)
+        bail("tasks not launched");
+}
+
 /* 5: a speculative copy and the original both finish. */
 static void test_speculation_accum(void)
 {
@@ -1383,16 +1343,7 @@ static void test_speculation_accum(void)
     int from, R, killed = 0;
 
     diag("accumulators exactly once with speculative copies");
-    scen_start(&sc, "sim[4]", kv);
-    for (int i = 0; i < 4; i++) {
-        char host[16];
-        snprintf(host, sizeof host, "host%d", i);
-        exec_add(&sc, host, 1);
-    }
-    one_stage(&spec, nodes, 3, NULL);
-    job_submit(&sc, &spec);
-    if (collect(&sc, 3) != 3)
-        bail("tasks not launched");
+    three_tasks_four_slots(&sc, kv, &spec, nodes);
     R = sc.l[0].m.stage_id;
     o1 = find(&sc, 0, TASK_RESULT, 1);
     o2 = find(&sc, 0, TASK_RESULT, 2);
@@ -1587,6 +1538,135 @@ static void test_recall_queued(void)
     scen_end(&sc);
 }
 
+/* Finish every launch not answered yet, and what those let the driver
+ * launch, until the job ends. */
+static void finish_all(scen *sc)
+{
+    for (int round = 0; round < 100 && !atomic_load(&sc->finished); round++) {
+        for (int i = 0; i < sc->nl; i++)
+            if (!sc->l[i].answered)
+                finish(sc, &sc->l[i], NULL);
+        settle(sc);
+    }
+}
+
+/* task.cpus: a task occupies that many cores; an executor with fewer can
+ * run nothing, and says so. */
+static void test_task_cpus(void)
+{
+    scen sc;
+    job_spec spec;
+    plan_node nodes[2];
+    const char *kv[] = {"task.cpus", "2", NULL};
+    char why[512] = "";
+    int from;
+
+    diag("task.cpus");
+    scen_start(&sc, "sim[1]", kv);
+    exec_add(&sc, "hostA", 4);
+    one_stage(&spec, nodes, 4, NULL);
+    job_submit(&sc, &spec);
+    is_int(2, collect(&sc, 2), "a 4-core executor runs two 2-core tasks");
+    is_int(0, settle(&sc), "and no third while they run");
+    from = sc.nl;
+    finish(&sc, &sc.l[0], NULL);
+    is_int(1, collect(&sc, 1), "a task that ends frees a slot for one more");
+    is_int(0, settle(&sc), "... and only one");
+    ok(sc.nl == from + 1 && sc.l[from].exec == 0, "on the same executor");
+    finish_all(&sc);
+    if (job_wait(&sc))
+        bail("the job did not finish");
+    is_int(0, sc.rc, "the job succeeds (%s)", sc.err.msg);
+    ok(blocks_right(&sc.res, 4), "with every partition's block");
+    scen_end(&sc);
+
+    scen_start(&sc, "sim[1]", kv);
+    ok(!exec_register(&sc, "hostA", 1, why, sizeof why),
+       "an executor with 1 core is refused when task.cpus is 2");
+    like(why, "fewer than task.cpus (2)", "saying why");
+    one_stage(&spec, nodes, 2, NULL);
+    job_submit(&sc, &spec);
+    if (job_wait(&sc))
+        bail("the job did not end");
+    is_int(EMBER_ETASK, sc.rc, "a job with no executor that can run it fails");
+    like(sc.err.msg, "no executor can run a task: executor exec-0 has 1 cores",
+         "naming the executor");
+    like(sc.err.msg, "task.cpus", "and the setting");
+    is_int(0, sc.nl, "nothing was launched");
+    scen_end(&sc);
+}
+
+/* speculation.interval: stragglers are looked for that often. */
+static void test_speculation_interval(void)
+{
+    scen sc;
+    job_spec spec;
+    plan_node nodes[2];
+    const char *kv[] = {"speculation",
+                        "true",
+                        "speculation.quantile",
+                        "0.3",
+                        "speculation.interval",
+                        "1s",
+                        NULL};
+
+    diag("speculation.interval");
+    three_tasks_four_slots(&sc, kv, &spec, nodes);
+    finish(&sc, find(&sc, 0, TASK_RESULT, 0), NULL);
+    settle(&sc);
+    clock_advance(500); /* stragglers by then (threshold 100 ms) */
+    is_int(0, collect(&sc, 0),
+           "no copy 500 ms after the last check (speculation.interval 1s)");
+    clock_advance(499);
+    is_int(0, collect(&sc, 0), "nor after 999 ms");
+    clock_advance(1);
+    collect(&sc, 2);
+    settle(&sc);
+    is_int(5, sc.nl, "the check at 1000 ms gives both stragglers a copy");
+    finish_all(&sc);
+    if (job_wait(&sc))
+        bail("the job did not finish");
+    is_int(0, sc.rc, "the job succeeds (%s)", sc.err.msg);
+    scen_end(&sc);
+}
+
+/* scheduler.revive.interval: with nothing happening, slots are offered
+ * again only that often, so delay scheduling relaxes at an offer. */
+static void test_revive_interval(void)
+{
+    scen sc;
+    job_spec spec;
+    plan_node nodes[2];
+    const char *prefs[] = {"hostL", "hostL"};
+    const char *kv[] = {"locality.wait", "3s", "scheduler.revive.interval",
+                        "5s", NULL};
+    int L, N, from;
+
+    diag("scheduler.revive.interval");
+    scen_start(&sc, "sim[2]", kv);
+    L = exec_add(&sc, "hostL", 1);
+    N = exec_add(&sc, "hostN", 1);
+    one_stage(&spec, nodes, 2, prefs);
+    job_submit(&sc, &spec);
+    is_int(1, collect(&sc, 1), "one task launches at once (stage submitted)");
+    ok(sc.l[0].exec == L, "on its preferred host");
+    from = sc.nl;
+    clock_advance(3000);
+    is_int(0, collect(&sc, 0),
+           "locality.wait is over at 3000 ms, but no offer came since");
+    clock_advance(1999);
+    is_int(0, collect(&sc, 0), "nor at 4999 ms");
+    clock_advance(1);
+    collect(&sc, 1);
+    ok(sc.nl == from + 1 && sc.l[from].exec == N && sc.l[from].m.partition == 1,
+       "the periodic revive at 5000 ms offers the non-local slot");
+    finish_all(&sc);
+    if (job_wait(&sc))
+        bail("the job did not finish");
+    is_int(0, sc.rc, "the job succeeds (%s)", sc.err.msg);
+    scen_end(&sc);
+}
+
 static void test_register_static(void)
 {
     ember_error err = {0, ""};
@@ -1625,6 +1705,9 @@ int main(void)
     test_delay_scheduling();
     test_launch_ahead();
     test_recall_queued();
+    test_task_cpus();
+    test_speculation_interval();
+    test_revive_interval();
     clock_override(NULL);
     plugins_shutdown();
     return done_testing();
