@@ -101,3 +101,10 @@ tests_unit_test_rel_colfile_SOURCES = tests/unit/test_rel_colfile.c \
 	plugins/operators/relational/colfile.c
 tests_unit_test_rel_colfile_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_colfile_LDADD = $(EMBER_CORE_LIBS) $(LZ4_LIBS)
+
+# authenticated sockets (ABI 1.3), the same checks for every transport
+UNIT_TESTS += tests/unit/test_transport_sec_zmq
+tests_unit_test_transport_sec_zmq_SOURCES = tests/unit/test_transport_sec.c
+tests_unit_test_transport_sec_zmq_CFLAGS = $(UNIT_CFLAGS) $(SODIUM_CFLAGS) \
+	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/zmq/.libs/transport_zmq.so"'
+tests_unit_test_transport_sec_zmq_LDADD = $(SODIUM_LIBS) -ldl $(PTHREAD_LIBS)
