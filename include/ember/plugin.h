@@ -65,7 +65,7 @@ extern "C" {
     X(CLOSED, -14, "connection closed")                                        \
     X(EXISTS, -15, "already exists")                                           \
     X(TOOBIG, -16, "too big")                                                  \
-    X(UNSUPPORTED, -17, "not supported")                                     \
+    X(UNSUPPORTED, -17, "not supported")                                       \
     X(DENIED, -18, "permission denied")
 
 enum {

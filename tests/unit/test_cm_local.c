@@ -189,7 +189,8 @@ static void test_start_errors(void)
     void *st = &err;
     int expected = -1;
     const char *argv_ok[] = {"/bin/true", NULL};
-    ember_cm_request req = {sizeof req, "yarn", "app-test", argv_ok, 1, 256};
+    ember_cm_request req = {sizeof req, "yarn", "app-test", argv_ok,
+                            1,          256,    NULL,       NULL};
 
     int rc = CM->start(&fake_host, &req, &st, &expected, &err);
     is_int(EMBER_EINVAL, rc, "start with a foreign URL fails");
@@ -228,7 +229,8 @@ static void test_lifecycle(const char *dir)
              STRAY_FD, log);
     const char *argv[] = {"/bin/sh", "-c", script, "sh", NULL};
     ember_cm_request req = {
-        sizeof req, "local-cluster[3,1,64]", "app-test", argv, 2, 256};
+        sizeof req, "local-cluster[3,1,64]", "app-test", argv, 2, 256, NULL,
+        NULL};
     ember_error err = {0};
     void *st = NULL;
     int expected = 0;
@@ -308,7 +310,8 @@ static void test_stubborn(const char *dir)
     snprintf(script, sizeof script,
              "trap '' TERM; echo $$ clean \"$@\" >> '%s'; exec sleep 30", log);
     const char *argv[] = {"/bin/sh", "-c", script, "sh", NULL};
-    ember_cm_request req = {sizeof req, "local[*]", "app-test", argv, 2, 300};
+    ember_cm_request req = {sizeof req, "local[*]", "app-test", argv,
+                            2,          300,        NULL,       NULL};
     ember_error err = {0};
     void *st = NULL;
     int expected = 0;

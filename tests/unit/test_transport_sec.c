@@ -208,8 +208,7 @@ static void test_plain_client(ember_tsock *srv, const char *bound)
     if (!ok(rc == 0 && cli, "a client without security connects"))
         return;
     send_bytes(cli, NULL, "launch task", 11, &err);
-    ok(!server_gets_something(srv),
-       "its messages never reach a secure server");
+    ok(!server_gets_something(srv), "its messages never reach a secure server");
     T->sock_close(cli);
 }
 
@@ -248,8 +247,7 @@ static void test_bad_args(const char *ep)
     ember_tsock *s = (ember_tsock *)&err;
     ember_tsec ss = server_sec(0);
     ss.admit = NULL;
-    is_int(EMBER_EINVAL,
-           T->listen_secure(ctx, ep, &ss, &s, NULL, 0, &err),
+    is_int(EMBER_EINVAL, T->listen_secure(ctx, ep, &ss, &s, NULL, 0, &err),
            "a secure listener without admit() is refused");
     ok(s == NULL, "and *out is NULL");
     ss = server_sec(0);

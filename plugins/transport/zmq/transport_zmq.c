@@ -75,8 +75,8 @@
 #define ENDPOINT_MAX 1024
 
 #define ZAP_ENDPOINT "inproc://zeromq.zap.01"
-#define NAME_MAX_ 64      /* peer names given by admit() */
-#define LOGGED_MAX 32     /* refused addresses logged per socket */
+#define NAME_MAX_ 64  /* peer names given by admit() */
+#define LOGGED_MAX 32 /* refused addresses logged per socket */
 #define ADDR_MAX 64
 
 /* A secure listening socket as the ZAP handler sees it. */
