@@ -1,5 +1,5 @@
 noinst_LIBRARIES += core/libember_core.a
-core_libember_core_a_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS) $(LZ4_CFLAGS) -fPIC
+core_libember_core_a_CFLAGS = $(AM_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS) $(LZ4_CFLAGS) $(SODIUM_CFLAGS) -fPIC
 core_libember_core_a_SOURCES = \
 	core/util/err.c core/util/err.h \
 	core/util/buf.c core/util/buf.h \
@@ -27,5 +27,6 @@ core_libember_core_a_SOURCES = \
 	lua/task_runtime.c lua/task_runtime.h \
 	lua/lua_ember.c lua/lua_ember.h
 nodist_core_libember_core_a_SOURCES = $(EMBEDDED_LUA)
-EMBER_CORE_LIBS = core/libember_core.a $(LUA_LIBS) $(LZ4_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
+EMBER_CORE_LIBS = core/libember_core.a $(LUA_LIBS) $(LZ4_LIBS) $(SODIUM_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
 ARFLAGS = cr
+core_libember_core_a_SOURCES += core/sec/sec.c core/sec/sec.h

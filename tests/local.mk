@@ -108,3 +108,6 @@ tests_unit_test_transport_sec_zmq_SOURCES = tests/unit/test_transport_sec.c
 tests_unit_test_transport_sec_zmq_CFLAGS = $(UNIT_CFLAGS) $(SODIUM_CFLAGS) \
 	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/zmq/.libs/transport_zmq.so"'
 tests_unit_test_transport_sec_zmq_LDADD = $(SODIUM_LIBS) -ldl $(PTHREAD_LIBS)
+UNIT_TESTS += tests/unit/test_sec
+tests_unit_test_sec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sec_LDADD = $(EMBER_CORE_LIBS)
