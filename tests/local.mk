@@ -111,3 +111,10 @@ tests_unit_test_transport_sec_zmq_LDADD = $(SODIUM_LIBS) -ldl $(PTHREAD_LIBS)
 UNIT_TESTS += tests/unit/test_sec
 tests_unit_test_sec_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_sec_LDADD = $(EMBER_CORE_LIBS)
+
+# security (issue 12): an outsider speaking the wire format, and the attacks
+# it makes on a real job
+check_PROGRAMS += tests/integration/rogue
+tests_integration_rogue_CFLAGS = $(UNIT_CFLAGS) $(ZMQ_CFLAGS)
+tests_integration_rogue_LDADD = $(EMBER_CORE_LIBS) $(ZMQ_LIBS)
+INTEGRATION_TESTS += tests/integration/security.t
