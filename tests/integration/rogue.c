@@ -278,7 +278,9 @@ static void do_register(conn *c, reg *r, int cores, int64_t deadline,
             if (!persistent)
                 attempts++;
         }
-        got = conn_recv(c, &m, resend < deadline ? resend : deadline,
+        /* wake for the next resend, if there is one */
+        got = conn_recv(c, &m,
+                        attempts < 2 && resend < deadline ? resend : deadline,
                         !persistent);
         if (got < 0)
             return;
