@@ -2,7 +2,7 @@
 # symbol (tests/integration/layering.t checks with nm); the executor runs
 # tasks through the task_runner the `ember` command hands it.
 noinst_LIBRARIES += core/libember_core.a
-core_libember_core_a_CFLAGS = $(AM_CFLAGS) $(ZMQ_CFLAGS) $(LZ4_CFLAGS) $(JANSSON_CFLAGS) -fPIC
+core_libember_core_a_CFLAGS = $(AM_CFLAGS) $(ZMQ_CFLAGS) $(LZ4_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS) -fPIC
 core_libember_core_a_SOURCES = \
 	core/util/err.c core/util/err.h \
 	core/util/buf.c core/util/buf.h \
@@ -27,8 +27,9 @@ core_libember_core_a_SOURCES = \
 	core/exec/task_runner.h \
 	core/exec/blockfetch.c core/exec/blockfetch.h \
 	core/exec/blockmgr.c core/exec/blockmgr.h \
-	core/exec/memmgr.c core/exec/memmgr.h
-EMBER_CORE_LIBS = core/libember_core.a $(LZ4_LIBS) $(JANSSON_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
+	core/exec/memmgr.c core/exec/memmgr.h \
+	core/sec/sec.c core/sec/sec.h
+EMBER_CORE_LIBS = core/libember_core.a $(LZ4_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) $(LTDL_LIBS) $(PTHREAD_LIBS) -lm
 ARFLAGS = cr
 
 # The reference section of docs/configuration.md is generated from the key

@@ -125,3 +125,20 @@ tests_unit_test_rel_colfile_SOURCES = tests/unit/test_rel_colfile.c \
 	plugins/operators/relational/colfile.c
 tests_unit_test_rel_colfile_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_colfile_LDADD = $(EMBER_CORE_LIBS) $(LZ4_LIBS)
+
+# authenticated sockets (ABI 1.3), the same checks for every transport
+UNIT_TESTS += tests/unit/test_transport_sec_zmq
+tests_unit_test_transport_sec_zmq_SOURCES = tests/unit/test_transport_sec.c
+tests_unit_test_transport_sec_zmq_CFLAGS = $(UNIT_CFLAGS) $(SODIUM_CFLAGS) \
+	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/zmq/.libs/transport_zmq.so"'
+tests_unit_test_transport_sec_zmq_LDADD = $(SODIUM_LIBS) -ldl $(PTHREAD_LIBS)
+UNIT_TESTS += tests/unit/test_sec
+tests_unit_test_sec_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_sec_LDADD = $(EMBER_CORE_LIBS)
+
+# security (issue 12): an outsider speaking the wire format, and the attacks
+# it makes on a real job
+check_PROGRAMS += tests/integration/rogue
+tests_integration_rogue_CFLAGS = $(UNIT_CFLAGS) $(ZMQ_CFLAGS)
+tests_integration_rogue_LDADD = $(EMBER_CORE_LIBS) $(ZMQ_LIBS)
+INTEGRATION_TESTS += tests/integration/security.t

@@ -4,10 +4,13 @@
  * Layout: 'E' 'M' version type, then the fields of the type in the order
  * of the structs in msg.h.  Counts are checked against the bytes left
  * before anything is allocated, so a hostile count cannot make us allocate
- * more than the message's own size.  No state; any thread.
+ * more than the message's own size.  Identifiers (executor ids) must pass
+ * sec_id_valid and host names be printable, so nothing that decodes can
+ * smuggle a path or a control character into logs.  No state; any thread.
  */
 #include "msg.h"
 
+#include "sec/sec.h"
 #include "util/err.h"
 
 #include <stdlib.h>
@@ -94,6 +97,20 @@ static char *rd_str(rd *r)
     return s;
 }
 
+/* A host name or address: 1..255 printable ASCII bytes, no spaces. */
+static int host_valid(const char *h)
+{
+    size_t n = h ? strlen(h) : 0;
+    if (n == 0 || n > 255)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (h[i] <= ' ' || h[i] > '~' || h[i] == '/')
+            return 0;
+    return 1;
+}
+
+#define MAX_CORES 65536
+
 static int rd_int(rd *r)
 {
     int64_t v = rd_svarint(r);
@@ -132,9 +149,20 @@ int msg_register_decode(const void *p, size_t n, msg_register *m,
     m->memory_mb = rd_svarint(&r);
     m->data_endpoint = rd_str(&r);
     m->plugins = rd_str(&r);
-    if ((rc = close_rd(&r, MSG_REGISTER, err)) == 0 && m->cores < 1)
-        rc = ember_seterr(err, EMBER_EPROTO, "register: bad core count %d",
-                          m->cores);
+    if ((rc = close_rd(&r, MSG_REGISTER, err)) == 0) {
+        if (m->cores < 1 || m->cores > MAX_CORES)
+            rc = ember_seterr(err, EMBER_EPROTO, "register: bad core count %d",
+                              m->cores);
+        else if (!sec_id_valid(m->exec_id))
+            rc = ember_seterr(err, EMBER_EPROTO,
+                              "register: the executor id is not an id "
+                              "(1-63 of A-Z a-z 0-9 . _ -)");
+        else if (!host_valid(m->host))
+            rc = ember_seterr(err, EMBER_EPROTO,
+                              "register: the host is not a host name");
+        else if (m->memory_mb < 0)
+            rc = ember_seterr(err, EMBER_EPROTO, "register: negative memory");
+    }
     if (rc)
         msg_register_free(m);
     return rc;
@@ -270,7 +298,15 @@ int msg_launch_decode(const void *p, size_t n, msg_launch *m, ember_error *err)
     m->stage_bcast = rd_varint(&r);
     if (m->kind != TASK_RESULT && m->kind != TASK_SHUFFLE_MAP)
         r.failed = 1;
-    if ((rc = close_rd(&r, MSG_LAUNCH, err)))
+    rc = close_rd(&r, MSG_LAUNCH, err);
+    for (int i = 0; rc == 0 && i < m->ninputs; i++)
+        for (int j = 0; rc == 0 && j < m->inputs[i].nmaps; j++)
+            if (*m->inputs[i].maps[j].exec_id &&
+                !sec_id_valid(m->inputs[i].maps[j].exec_id))
+                rc = ember_seterr(err, EMBER_EPROTO,
+                                  "launch: a map output's executor id is not "
+                                  "an id");
+    if (rc)
         msg_launch_free(m);
     return rc;
 bad:
@@ -390,7 +426,13 @@ int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err)
     m->data_transport_bytes = rd_svarint(&r);
     if (m->state < TASK_FINISHED || m->state > TASK_KILLED)
         r.failed = 1;
-    if ((rc = close_rd(&r, MSG_STATUS, err)))
+    rc = close_rd(&r, MSG_STATUS, err);
+    if (rc == 0 && m->fetch_exec && *m->fetch_exec &&
+        !sec_id_valid(m->fetch_exec))
+        rc = ember_seterr(err, EMBER_EPROTO,
+                          "status: the failed fetch's executor id is not an "
+                          "id");
+    if (rc)
         msg_status_free(m);
     return rc;
 bad:
@@ -541,7 +583,11 @@ int msg_heartbeat_decode(const void *p, size_t n, msg_heartbeat *m,
             }
         }
     }
-    if ((rc = close_rd(&r, MSG_HEARTBEAT, err)))
+    rc = close_rd(&r, MSG_HEARTBEAT, err);
+    if (rc == 0 && !sec_id_valid(m->exec_id))
+        rc = ember_seterr(err, EMBER_EPROTO,
+                          "heartbeat: the executor id is not an id");
+    if (rc)
         msg_heartbeat_free(m);
     return rc;
 }

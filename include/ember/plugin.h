@@ -34,7 +34,7 @@ extern "C" {
 #endif
 
 #define EMBER_ABI_MAJOR 1
-#define EMBER_ABI_MINOR 2
+#define EMBER_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define EMBER_EXPORT __attribute__((visibility("default")))
@@ -65,7 +65,8 @@ extern "C" {
     X(CLOSED, -14, "connection closed")                                        \
     X(EXISTS, -15, "already exists")                                           \
     X(TOOBIG, -16, "too big")                                                  \
-    X(UNSUPPORTED, -17, "not supported")
+    X(UNSUPPORTED, -17, "not supported")                                       \
+    X(DENIED, -18, "permission denied")
 
 enum {
 #define EMBER_ERR_ENUM_(name, val, text) EMBER_E##name = (val),
@@ -210,6 +211,45 @@ typedef struct ember_op_desc {
                       ember_emit_fn emit, void *ud, ember_error *err);
 } ember_op_desc;
 
+/* ------------------------------------------------ transport security (1.3) */
+
+/* How the sockets of one application recognise each other.  Every process
+ * of an application holds Curve25519 keypairs (32-byte raw keys); a server
+ * socket admits a peer only after the peer proved it holds the secret half
+ * of a public key and admit() accepted that key; a client socket talks to a
+ * server only after the server proved it holds the secret half of
+ * server_key.  Over TCP the zmq transport uses CurveZMQ (authenticated and
+ * encrypted); on one host the shm transport runs the same proof over shared
+ * memory (authenticated, not encrypted: its segments are private to the
+ * user).  A transport that cannot do this leaves listen_secure NULL. */
+enum { EMBER_SEC_NONE = 0, EMBER_SEC_CURVE = 1 };
+
+#define EMBER_KEY_BYTES 32
+
+typedef struct ember_tsec {
+    size_t struct_size;
+    int mechanism;                       /* EMBER_SEC_* */
+    uint8_t public_key[EMBER_KEY_BYTES]; /* this side's keypair */
+    uint8_t secret_key[EMBER_KEY_BYTES];
+    uint8_t server_key[EMBER_KEY_BYTES]; /* connect: the server's public key */
+    /* listen: decides whether a peer that proved peer_key may talk to this
+     * socket.  Called on a thread of the transport's own, concurrently with
+     * anything else (it must be thread-safe and must not call the
+     * transport), once per connection attempt, before any message of that
+     * peer is delivered.  address: the peer's network address as text
+     * ("10.0.0.7"), "" when there is none.  Returns 1 to admit, 0 to
+     * refuse (the peer learns only that it was refused).  On admit it may
+     * write a NUL-terminated name for the peer (at most namelen bytes
+     * including the NUL); peer_name() returns it for the peer's messages.
+     * The transport logs each refused address once per socket. */
+    int (*admit)(void *ud, const uint8_t peer_key[EMBER_KEY_BYTES],
+                 const char *address, char *name, size_t namelen);
+    void *admit_ud;
+    /* listen: the largest message a peer may send, in bytes (0: the
+     * transport's own limit).  A peer sending more is disconnected. */
+    int64_t max_message;
+} ember_tsec;
+
 /* -------------------------------------------------------------- transports */
 
 /* A peer's identity on a listening socket (opaque bytes). */
@@ -252,6 +292,24 @@ typedef struct ember_transport_desc {
     /* Thread-safe: make the current or next recv() return EMBER_EWOKEN. */
     int (*wake)(ember_tsock *s);
     void (*sock_close)(ember_tsock *s);
+    /* --- ABI 1.3 --- */
+    /* listen() and connect() with authentication (ember_tsec above; sec is
+     * copied, admit_ud is borrowed until sock_close).  On a client socket
+     * recv() returns EMBER_EDENIED, with a message saying which side could
+     * not prove itself, as soon as the handshake with the server failed
+     * (the server refused our key, or it could not prove server_key); the
+     * socket is then unusable.  NULL when the transport cannot
+     * authenticate. */
+    int (*listen_secure)(void *ctx, const char *endpoint, const ember_tsec *sec,
+                         ember_tsock **out, char *bound, size_t boundlen,
+                         ember_error *err);
+    int (*connect_secure)(void *ctx, const char *endpoint,
+                          const ember_tsec *sec, ember_tsock **out,
+                          ember_error *err);
+    /* The name admit() gave the sender of msg, received on a socket made
+     * by listen_secure; copied into out (outlen bytes including the NUL).
+     * Returns 0, or EMBER_ENOTFOUND when admit() named nobody. */
+    int (*peer_name)(const ember_tmsg *msg, char *out, size_t outlen);
 } ember_transport_desc;
 
 /* --------------------------------------------------------- cluster managers */
@@ -265,6 +323,20 @@ typedef struct ember_cm_request {
                                      --cores and --memory */
     int default_cores;            /* executor.cores */
     int64_t default_memory_mb;    /* executor.memory */
+    /* --- ABI 1.3 --- */
+    /* The secret material of one executor (its keys), as text of at most
+     * outlen bytes including the NUL.  A manager that sees credentials !=
+     * NULL calls it for every executor it starts, with the id it gives that
+     * executor, before starting it, and hands the text to that executor
+     * only through its launch channel -- a pipe whose read end the executor
+     * gets as --credentials-fd N, or a file of mode 0600 that only the
+     * executor's user can read, passed as --credentials-file PATH (the
+     * executor deletes it after reading) -- never on a command line or in
+     * the environment.  NULL when the application runs without
+     * authentication.  Returns 0 or a negative code with err filled. */
+    int (*credentials)(void *ud, const char *executor_id, char *out,
+                       size_t outlen, ember_error *err);
+    void *credentials_ud;
 } ember_cm_request;
 
 typedef struct ember_cm_desc {

@@ -70,3 +70,14 @@ ev_count() {
     ev_eval "sum(1 for e in evs if ($expr))" "$@"
 }
 finish() { [ "$failed" -eq 0 ]; exit $?; }
+# listen_eps PID: the TCP endpoints PID listens on, one tcp://ADDR:PORT a line
+listen_eps() {
+    ss -tlnpH 2>/dev/null | awk -v p="pid=$1," 'index($0, p) { print "tcp://" $4 }'
+}
+# descendants PID: PID's children, their children, ... one pid a line
+descendants() {
+    for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+        echo "$c"
+        descendants "$c"
+    done
+}

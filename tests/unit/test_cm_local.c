@@ -189,7 +189,8 @@ static void test_start_errors(void)
     void *st = &err;
     int expected = -1;
     const char *argv_ok[] = {"/bin/true", NULL};
-    ember_cm_request req = {sizeof req, "yarn", "app-test", argv_ok, 1, 256};
+    ember_cm_request req = {sizeof req, "yarn", "app-test", argv_ok,
+                            1,          256,    NULL,       NULL};
 
     int rc = CM->start(&fake_host, &req, &st, &expected, &err);
     is_int(EMBER_EINVAL, rc, "start with a foreign URL fails");
@@ -228,7 +229,8 @@ static void test_lifecycle(const char *dir)
              STRAY_FD, log);
     const char *argv[] = {"/bin/sh", "-c", script, "sh", NULL};
     ember_cm_request req = {
-        sizeof req, "local-cluster[3,1,64]", "app-test", argv, 2, 256};
+        sizeof req, "local-cluster[3,1,64]", "app-test", argv, 2, 256, NULL,
+        NULL};
     ember_error err = {0};
     void *st = NULL;
     int expected = 0;
@@ -308,7 +310,8 @@ static void test_stubborn(const char *dir)
     snprintf(script, sizeof script,
              "trap '' TERM; echo $$ clean \"$@\" >> '%s'; exec sleep 30", log);
     const char *argv[] = {"/bin/sh", "-c", script, "sh", NULL};
-    ember_cm_request req = {sizeof req, "local[*]", "app-test", argv, 2, 300};
+    ember_cm_request req = {sizeof req, "local[*]", "app-test", argv,
+                            2,          300,        NULL,       NULL};
     ember_error err = {0};
     void *st = NULL;
     int expected = 0;
@@ -337,9 +340,84 @@ static void test_stubborn(const char *dir)
     unlink(log);
 }
 
+/* Credentials (ABI 1.3) reach each executor through a pipe on fd 4, named
+ * by --credentials-fd, never through argv or the environment. */
+static int cred_calls;
+static int give_credentials(void *ud, const char *executor_id, char *out,
+                            size_t outlen, ember_error *err)
+{
+    (void)err;
+    cred_calls++;
+    snprintf(out, outlen, "SECRET-%s-%s", (const char *)ud, executor_id);
+    return 0;
+}
+static int refuse_credentials(void *ud, const char *executor_id, char *out,
+                              size_t outlen, ember_error *err)
+{
+    (void)ud;
+    (void)out;
+    (void)outlen;
+    fake_seterr(err, EMBER_EINVAL, "no credentials for %s", executor_id);
+    return EMBER_EINVAL;
+}
+
+static void test_credentials(const char *dir)
+{
+    char log[512], script[1024];
+    snprintf(log, sizeof log, "%s/creds.log", dir);
+    /* each executor logs its argv, what fd 4 holds, and whether the secret
+       shows in its argv or environment */
+    snprintf(script, sizeof script,
+             "s=$(cat <&4); "
+             "if grep -qF \"$s\" /proc/$$/cmdline /proc/$$/environ; then "
+             "w=exposed; else w=hidden; fi; "
+             "echo \"$s $w $*\" >> '%s'; exec sleep 30",
+             log);
+    const char *argv[] = {"/bin/sh", "-c", script, "sh", NULL};
+    ember_cm_request req = {
+        sizeof req, "local-cluster[2,1,64]", "app-test",        argv, 2,
+        256,        give_credentials,        (void *)"app-test"};
+    ember_error err = {0};
+    void *st = NULL;
+    int expected = 0;
+    int rc = CM->start(&fake_host, &req, &st, &expected, &err);
+    is_int(0, rc, "start with credentials %s", err.msg);
+    if (rc != 0)
+        return;
+    is_int(2, cred_calls, "credentials asked for once per executor");
+    char buf[4096] = "";
+    for (int64_t end = now_ms() + 10000; now_ms() < end; sleep_ms(20)) {
+        FILE *f = fopen(log, "r");
+        size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[n] = '\0';
+        int lines = 0;
+        for (char *p = buf; *p; p++)
+            lines += *p == '\n';
+        if (lines >= 2)
+            break;
+    }
+    like(buf, "SECRET-app-test-1 hidden",
+         "executor 1 read its own "
+         "credentials on fd 4");
+    like(buf, "SECRET-app-test-2 hidden", "executor 2 read its own");
+    ok(!strstr(buf, "exposed"), "no executor has them in argv or environ");
+    like(buf, "--credentials-fd 4", "argv names the fd");
+    CM->stop(st);
+    unlink(log);
+
+    /* a credentials failure fails the start, leaving nothing behind */
+    req.credentials = refuse_credentials;
+    rc = CM->start(&fake_host, &req, &st, &expected, &err);
+    is_int(EMBER_EINVAL, rc, "start fails when credentials cannot be made");
+    like(err.msg, "no credentials for 1", "... with the host's reason");
+    ok(no_children(), "... and no executor was started");
+}
+
 int main(int argc, char **argv)
 {
-    plan(90);
+    plan(99);
     void *handle = load(argc, argv);
 
     /* A stray inheritable fd the executors must not get. */
@@ -355,6 +433,7 @@ int main(int argc, char **argv)
     test_accepts();
     test_start_errors();
     test_lifecycle(dir);
+    test_credentials(dir);
     if (getenv("EMBER_TEST_QUICK"))
         for (int i = 0; i < 7; i++)
             skip("EMBER_TEST_QUICK: no 3 s SIGTERM grace test");

@@ -347,6 +347,9 @@ static const ember_transport_desc sim_transport = {
     sim_release,
     sim_wake,
     sim_sock_close,
+    NULL, /* no secure sockets: the simulation runs without authentication */
+    NULL,
+    NULL,
 };
 
 /* --------------------------------------------- "sim" cluster manager */

@@ -318,6 +318,46 @@ static void test_register(void)
         like(err.msg, "core count", "... and says why");
         buf_free(&b);
     }
+    {
+        /* ids and hosts from the wire never carry a path or control bytes */
+        static const struct {
+            const char *id, *host, *why;
+        } bad[] = {
+            {"x/../../some/dir", "h", "an executor id that is a path"},
+            {"..", "h", "the executor id .."},
+            {"", "h", "an empty executor id"},
+            {"a\nb", "h", "an executor id with a newline"},
+            {"1", "", "an empty host"},
+            {"1", "host/../x", "a host with a slash"},
+            {"1", "ho st", "a host with a space"},
+        };
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            msg_register r = reg_in;
+            buf b;
+            r.exec_id = (char *)bad[i].id;
+            r.host = (char *)bad[i].host;
+            buf_init(&b);
+            msg_register_encode(&b, &r);
+            is_int(EMBER_EPROTO, msg_register_decode(b.data, b.len, &m, &err),
+                   "register refused: %s (%s)", bad[i].why, err.msg);
+            buf_free(&b);
+        }
+        msg_register r = reg_in;
+        buf b;
+        r.cores = 100000;
+        buf_init(&b);
+        msg_register_encode(&b, &r);
+        is_int(EMBER_EPROTO, msg_register_decode(b.data, b.len, &m, &err),
+               "register refused: 100000 cores");
+        buf_free(&b);
+        msg_heartbeat hb = {(char *)"../x", 1, 0, 0, 0, NULL};
+        msg_heartbeat hm;
+        buf_init(&b);
+        msg_heartbeat_encode(&b, &hb);
+        is_int(EMBER_EPROTO, msg_heartbeat_decode(b.data, b.len, &hm, &err),
+               "heartbeat refused: an executor id that is a path");
+        buf_free(&b);
+    }
 }
 
 static void test_registered(void)

@@ -14,7 +14,11 @@
  *
  * How it works: each executor is fork() + execv(exec_argv + "--executor-id"
  * ID "--cores" C "--memory" "<M>m"), ids "1", "2", ... in start order (also
- * across request_executor).  Everything the child needs is built before
+ * across request_executor).  When the host hands over credentials (ABI
+ * 1.3), the executor's credentials text is written into a fresh pipe before
+ * fork() and the child gets the read end as fd 4 ("--credentials-fd 4"):
+ * the secret never appears in argv or the environment, and only that child
+ * ever holds the pipe.  Everything the child needs is built before
  * fork(), and the child only makes async-signal-safe calls: it asks for
  * SIGTERM when its parent dies (PR_SET_PDEATHSIG), exits if the parent is
  * already gone, unblocks all signals, closes every fd but 0, 1, 2 and a
@@ -64,7 +68,9 @@
 #define MAX_MEMORY_MB ((int64_t)1 << 40)
 #define STOP_GRACE_MS 3000
 #define STOP_POLL_MS 10
-#define ERRFD 3 /* the child's exec-error pipe */
+#define ERRFD 3  /* the child's exec-error pipe */
+#define CREDFD 4 /* the child's credentials pipe */
+#define CREDS_MAX 8192
 
 typedef struct url_spec {
     int executors;
@@ -89,6 +95,9 @@ typedef struct cm_state {
     int next_id;
     executor *execs;
     size_t nexecs, cap;
+    int (*credentials)(void *ud, const char *executor_id, char *out,
+                       size_t outlen, ember_error *err);
+    void *credentials_ud;
 } cm_state;
 
 /* -------------------------------------------------------- URL parsing */
@@ -201,8 +210,8 @@ static void put(int fd, const char *s)
 }
 
 /* The child between fork() and exec: async-signal-safe calls only. */
-static _Noreturn void child_exec(char *const *argv, int errfd, pid_t parent,
-                                 int maxfd)
+static _Noreturn void child_exec(char *const *argv, int errfd, int credfd,
+                                 pid_t parent, int maxfd)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
@@ -218,15 +227,27 @@ static _Noreturn void child_exec(char *const *argv, int errfd, pid_t parent,
     for (size_t i = 0; i < sizeof dfl / sizeof dfl[0]; i++)
         sigaction(dfl[i], &sa, NULL);
 
-    if (errfd != ERRFD && dup2(errfd, ERRFD) < 0)
+    /* both pipes are above CREDFD (fds 0-2 are taken and pipe2 gives the
+       lowest free ones, so a pipe may sit on 3 or 4: move them up first) */
+    int first = ERRFD;
+    if (credfd >= 0) {
+        if (credfd <= CREDFD && (credfd = fcntl(credfd, F_DUPFD, 16)) < 0)
+            _exit(127);
+        first = CREDFD;
+    }
+    if (errfd <= first && (errfd = fcntl(errfd, F_DUPFD, 16)) < 0)
+        _exit(127);
+    if (dup2(errfd, ERRFD) < 0)
         _exit(127);
     fcntl(ERRFD, F_SETFD, FD_CLOEXEC);
+    if (credfd >= 0 && dup2(credfd, CREDFD) < 0) /* dup2 clears CLOEXEC */
+        _exit(127);
     int closed = -1;
 #ifdef SYS_close_range
-    closed = (int)syscall(SYS_close_range, ERRFD + 1, ~0U, 0);
+    closed = (int)syscall(SYS_close_range, first + 1, ~0U, 0);
 #endif
     if (closed != 0)
-        for (int fd = ERRFD + 1; fd < maxfd; fd++)
+        for (int fd = first + 1; fd < maxfd; fd++)
             close(fd);
 
     execv(argv[0], argv);
@@ -287,6 +308,51 @@ static void reap_finished(cm_state *st)
         reap(st, &st->execs[i], 0);
 }
 
+/* A pipe holding executor id's credentials, written and closed: *rfd is
+ * its read end (close-on-exec; the child dups it onto CREDFD).  The text
+ * (far below the pipe's capacity) is wiped from our memory at once. */
+static int credentials_pipe(cm_state *st, const char *id, int *rfd,
+                            ember_error *err)
+{
+    const ember_host *h = st->host;
+    char *text = calloc(1, CREDS_MAX);
+    int fds[2] = {-1, -1};
+    int rc = 0;
+    *rfd = -1;
+    if (!text) {
+        h->seterr(err, EMBER_ENOMEM, WHO ": out of memory");
+        return EMBER_ENOMEM;
+    }
+    rc = st->credentials(st->credentials_ud, id, text, CREDS_MAX, err);
+    if (rc == 0 && pipe2(fds, O_CLOEXEC) != 0) {
+        rc = EMBER_EIO;
+        h->seterr(err, rc, WHO ": pipe: %s", strerror(errno));
+    }
+    if (rc == 0) {
+        size_t len = strnlen(text, CREDS_MAX), off = 0;
+        while (off < len) {
+            ssize_t w = write(fds[1], text + off, len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                rc = EMBER_EIO;
+                h->seterr(err, rc, WHO ": writing credentials: %s",
+                          strerror(errno));
+                break;
+            }
+            off += (size_t)w;
+        }
+        close(fds[1]);
+        if (rc == 0)
+            *rfd = fds[0];
+        else
+            close(fds[0]);
+    }
+    explicit_bzero(text, CREDS_MAX);
+    free(text);
+    return rc;
+}
+
 /* Fork and exec the next executor.  On failure nothing is left behind. */
 static int spawn(cm_state *st, ember_error *err)
 {
@@ -305,8 +371,16 @@ static int spawn(cm_state *st, ember_error *err)
     memset(x, 0, sizeof *x);
     snprintf(x->id, sizeof x->id, "%d", st->next_id);
 
-    char **argv = malloc((st->nbase + 7) * sizeof *argv);
+    int cfd = -1;
+    if (st->credentials) {
+        int rc = credentials_pipe(st, x->id, &cfd, err);
+        if (rc != 0)
+            return rc;
+    }
+    char **argv = malloc((st->nbase + 9) * sizeof *argv);
     if (!argv) {
+        if (cfd >= 0)
+            close(cfd);
         h->seterr(err, EMBER_ENOMEM, WHO ": out of memory");
         return EMBER_ENOMEM;
     }
@@ -319,6 +393,10 @@ static int spawn(cm_state *st, ember_error *err)
     argv[k++] = st->cores;
     argv[k++] = "--memory";
     argv[k++] = st->memory;
+    if (cfd >= 0) {
+        argv[k++] = "--credentials-fd";
+        argv[k++] = "4"; /* CREDFD */
+    }
     argv[k] = NULL;
 
     long maxfd = sysconf(_SC_OPEN_MAX);
@@ -328,15 +406,19 @@ static int spawn(cm_state *st, ember_error *err)
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         int e = errno;
         free(argv);
+        if (cfd >= 0)
+            close(cfd);
         h->seterr(err, EMBER_EIO, WHO ": pipe: %s", strerror(e));
         return EMBER_EIO;
     }
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        child_exec(argv, pfd[1], parent, (int)maxfd);
+        child_exec(argv, pfd[1], cfd, parent, (int)maxfd);
     int fork_errno = errno;
     close(pfd[1]);
+    if (cfd >= 0)
+        close(cfd);
     free(argv);
     if (pid < 0) {
         close(pfd[0]);
@@ -438,6 +520,11 @@ static int cm_start(const ember_host *host, const ember_cm_request *req,
     if (!st)
         goto nomem;
     st->host = host;
+    if (req->struct_size >= offsetof(ember_cm_request, credentials_ud) +
+                                sizeof req->credentials_ud) {
+        st->credentials = req->credentials;
+        st->credentials_ud = req->credentials_ud;
+    }
     st->next_id = 1;
     snprintf(st->cores, sizeof st->cores, "%d", sp.cores);
     snprintf(st->memory, sizeof st->memory, "%lldm", (long long)mem);

@@ -31,7 +31,22 @@
  *     messages or a blocked scheduler thread.
  *   - DEALERs keep ZMQ_IMMEDIATE off and the default reconnect intervals, so
  *     a client may connect before the server binds, and messages queue.
- *   - No ZMQ_MAXMSGSIZE: the wire layer bounds-checks every message.
+ *   - No ZMQ_MAXMSGSIZE on plain sockets: the wire layer bounds-checks every
+ *     message.  Secure listening sockets take the limit their owner gives
+ *     (ember_tsec.max_message), so a peer cannot make us buffer more.
+ *
+ * Security (listen_secure/connect_secure, ABI 1.3): CurveZMQ.  A secure
+ * ROUTER is a CURVE server with its own ZAP domain ("ember.N"); one ZAP
+ * handler thread per context (a REP socket on inproc://zeromq.zap.01,
+ * started with the first secure listener, before it binds: libzmq admits
+ * every CURVE client when no handler is bound) looks the domain up in the
+ * context's table and asks that socket's admit() about the client's key.
+ * The name admit() returns becomes the ZAP User-Id, which libzmq attaches
+ * to every message of that connection (peer_name reads it back).  A secure
+ * DEALER proves its keypair and checks the server's key; a monitor socket
+ * reports a failed handshake (refused by ZAP, or a server that could not
+ * prove its key), and recv()/send() then fail with EMBER_EDENIED at once
+ * instead of waiting for answers that never come.
  *
  * Global state: none (the host table is kept in the context and sockets).
  *
@@ -44,7 +59,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -57,17 +74,48 @@
 #define PLUGIN_VERSION "0.1.0"
 #define ENDPOINT_MAX 1024
 
+#define ZAP_ENDPOINT "inproc://zeromq.zap.01"
+#define NAME_MAX_ 64  /* peer names given by admit() */
+#define LOGGED_MAX 32 /* refused addresses logged per socket */
+#define ADDR_MAX 64
+
+/* A secure listening socket as the ZAP handler sees it. */
+typedef struct zap_domain {
+    char domain[24];
+    int (*admit)(void *ud, const uint8_t key[EMBER_KEY_BYTES],
+                 const char *address, char *name, size_t namelen);
+    void *ud;
+    char endpoint[ENDPOINT_MAX];
+    char logged[LOGGED_MAX][ADDR_MAX]; /* refused addresses already logged */
+    int nlogged;
+    struct zap_domain *next;
+} zap_domain;
+
 typedef struct tctx {
     const ember_host *host;
     void *zctx;
+    /* security: the ZAP handler and the table of secure listeners */
+    pthread_mutex_t mu;
+    pthread_t zap_thread;
+    int zap_started;
+    void *zap_stop; /* PAIR: a message here stops the ZAP thread */
+    zap_domain *domains;
+    unsigned next_domain;
+    unsigned next_monitor;
 } tctx;
 
 struct ember_tsock {
     const ember_host *host;
+    tctx *ctx;
     void *zsock;
     int efd;       /* eventfd for wake() */
     int is_router; /* listen() socket: frames carry a routing id */
     char endpoint[ENDPOINT_MAX];
+    /* secure sockets */
+    zap_domain *dom; /* listener: its entry in ctx->domains */
+    void *monitor;   /* client: PAIR receiving handshake failures */
+    int denied;      /* client: the handshake failed for good */
+    char denied_msg[512];
 };
 
 /* ------------------------------------------------------------- helpers */
@@ -152,6 +200,7 @@ static int sock_new(tctx *c, int type, const char *endpoint, ember_tsock **out,
         return EMBER_ENOMEM;
     }
     s->host = h;
+    s->ctx = c;
     s->is_router = type == ZMQ_ROUTER;
     s->efd = -1;
     strcpy(s->endpoint, endpoint);
@@ -197,6 +246,41 @@ static int send_frame(void *zsock, zmq_msg_t *m, int flags)
     }
 }
 
+/* Bind s to endpoint and report the concrete endpoint in s->endpoint and
+ * bound.  On failure the socket is still the caller's to close. */
+static int bind_socket(ember_tsock *s, const char *endpoint, char *bound,
+                       size_t boundlen, ember_error *err)
+{
+    const ember_host *h = s->host;
+    int rc;
+    if (zmq_bind(s->zsock, endpoint) != 0) {
+        int e = errno;
+        rc = code_of(e);
+        h->seterr(err, rc, "zmq_bind(%s): %s", endpoint, zmq_strerror(e));
+        return rc;
+    }
+    char last[ENDPOINT_MAX];
+    size_t lastlen = sizeof last;
+    if (zmq_getsockopt(s->zsock, ZMQ_LAST_ENDPOINT, last, &lastlen) != 0) {
+        int e = errno;
+        h->seterr(err, EMBER_EIO, "zmq_getsockopt(%s, ZMQ_LAST_ENDPOINT): %s",
+                  endpoint, zmq_strerror(e));
+        return EMBER_EIO;
+    }
+    last[sizeof last - 1] = '\0';
+    snprintf(s->endpoint, sizeof s->endpoint, "%s", last);
+    if (bound && boundlen > 0) {
+        if (strlen(last) >= boundlen) {
+            h->seterr(err, EMBER_ETOOBIG,
+                      "zmq: bound endpoint %s does not fit in %zu bytes", last,
+                      boundlen);
+            return EMBER_ETOOBIG;
+        }
+        strcpy(bound, last);
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------ transport */
 
 static int t_open(const ember_host *host, void **ctx, ember_error *err)
@@ -208,10 +292,12 @@ static int t_open(const ember_host *host, void **ctx, ember_error *err)
         return EMBER_ENOMEM;
     }
     c->host = host;
+    pthread_mutex_init(&c->mu, NULL);
     c->zctx = zmq_ctx_new();
     if (!c->zctx) {
         int e = errno;
         host->seterr(err, EMBER_EIO, "zmq_ctx_new: %s", zmq_strerror(e));
+        pthread_mutex_destroy(&c->mu);
         free(c);
         return EMBER_EIO;
     }
@@ -220,6 +306,7 @@ static int t_open(const ember_host *host, void **ctx, ember_error *err)
         host->seterr(err, EMBER_EIO, "zmq_ctx_set(ZMQ_BLOCKY): %s",
                      zmq_strerror(e));
         zmq_ctx_term(c->zctx);
+        pthread_mutex_destroy(&c->mu);
         free(c);
         return EMBER_EIO;
     }
@@ -227,14 +314,21 @@ static int t_open(const ember_host *host, void **ctx, ember_error *err)
     return 0;
 }
 
+static void zap_stop(tctx *c);
+static void t_sock_close(ember_tsock *s);
+static int check_monitor(ember_tsock *s);
+static int denied(ember_tsock *s, ember_error *err);
+
 /* All sockets must have been closed. */
 static void t_close(void *ctx)
 {
     tctx *c = ctx;
     if (!c)
         return;
+    zap_stop(c);
     while (zmq_ctx_term(c->zctx) != 0 && errno == EINTR)
         ;
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -247,40 +341,15 @@ static int t_listen(void *ctx, const char *endpoint, ember_tsock **out,
     int rc = sock_new(c, ZMQ_ROUTER, endpoint, &s, err);
     if (rc != 0)
         return rc;
-    if (zmq_bind(s->zsock, endpoint) != 0) {
-        int e = errno;
-        rc = code_of(e);
-        c->host->seterr(err, rc, "zmq_bind(%s): %s", endpoint, zmq_strerror(e));
-        goto fail;
-    }
-    char last[ENDPOINT_MAX];
-    size_t lastlen = sizeof last;
-    if (zmq_getsockopt(s->zsock, ZMQ_LAST_ENDPOINT, last, &lastlen) != 0) {
-        int e = errno;
-        rc = EMBER_EIO;
-        c->host->seterr(err, rc, "zmq_getsockopt(%s, ZMQ_LAST_ENDPOINT): %s",
-                        endpoint, zmq_strerror(e));
-        goto fail;
-    }
-    last[sizeof last - 1] = '\0';
-    snprintf(s->endpoint, sizeof s->endpoint, "%s", last);
-    if (bound && boundlen > 0) {
-        if (strlen(last) >= boundlen) {
-            rc = EMBER_ETOOBIG;
-            c->host->seterr(err, rc,
-                            "zmq: bound endpoint %s does not fit in %zu bytes",
-                            last, boundlen);
-            goto fail;
-        }
-        strcpy(bound, last);
+    rc = bind_socket(s, endpoint, bound, boundlen, err);
+    if (rc != 0) {
+        zmq_close(s->zsock);
+        close(s->efd);
+        free(s);
+        return rc;
     }
     *out = s;
     return 0;
-fail:
-    zmq_close(s->zsock);
-    close(s->efd);
-    free(s);
-    return rc;
 }
 
 static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
@@ -322,6 +391,8 @@ static int t_send(ember_tsock *s, const ember_peer *to,
                   "zmq send on %s: a client socket takes no peer", s->endpoint);
         return EMBER_EINVAL;
     }
+    if (s->monitor && check_monitor(s))
+        return denied(s, err);
     if (nparts < 0 || (nparts > 0 && (!parts || !lens))) {
         h->seterr(err, EMBER_EINVAL, "zmq send on %s: bad parts", s->endpoint);
         return EMBER_EINVAL;
@@ -474,11 +545,14 @@ static int t_recv(ember_tsock *s, int timeout_ms, ember_peer *from,
             int64_t left = deadline - now_ms();
             wait = left > 0 ? (long)left : 0;
         }
-        zmq_pollitem_t items[2] = {
+        if (s->monitor && check_monitor(s))
+            return denied(s, err);
+        zmq_pollitem_t items[3] = {
             {.socket = s->zsock, .events = ZMQ_POLLIN},
             {.socket = NULL, .fd = s->efd, .events = ZMQ_POLLIN},
+            {.socket = s->monitor, .events = ZMQ_POLLIN},
         };
-        int n = zmq_poll(items, 2, wait);
+        int n = zmq_poll(items, s->monitor ? 3 : 2, wait);
         if (n < 0) {
             int e = errno;
             if (e == EINTR)
@@ -498,6 +572,8 @@ static int t_recv(ember_tsock *s, int timeout_ms, ember_peer *from,
             if (rc != EMBER_EAGAIN)
                 return rc;
         }
+        if (s->monitor && check_monitor(s))
+            return denied(s, err);
         if (deadline >= 0 && now_ms() >= deadline)
             return EMBER_EAGAIN;
     }
@@ -531,9 +607,421 @@ static void t_sock_close(ember_tsock *s)
 {
     if (!s)
         return;
+    if (s->monitor) {
+        zmq_socket_monitor(s->zsock, NULL, 0);
+        zmq_close(s->monitor);
+    }
     zmq_close(s->zsock);
     close(s->efd);
+    if (s->dom) {
+        tctx *c = s->ctx;
+        pthread_mutex_lock(&c->mu);
+        for (zap_domain **pp = &c->domains; *pp; pp = &(*pp)->next)
+            if (*pp == s->dom) {
+                *pp = s->dom->next;
+                break;
+            }
+        pthread_mutex_unlock(&c->mu);
+        free(s->dom);
+    }
     free(s);
+}
+
+/* ------------------------------------------------------------- security */
+
+/* Receive one frame of a ZAP request into buf (NUL-terminated, truncated);
+ * returns its size or -1.  *more says whether frames follow. */
+static int zap_frame(void *zs, uint8_t *buf, size_t cap, int *more)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, zs, 0) < 0) {
+        zmq_msg_close(&m);
+        *more = 0;
+        return -1;
+    }
+    size_t n = zmq_msg_size(&m);
+    size_t k = n < cap - 1 ? n : cap - 1;
+    memcpy(buf, zmq_msg_data(&m), k);
+    buf[k] = '\0';
+    *more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+static void zap_send(void *zs, const char *s, int more)
+{
+    while (zmq_send(zs, s, strlen(s), more ? ZMQ_SNDMORE : 0) < 0 &&
+           errno == EINTR)
+        ;
+}
+
+/* Log a refused address once per socket (c->mu held). */
+static void zap_log_refusal(tctx *c, zap_domain *d, const char *address,
+                            const char *why)
+{
+    for (int i = 0; i < d->nlogged; i++)
+        if (strcmp(d->logged[i], address) == 0)
+            return;
+    if (d->nlogged < LOGGED_MAX)
+        snprintf(d->logged[d->nlogged++], ADDR_MAX, "%s", address);
+    c->host->log(EMBER_LOG_WARN, PLUGIN_NAME, "%s: refused a peer from %s: %s",
+                 d->endpoint, *address ? address : "(no address)", why);
+}
+
+/* Answer one ZAP request (RFC 27): version, request id, domain, address,
+ * routing id, mechanism, credentials -> version, request id, status code,
+ * status text, user id, metadata. */
+static void zap_handle(tctx *c, void *zs)
+{
+    uint8_t f[8][ADDR_MAX + 8];
+    int len[8] = {0};
+    int n = 0, more = 1;
+    while (more) {
+        uint8_t scratch[ADDR_MAX + 8];
+        uint8_t *dst = n < 8 ? f[n] : scratch;
+        int k = zap_frame(zs, dst, sizeof f[0], &more);
+        if (k < 0 && n == 0)
+            return; /* nothing to answer */
+        if (n < 8)
+            len[n] = k;
+        n++;
+    }
+    const char *code = "400", *text = "refused";
+    char name[NAME_MAX_] = "";
+    /* f[0] version, f[1] request id, f[2] domain, f[3] address,
+       f[4] routing id, f[5] mechanism, f[6] the client's public key */
+    int wellformed = n == 7 && len[0] == 3 && memcmp(f[0], "1.0", 3) == 0 &&
+                     strcmp((char *)f[5], "CURVE") == 0 &&
+                     len[6] == EMBER_KEY_BYTES;
+    pthread_mutex_lock(&c->mu);
+    zap_domain *d = NULL;
+    if (n >= 3)
+        for (d = c->domains; d; d = d->next)
+            if (strcmp(d->domain, (char *)f[2]) == 0)
+                break;
+    const char *address = n >= 4 ? (const char *)f[3] : "";
+    if (!d) {
+        text = "unknown domain";
+    } else if (!wellformed) {
+        zap_log_refusal(c, d, address, "malformed authentication request");
+    } else if (d->admit(d->ud, f[6], address, name, sizeof name) == 1) {
+        code = "200";
+        text = "OK";
+        name[sizeof name - 1] = '\0';
+    } else {
+        name[0] = '\0';
+        zap_log_refusal(c, d, address, "unknown key");
+    }
+    pthread_mutex_unlock(&c->mu);
+    /* request ids from libzmq are short; a longer one is not ours to echo */
+    size_t reqlen = n >= 2 && len[1] > 0 && (size_t)len[1] < sizeof f[1]
+                        ? (size_t)len[1]
+                        : 0;
+    zap_send(zs, "1.0", 1);
+    while (zmq_send(zs, f[1], reqlen, ZMQ_SNDMORE) < 0 && errno == EINTR)
+        ;
+    zap_send(zs, code, 1);
+    zap_send(zs, text, 1);
+    zap_send(zs, code[0] == '2' ? name : "", 1);
+    zap_send(zs, "", 0);
+}
+
+typedef struct zap_start {
+    tctx *c;
+    void *rep;
+    void *stop;
+} zap_start;
+
+static void *zap_main(void *arg)
+{
+    zap_start *z = arg;
+    tctx *c = z->c;
+    void *rep = z->rep, *stop = z->stop;
+    free(z);
+    for (;;) {
+        zmq_pollitem_t items[2] = {{.socket = rep, .events = ZMQ_POLLIN},
+                                   {.socket = stop, .events = ZMQ_POLLIN}};
+        if (zmq_poll(items, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN)
+            break;
+        if (items[0].revents & ZMQ_POLLIN)
+            zap_handle(c, rep);
+    }
+    zmq_close(rep);
+    zmq_close(stop);
+    return NULL;
+}
+
+/* Start the ZAP handler once per context (c->mu held).  The REP socket is
+ * bound here, before the caller binds its CURVE server. */
+static int zap_ensure(tctx *c, ember_error *err)
+{
+    if (c->zap_started)
+        return 0;
+    const ember_host *h = c->host;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://ember-zap-stop-%p", (void *)c);
+    void *rep = zmq_socket(c->zctx, ZMQ_REP);
+    void *stop_in = zmq_socket(c->zctx, ZMQ_PAIR);
+    void *stop_out = zmq_socket(c->zctx, ZMQ_PAIR);
+    zap_start *z = malloc(sizeof *z);
+    if (!rep || !stop_in || !stop_out || !z ||
+        set_int(rep, ZMQ_LINGER, 0) != 0 ||
+        set_int(stop_in, ZMQ_LINGER, 0) != 0 ||
+        set_int(stop_out, ZMQ_LINGER, 0) != 0 ||
+        zmq_bind(rep, ZAP_ENDPOINT) != 0 || zmq_bind(stop_in, ep) != 0 ||
+        zmq_connect(stop_out, ep) != 0) {
+        int e = errno;
+        h->seterr(err, EMBER_EIO, "zmq: cannot start the ZAP handler: %s",
+                  zmq_strerror(e));
+        goto fail;
+    }
+    z->c = c;
+    z->rep = rep;
+    z->stop = stop_in;
+    if (pthread_create(&c->zap_thread, NULL, zap_main, z) != 0) {
+        h->seterr(err, EMBER_EIO, "zmq: cannot start the ZAP thread");
+        goto fail;
+    }
+    c->zap_stop = stop_out;
+    c->zap_started = 1;
+    return 0;
+fail:
+    if (rep)
+        zmq_close(rep);
+    if (stop_in)
+        zmq_close(stop_in);
+    if (stop_out)
+        zmq_close(stop_out);
+    free(z);
+    return EMBER_EIO;
+}
+
+static void zap_stop(tctx *c)
+{
+    if (!c->zap_started)
+        return;
+    zap_send(c->zap_stop, "", 0);
+    pthread_join(c->zap_thread, NULL);
+    zmq_close(c->zap_stop);
+    c->zap_stop = NULL;
+    c->zap_started = 0;
+}
+
+static int check_sec(const ember_host *h, const ember_tsec *sec, int listener,
+                     ember_error *err)
+{
+    if (!sec || sec->struct_size < sizeof(ember_tsec) ||
+        sec->mechanism != EMBER_SEC_CURVE) {
+        h->seterr(err, EMBER_EINVAL,
+                  "zmq: a secure socket needs an ember_tsec with "
+                  "mechanism EMBER_SEC_CURVE");
+        return EMBER_EINVAL;
+    }
+    if (listener && !sec->admit) {
+        h->seterr(err, EMBER_EINVAL, "zmq: a secure listener needs admit()");
+        return EMBER_EINVAL;
+    }
+    if (sec->max_message < 0) {
+        h->seterr(err, EMBER_EINVAL, "zmq: negative max_message");
+        return EMBER_EINVAL;
+    }
+    return 0;
+}
+
+static int t_listen_secure(void *ctx, const char *endpoint,
+                           const ember_tsec *sec, ember_tsock **out,
+                           char *bound, size_t boundlen, ember_error *err)
+{
+    tctx *c = ctx;
+    const ember_host *h = c->host;
+    *out = NULL;
+    int rc = check_sec(h, sec, 1, err);
+    if (rc != 0)
+        return rc;
+    zap_domain *d = calloc(1, sizeof *d);
+    if (!d) {
+        h->seterr(err, EMBER_ENOMEM, "zmq: out of memory");
+        return EMBER_ENOMEM;
+    }
+    d->admit = sec->admit;
+    d->ud = sec->admit_ud;
+    snprintf(d->endpoint, sizeof d->endpoint, "%s", endpoint ? endpoint : "");
+    pthread_mutex_lock(&c->mu);
+    rc = zap_ensure(c, err);
+    if (rc == 0) {
+        snprintf(d->domain, sizeof d->domain, "ember.%u", c->next_domain++);
+        d->next = c->domains;
+        c->domains = d;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc != 0) {
+        free(d);
+        return rc;
+    }
+    ember_tsock *s = NULL;
+    rc = sock_new(c, ZMQ_ROUTER, endpoint, &s, err);
+    if (rc == 0) {
+        /* libzmq checks the limit on the encrypted frame: allow CURVE's
+           envelope (command name, nonce, MAC, flags) on top */
+        int64_t maxmsg = sec->max_message > 0 ? sec->max_message + 64 : -1;
+        if (set_int(s->zsock, ZMQ_CURVE_SERVER, 1) != 0 ||
+            zmq_setsockopt(s->zsock, ZMQ_CURVE_SECRETKEY, sec->secret_key,
+                           EMBER_KEY_BYTES) != 0 ||
+            zmq_setsockopt(s->zsock, ZMQ_ZAP_DOMAIN, d->domain,
+                           strlen(d->domain)) != 0 ||
+            zmq_setsockopt(s->zsock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) !=
+                0) {
+            int e = errno;
+            h->seterr(err, EMBER_EIO, "zmq: CURVE server options on %s: %s",
+                      endpoint, zmq_strerror(e));
+            rc = EMBER_EIO;
+        }
+    }
+    if (rc == 0)
+        rc = bind_socket(s, endpoint, bound, boundlen, err);
+    if (rc != 0) {
+        if (s) {
+            zmq_close(s->zsock);
+            close(s->efd);
+            free(s);
+        }
+        pthread_mutex_lock(&c->mu);
+        for (zap_domain **pp = &c->domains; *pp; pp = &(*pp)->next)
+            if (*pp == d) {
+                *pp = d->next;
+                break;
+            }
+        pthread_mutex_unlock(&c->mu);
+        free(d);
+        return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    snprintf(d->endpoint, sizeof d->endpoint, "%s", s->endpoint);
+    pthread_mutex_unlock(&c->mu);
+    s->dom = d;
+    *out = s;
+    return 0;
+}
+
+static int t_connect_secure(void *ctx, const char *endpoint,
+                            const ember_tsec *sec, ember_tsock **out,
+                            ember_error *err)
+{
+    tctx *c = ctx;
+    const ember_host *h = c->host;
+    ember_tsock *s;
+    *out = NULL;
+    int rc = check_sec(h, sec, 0, err);
+    if (rc != 0)
+        return rc;
+    rc = sock_new(c, ZMQ_DEALER, endpoint, &s, err);
+    if (rc != 0)
+        return rc;
+    char mon[64];
+    pthread_mutex_lock(&c->mu);
+    snprintf(mon, sizeof mon, "inproc://ember-mon-%p-%u", (void *)c,
+             c->next_monitor++);
+    pthread_mutex_unlock(&c->mu);
+    const int events = ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                       ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    if (zmq_setsockopt(s->zsock, ZMQ_CURVE_SERVERKEY, sec->server_key,
+                       EMBER_KEY_BYTES) != 0 ||
+        zmq_setsockopt(s->zsock, ZMQ_CURVE_PUBLICKEY, sec->public_key,
+                       EMBER_KEY_BYTES) != 0 ||
+        zmq_setsockopt(s->zsock, ZMQ_CURVE_SECRETKEY, sec->secret_key,
+                       EMBER_KEY_BYTES) != 0 ||
+        zmq_socket_monitor(s->zsock, mon, events) != 0 ||
+        !(s->monitor = zmq_socket(c->zctx, ZMQ_PAIR)) ||
+        set_int(s->monitor, ZMQ_LINGER, 0) != 0 ||
+        zmq_connect(s->monitor, mon) != 0) {
+        int e = errno;
+        h->seterr(err, EMBER_EIO, "zmq: CURVE client options on %s: %s",
+                  endpoint, zmq_strerror(e));
+        rc = EMBER_EIO;
+    } else if (zmq_connect(s->zsock, endpoint) != 0) {
+        int e = errno;
+        rc = code_of(e);
+        h->seterr(err, rc, "zmq_connect(%s): %s", endpoint, zmq_strerror(e));
+    }
+    if (rc != 0) {
+        t_sock_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* Read the monitor's pending events; a failed handshake makes the socket
+ * denied for good.  Returns 1 if it is denied. */
+static int check_monitor(ember_tsock *s)
+{
+    while (s->monitor && !s->denied) {
+        zmq_msg_t ev, addr;
+        zmq_msg_init(&ev);
+        if (zmq_msg_recv(&ev, s->monitor, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&ev);
+            break;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size(&ev) >= 6) {
+            memcpy(&event, zmq_msg_data(&ev), 2);
+            memcpy(&value, (uint8_t *)zmq_msg_data(&ev) + 2, 4);
+        }
+        int more = zmq_msg_more(&ev);
+        zmq_msg_close(&ev);
+        if (more) { /* the endpoint frame */
+            zmq_msg_init(&addr);
+            if (zmq_msg_recv(&addr, s->monitor, 0) >= 0 && zmq_msg_more(&addr))
+                drain(s->monitor);
+            zmq_msg_close(&addr);
+        }
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            snprintf(s->denied_msg, sizeof s->denied_msg,
+                     "%s refused this process's key (authentication status "
+                     "%u): it is not a key of this application",
+                     s->endpoint, (unsigned)value);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            snprintf(s->denied_msg, sizeof s->denied_msg,
+                     "%s could not prove the server key this process expects "
+                     "(CURVE handshake failed, zmq protocol error 0x%x): not "
+                     "a server of this application, or a wrong key",
+                     s->endpoint, (unsigned)value);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+            snprintf(s->denied_msg, sizeof s->denied_msg,
+                     "the CURVE handshake with %s failed: the server did not "
+                     "prove the key this process expects (not a server of "
+                     "this application, or a wrong key)",
+                     s->endpoint);
+        else
+            continue;
+        s->denied = 1;
+    }
+    return s->denied;
+}
+
+static int denied(ember_tsock *s, ember_error *err)
+{
+    s->host->seterr(err, EMBER_EDENIED, "zmq: %s", s->denied_msg);
+    return EMBER_EDENIED;
+}
+
+static int t_peer_name(const ember_tmsg *msg, char *out, size_t outlen)
+{
+    if (!msg || !msg->handle || !out || outlen == 0)
+        return EMBER_EINVAL;
+    const char *uid = zmq_msg_gets((zmq_msg_t *)msg->handle, "User-Id");
+    if (!uid || !*uid)
+        return EMBER_ENOTFOUND;
+    snprintf(out, outlen, "%s", uid);
+    return 0;
 }
 
 /* --------------------------------------------------------------- plugin */
@@ -550,6 +1038,9 @@ static const ember_transport_desc zmq_transport = {
     .msg_release = t_msg_release,
     .wake = t_wake,
     .sock_close = t_sock_close,
+    .listen_secure = t_listen_secure,
+    .connect_secure = t_connect_secure,
+    .peer_name = t_peer_name,
 };
 
 static int plugin_init(const ember_host *host, ember_registry *reg,
