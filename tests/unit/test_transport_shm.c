@@ -36,10 +36,11 @@ static char prefix[64]; /* "t<pid>-": every endpoint name starts with it */
 #define WAIT_MS 10000 /* upper bound for anything that should be quick */
 
 /* The connection object's layout (docs/transport-shm.md): a 128-byte
- * header, then the client->server ring header (head at +0, tail at +64),
- * the server->client ring header, 192 bytes each, then the data. */
-#define CONN_C2S_HEAD 128
-#define CONN_DATA 512
+ * header, the 256-byte handshake block, then the client->server ring
+ * header (head at +0, tail at +64), the server->client ring header, 192
+ * bytes each, then the data. */
+#define CONN_C2S_HEAD 384
+#define CONN_DATA 768
 
 static int64_t now_ms(void)
 {
