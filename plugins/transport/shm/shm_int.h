@@ -23,8 +23,8 @@
 
 #define SCHEME "shm://"
 #define NAME_MAXLEN 100
-#define OBJ_NAME_MAX 160 /* "/ember-" NAME "+c" pid "." 32 hex, NUL included   \
-                          */
+/* "/ember-" NAME "+c" pid "." 32 hex, NUL included */
+#define OBJ_NAME_MAX 160
 #define OBJ_RANDOM_BYTES 16 /* random part of a connection object's name */
 #define SLOTS 64            /* pending (not yet accepted) connections */
 #define PEER_NAME_MAX 64    /* names given by admit(), NUL included */

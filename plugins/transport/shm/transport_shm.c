@@ -17,11 +17,12 @@
  * following a symlink: glibc's shm_open adds O_NOFOLLOW, and we ask for it
  * too), made mode 0600 whatever the umask (fchmod) and checked with fstat:
  * a regular file of our effective uid with mode 0600, else it is removed
- * and the call fails.  Existing objects are opened with O_NOFOLLOW and
- * O_NONBLOCK (a FIFO planted under the name cannot block us) and used only
- * if fstat shows the same: a connection object of another uid or with
- * another mode is refused at accept (and left alone if it is not ours); a
- * control object that is not ours makes connect() fail with EMBER_EDENIED.
+ * and the call fails.  An existing object is lstat'ed first and not even
+ * opened unless it is the same; then opened with O_NOFOLLOW and O_NONBLOCK
+ * (a FIFO swapped in cannot block us) and used only if fstat agrees: a
+ * connection object of another uid or with another mode is refused at
+ * accept (and left alone if it is not ours); a control object that is not
+ * ours makes connect() fail with EMBER_EDENIED.
  * The control object's name comes from the endpoint the host chose, so
  * another user can take it first: listen() then fails with EMBER_EEXISTS
  * saying whose object is in the way and leaves it alone.  That is a denial
@@ -108,7 +109,8 @@
 #define RING_MAX (1u << 30)
 #define MAXMSG_DEFAULT (UINT64_C(4) << 30)
 #define SEND_TIMEOUT_DEFAULT 30000
-#define LOCK_TIMEOUT_S 5 /* a mutex held longer is considered wedged */
+#define LOCK_TIMEOUT_S 5   /* a mutex held longer is considered wedged */
+#define SHM_DIR "/dev/shm" /* where glibc keeps the objects (for lstat) */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -159,8 +161,8 @@ static void obj_describe(const struct stat *st, char *buf, size_t n)
                        : S_ISLNK(st->st_mode)  ? "a symbolic link"
                                                : "a special file";
     snprintf(buf, n,
-             "%s of uid %u with mode %04o; we are uid %u and want "
-             "mode 0600",
+             "%s of uid %u with mode %04o; we are uid %u and want a "
+             "regular file with mode 0600",
              kind, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
              (unsigned)geteuid());
 }
@@ -191,10 +193,20 @@ static int obj_create(const char *name)
     return fd;
 }
 
-/* Open an existing object without following a symlink or blocking on a
- * FIFO, and fstat it.  Returns the fd, or -1 with errno. */
+/* Open an existing object, if it is ours: lstat() its name first, so that
+ * an object that is not (another user's, a symlink, a FIFO, another mode)
+ * is not even opened: -1 with errno EPERM and *st describing it.  Then
+ * open it without following a symlink or blocking on a FIFO, and fstat
+ * it: the caller checks that again (the name may have changed hands in
+ * between).  Returns the fd, or -1 with errno. */
 static int obj_open(const char *name, struct stat *st)
 {
+    char path[sizeof SHM_DIR + OBJ_NAME_MAX];
+    snprintf(path, sizeof path, "%s%s", SHM_DIR, name);
+    if (lstat(path, st) == 0 && !obj_private(st)) {
+        errno = EPERM;
+        return -1;
+    }
     int fd = shm_open(name, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0)
         return -1;
@@ -545,14 +557,14 @@ static conn *accept_slot(ember_tsock *s, const char *name, pid_t pid, char *why,
     }
     struct stat st;
     int fd = obj_open(name, &st);
-    if (fd < 0) {
+    if (fd < 0 && errno != EPERM) {
         snprintf(why, whylen, "cannot open %s: %s", name, strerror(errno));
         return NULL;
     }
-    if (st.st_uid == geteuid())
+    if (st.st_uid == geteuid()) /* ours, even if bad: the name goes */
         shm_unlink(name);
     conn *c = NULL;
-    if (!obj_private(&st)) {
+    if (fd < 0 || !obj_private(&st)) {
         char d[160];
         obj_describe(&st, d, sizeof d);
         snprintf(why, whylen, "%s is %s", name, d);
@@ -589,7 +601,8 @@ static conn *accept_slot(ember_tsock *s, const char *name, pid_t pid, char *why,
     conn_views(c, 1, s->ctl);
     atomic_store(&sc->server_pid, (int32_t)getpid());
 out:
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return c;
 }
 
@@ -863,7 +876,7 @@ static int ctl_taken(const ember_host *h, const char *endpoint, const char *obj,
 {
     struct stat st;
     int fd = obj_open(obj, &st);
-    if (fd < 0) {
+    if (fd < 0 && errno != EPERM) {
         int e = errno;
         if (e == ENOENT)
             return 0; /* vanished meanwhile */
@@ -873,10 +886,11 @@ static int ctl_taken(const ember_host *h, const char *endpoint, const char *obj,
                   endpoint, obj, e == ELOOP ? "a symbolic link" : strerror(e));
         return EMBER_EEXISTS;
     }
-    if (!obj_private(&st)) {
+    if (fd < 0 || !obj_private(&st)) {
         char d[160];
         obj_describe(&st, d, sizeof d);
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         h->seterr(err, EMBER_EEXISTS,
                   "shm listen on %s: the name is taken by an object that is "
                   "not this user's own: /dev/shm%s is %s; it was left alone",
@@ -1028,17 +1042,20 @@ int shm_connect(tctx *c, const char *endpoint, const ember_tsec *sec,
     snprintf(obj, sizeof obj, "/ember-%s", name);
     struct stat st;
     int fd = obj_open(obj, &st);
-    if (fd < 0) {
+    if (fd < 0 && errno != EPERM) {
         int e = errno;
-        rc = e == ENOENT ? EMBER_ECLOSED : EMBER_EIO;
+        rc = e == ENOENT                 ? EMBER_ECLOSED
+             : e == EACCES || e == ELOOP ? EMBER_EDENIED
+                                         : EMBER_EIO;
         h->seterr(err, rc, "shm connect to %s: %s", endpoint,
                   e == ENOENT ? "nobody listens there" : strerror(e));
         return rc;
     }
-    if (!obj_private(&st)) {
+    if (fd < 0 || !obj_private(&st)) {
         char d[160];
         obj_describe(&st, d, sizeof d);
-        close(fd);
+        if (fd >= 0)
+            close(fd);
         h->seterr(err, EMBER_EDENIED,
                   "shm connect to %s: /dev/shm%s is not this user's own "
                   "(it is %s): refusing to use it",
