@@ -44,9 +44,10 @@ tests_unit_op_oldminor_la_LDFLAGS = -module -avoid-version -rpath /nowhere $(AM_
 tests_unit_test_transport_zmq_CFLAGS = $(UNIT_CFLAGS) \
 	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/zmq/.libs/transport_zmq.so"'
 tests_unit_test_transport_zmq_LDADD = -ldl $(PTHREAD_LIBS)
-tests_unit_test_transport_shm_CFLAGS = $(UNIT_CFLAGS) \
+tests_unit_test_transport_shm_CFLAGS = $(UNIT_CFLAGS) $(SODIUM_CFLAGS) \
+	-I$(top_srcdir)/plugins/transport/shm \
 	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/transport/shm/.libs/transport_shm.so"'
-tests_unit_test_transport_shm_LDADD = -ldl $(PTHREAD_LIBS)
+tests_unit_test_transport_shm_LDADD = $(SODIUM_LIBS) -ldl $(PTHREAD_LIBS)
 tests_unit_test_cm_local_CFLAGS = $(UNIT_CFLAGS) \
 	-DFAKE_DEFAULT_PLUGIN='"$(abs_top_builddir)/plugins/clustermgr/local/.libs/clustermgr_local.so"'
 tests_unit_test_cm_local_LDADD = -ldl $(PTHREAD_LIBS)
