@@ -198,6 +198,7 @@ int shm_client_begin(ember_tsock *s, const ember_tsec *sec, ember_error *err)
                         s->endpoint);
         return EMBER_EINVAL;
     }
+    sodium_memzero(s->sec.secret_key, sizeof s->sec.secret_key); /* done */
     randombytes_buf(s->nonce, sizeof s->nonce);
     s->cstate = CS_WAIT_CHALLENGE;
     s->hs_since = shm_now_ms();
