@@ -1,9 +1,10 @@
 /*
  * shm_int.h -- private to the transport_shm plugin: the layouts of its
- * shared-memory objects, its local state, and the functions its two files
- * share.  transport_shm.c owns the objects, the rings and the transport
- * functions; shm_auth.c owns the handshake of secure sockets
- * (listen_secure, connect_secure, peer_name).  Nothing here is part of
+ * shared-memory objects, its local state, and the functions its files
+ * share.  transport_shm.c owns the objects' contents, the rings and the
+ * transport functions; shm_obj.c the objects' names and modes on disk;
+ * shm_auth.c the handshake of secure sockets (listen_secure,
+ * connect_secure, peer_name).  Nothing here is part of
  * ember's ABI; the layouts are described in docs/transport-shm.md.
  *
  * Everything in a shared object is written by another process and is
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define PLUGIN_NAME "transport_shm"
@@ -257,6 +259,24 @@ int shm_listen(tctx *c, const char *endpoint, const ember_tsec *sec,
                ember_error *err);
 int shm_connect(tctx *c, const char *endpoint, const ember_tsec *sec,
                 ember_tsock **out, ember_error *err);
+
+/* ------------------------------------------------------------ shm_obj.c */
+
+/* A regular file of our effective uid with mode 0600? */
+int shm_obj_private(const struct stat *st);
+/* Describe an object that is not private, for messages. */
+void shm_obj_describe(const struct stat *st, char *buf, size_t n);
+/* Create the object `name` private: the fd, or -1 with errno (EEXIST: the
+ * name is taken; EPERM: not private after creation, removed). */
+int shm_obj_create(const char *name);
+/* Open the existing object `name` if it is ours: the fd with *st from
+ * fstat (the caller checks shm_obj_private(st) again), or -1 with errno
+ * (EPERM: not ours, not opened, *st from lstat describes it). */
+int shm_obj_open(const char *name, struct stat *st);
+/* Is `name` exactly a connection object name of the server `srv`? */
+int shm_conn_name_ok(const char *name, const char *srv);
+/* A fresh connection object name for the server `srv`. */
+void shm_conn_obj_name(char *out, size_t n, const char *srv);
 
 /* ------------------------------------------ shm_auth.c, for the transport */
 

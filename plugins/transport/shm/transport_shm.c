@@ -4,7 +4,8 @@
  * as "zmq": listen() makes a server socket with many peers, connect() a
  * client with one peer; a message is one contiguous buffer on receipt.
  * The authenticated sockets (listen_secure, connect_secure, peer_name) are
- * in shm_auth.c; the layouts and local structs in shm_int.h.
+ * in shm_auth.c, the creating and opening of private objects in shm_obj.c,
+ * the layouts and local structs in shm_int.h.
  *
  * What it owns: per process a tiny context (settings); per server socket a
  * control object "/ember-NAME" (created with O_EXCL, unlinked at close);
@@ -109,8 +110,7 @@
 #define RING_MAX (1u << 30)
 #define MAXMSG_DEFAULT (UINT64_C(4) << 30)
 #define SEND_TIMEOUT_DEFAULT 30000
-#define LOCK_TIMEOUT_S 5   /* a mutex held longer is considered wedged */
-#define SHM_DIR "/dev/shm" /* where glibc keeps the objects (for lstat) */
+#define LOCK_TIMEOUT_S 5 /* a mutex held longer is considered wedged */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -143,80 +143,6 @@ void shm_ring_bell(_Atomic uint32_t *bell, _Atomic uint32_t *waiting)
 int shm_pid_dead(pid_t pid)
 {
     return pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH);
-}
-
-/* A regular file of our effective uid with mode 0600? */
-static int obj_private(const struct stat *st)
-{
-    return S_ISREG(st->st_mode) && st->st_uid == geteuid() &&
-           (st->st_mode & 07777) == 0600;
-}
-
-/* Describe an object that is not private, for error messages. */
-static void obj_describe(const struct stat *st, char *buf, size_t n)
-{
-    const char *kind = S_ISREG(st->st_mode)    ? "a regular file"
-                       : S_ISFIFO(st->st_mode) ? "a FIFO"
-                       : S_ISDIR(st->st_mode)  ? "a directory"
-                       : S_ISLNK(st->st_mode)  ? "a symbolic link"
-                                               : "a special file";
-    snprintf(buf, n,
-             "%s of uid %u with mode %04o; we are uid %u and want a "
-             "regular file with mode 0600",
-             kind, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
-             (unsigned)geteuid());
-}
-
-/* Create the object `name`: O_EXCL, mode 0600 whatever the umask, checked
- * with fstat.  Returns the fd, or -1 with errno (EEXIST: name taken). */
-static int obj_create(const char *name)
-{
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return -1;
-    struct stat st;
-    int e = 0;
-    if (fstat(fd, &st) != 0)
-        e = errno;
-    else if ((st.st_mode & 07777) != 0600 && fchmod(fd, 0600) != 0)
-        e = errno;
-    else if (fstat(fd, &st) != 0)
-        e = errno;
-    else if (!obj_private(&st))
-        e = EPERM;
-    if (e) {
-        close(fd);
-        shm_unlink(name);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
-/* Open an existing object, if it is ours: lstat() its name first, so that
- * an object that is not (another user's, a symlink, a FIFO, another mode)
- * is not even opened: -1 with errno EPERM and *st describing it.  Then
- * open it without following a symlink or blocking on a FIFO, and fstat
- * it: the caller checks that again (the name may have changed hands in
- * between).  Returns the fd, or -1 with errno. */
-static int obj_open(const char *name, struct stat *st)
-{
-    char path[sizeof SHM_DIR + OBJ_NAME_MAX];
-    snprintf(path, sizeof path, "%s%s", SHM_DIR, name);
-    if (lstat(path, st) == 0 && !obj_private(st)) {
-        errno = EPERM;
-        return -1;
-    }
-    int fd = shm_open(name, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
-    if (fd < 0)
-        return -1;
-    if (fstat(fd, st) != 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
 }
 
 static int valid_name(const char *n)
@@ -525,38 +451,18 @@ static void conn_views(conn *c, int server, shm_ctl *ctl)
     c->tx.pos = atomic_load(&c->tx.h->head);
 }
 
-/* Is `name` a connection object name of the server `srv`:
- * "/ember-SRV+c<pid>.<32 lowercase hex>" and nothing else? */
-static int conn_name_ok(const char *name, const char *srv)
-{
-    size_t n = strlen(srv);
-    if (strncmp(name, "/ember-", 7) != 0 || strncmp(name + 7, srv, n) != 0 ||
-        strncmp(name + 7 + n, "+c", 2) != 0)
-        return 0;
-    const char *p = name + 7 + n + 2;
-    int digits = 0;
-    for (; *p >= '0' && *p <= '9'; p++)
-        digits++;
-    if (digits < 1 || digits > 10 || *p++ != '.')
-        return 0;
-    int hex = 0;
-    for (; (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'); p++)
-        hex++;
-    return hex == 2 * OBJ_RANDOM_BYTES && *p == '\0';
-}
-
 /* Server: open, validate and map a client's object announced in a slot.
  * Called with the control mutex held.  Unlinks the name, unless the object
  * is not ours.  NULL with a reason in why when it is refused. */
 static conn *accept_slot(ember_tsock *s, const char *name, pid_t pid, char *why,
                          size_t whylen)
 {
-    if (!conn_name_ok(name, s->name)) {
+    if (!shm_conn_name_ok(name, s->name)) {
         snprintf(why, whylen, "a malformed object name");
         return NULL;
     }
     struct stat st;
-    int fd = obj_open(name, &st);
+    int fd = shm_obj_open(name, &st);
     if (fd < 0 && errno != EPERM) {
         snprintf(why, whylen, "cannot open %s: %s", name, strerror(errno));
         return NULL;
@@ -564,9 +470,9 @@ static conn *accept_slot(ember_tsock *s, const char *name, pid_t pid, char *why,
     if (st.st_uid == geteuid()) /* ours, even if bad: the name goes */
         shm_unlink(name);
     conn *c = NULL;
-    if (fd < 0 || !obj_private(&st)) {
+    if (fd < 0 || !shm_obj_private(&st)) {
         char d[160];
-        obj_describe(&st, d, sizeof d);
+        shm_obj_describe(&st, d, sizeof d);
         snprintf(why, whylen, "%s is %s", name, d);
         goto out;
     }
@@ -681,7 +587,7 @@ void shm_accept_pending(ember_tsock *s, int reap)
             }
             atomic_store(&sl->state, SLOT_FREE);
         } else if (st == SLOT_CLAIMED && reap && shm_pid_dead(pid)) {
-            if (conn_name_ok(name, s->name))
+            if (shm_conn_name_ok(name, s->name))
                 shm_unlink(name);
             atomic_store(&sl->state, SLOT_FREE);
         }
@@ -834,7 +740,7 @@ static void sock_free(ember_tsock *s)
  * (EEXIST: the name is taken). */
 static int ctl_create(const char *obj, int secure, shm_ctl **out)
 {
-    int fd = obj_create(obj);
+    int fd = shm_obj_create(obj);
     if (fd < 0)
         return errno;
     int e = 0;
@@ -875,7 +781,7 @@ static int ctl_taken(const ember_host *h, const char *endpoint, const char *obj,
                      ember_error *err)
 {
     struct stat st;
-    int fd = obj_open(obj, &st);
+    int fd = shm_obj_open(obj, &st);
     if (fd < 0 && errno != EPERM) {
         int e = errno;
         if (e == ENOENT)
@@ -886,9 +792,9 @@ static int ctl_taken(const ember_host *h, const char *endpoint, const char *obj,
                   endpoint, obj, e == ELOOP ? "a symbolic link" : strerror(e));
         return EMBER_EEXISTS;
     }
-    if (fd < 0 || !obj_private(&st)) {
+    if (fd < 0 || !shm_obj_private(&st)) {
         char d[160];
-        obj_describe(&st, d, sizeof d);
+        shm_obj_describe(&st, d, sizeof d);
         if (fd >= 0)
             close(fd);
         h->seterr(err, EMBER_EEXISTS,
@@ -1020,16 +926,6 @@ static void client_unannounce(ember_tsock *s)
     s->slot = -1;
 }
 
-/* A connection object's name: "/ember-NAME+c<pid>.<32 random hex>". */
-static void conn_obj_name(char *out, size_t n, const char *name)
-{
-    unsigned char rnd[OBJ_RANDOM_BYTES];
-    char hex[2 * OBJ_RANDOM_BYTES + 1];
-    randombytes_buf(rnd, sizeof rnd);
-    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
-    snprintf(out, n, "/ember-%s+c%ld.%s", name, (long)getpid(), hex);
-}
-
 int shm_connect(tctx *c, const char *endpoint, const ember_tsec *sec,
                 ember_tsock **out, ember_error *err)
 {
@@ -1041,7 +937,7 @@ int shm_connect(tctx *c, const char *endpoint, const ember_tsec *sec,
         return rc;
     snprintf(obj, sizeof obj, "/ember-%s", name);
     struct stat st;
-    int fd = obj_open(obj, &st);
+    int fd = shm_obj_open(obj, &st);
     if (fd < 0 && errno != EPERM) {
         int e = errno;
         rc = e == ENOENT                 ? EMBER_ECLOSED
@@ -1051,9 +947,9 @@ int shm_connect(tctx *c, const char *endpoint, const ember_tsec *sec,
                   e == ENOENT ? "nobody listens there" : strerror(e));
         return rc;
     }
-    if (fd < 0 || !obj_private(&st)) {
+    if (fd < 0 || !shm_obj_private(&st)) {
         char d[160];
-        obj_describe(&st, d, sizeof d);
+        shm_obj_describe(&st, d, sizeof d);
         if (fd >= 0)
             close(fd);
         h->seterr(err, EMBER_EDENIED,
@@ -1125,11 +1021,11 @@ int shm_connect(tctx *c, const char *endpoint, const ember_tsec *sec,
     shm_slot *sl = &ctl->slots[s->slot];
     fd = -1;
     for (int tries = 0; tries < 8 && fd < 0; tries++) {
-        conn_obj_name(s->objname, sizeof s->objname, name);
+        shm_conn_obj_name(s->objname, sizeof s->objname, name);
         memcpy(sl->name, s->objname, sizeof sl->name);
         sl->pid = (int32_t)getpid();
         atomic_store(&sl->state, SLOT_CLAIMED);
-        fd = obj_create(s->objname);
+        fd = shm_obj_create(s->objname);
         if (fd < 0 && errno != EEXIST)
             break;
     }
@@ -1475,7 +1371,7 @@ static void t_sock_close(ember_tsock *s)
                 char name[OBJ_NAME_MAX];
                 memcpy(name, sl->name, sizeof name);
                 name[sizeof name - 1] = '\0';
-                if (conn_name_ok(name, s->name))
+                if (shm_conn_name_ok(name, s->name))
                     shm_unlink(name);
                 atomic_store(&sl->state, SLOT_FREE);
             }
