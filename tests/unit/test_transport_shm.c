@@ -7,12 +7,22 @@
  * another thread, ordering, a 64 MiB message, bad endpoints, corrupt rings
  * written by hand) and across processes (a forked client exchanging 10,000
  * messages; clients killed with SIGKILL before being accepted and in the
- * middle of a message).  Endpoint names carry this process's pid; every
- * wait is bounded; children are always reaped; at the end no
- * /dev/shm/ember-* object of this run may remain.
+ * middle of a message).  Then what keeps it private: objects are 0600 and
+ * ours under any umask, with random connection names; a control object
+ * name taken first by someone else (another user's object, a symlink, a
+ * FIFO) makes listen fail clearly and is left alone; a connection object
+ * of another mode or owner is refused.  And the secure sockets beyond the
+ * generic test_transport_sec.c: peer names, admit() on the transport's own
+ * thread while the socket goes on serving, the smaller max_message, and a
+ * hand-made client (the layouts of shm_int.h) that forges or skips its
+ * proof, or sends an unusable key: refused, nothing delivered, admit()
+ * never asked.  Endpoint names carry this process's pid; every wait is
+ * bounded; children are always reaped; at the end no /dev/shm/ember-*
+ * object of this run may remain.
  */
 #include "tap/tap.h"
 #include "fake_host.h"
+#include "shm_int.h" /* layouts, for the hand-made client */
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 static const ember_transport_desc *T;
 static void *ctx;
 static char prefix[64]; /* "t<pid>-": every endpoint name starts with it */
@@ -36,10 +48,14 @@ static char prefix[64]; /* "t<pid>-": every endpoint name starts with it */
 #define WAIT_MS 10000 /* upper bound for anything that should be quick */
 
 /* The connection object's layout (docs/transport-shm.md): a 128-byte
- * header, then the client->server ring header (head at +0, tail at +64),
- * the server->client ring header, 192 bytes each, then the data. */
-#define CONN_C2S_HEAD 128
-#define CONN_DATA 512
+ * header, the 256-byte handshake block, then the client->server ring
+ * header (head at +0, tail at +64), the server->client ring header, 192
+ * bytes each, then the data. */
+#define CONN_C2S_HEAD 384
+#define CONN_DATA 768
+_Static_assert(CONN_C2S_HEAD == offsetof(shm_conn, c2s) &&
+                   CONN_DATA == sizeof(shm_conn),
+               "the documented layout is the plugin's");
 
 static int64_t now_ms(void)
 {
@@ -834,11 +850,559 @@ static void test_send_timeout(void)
     T->close(c2);
 }
 
+/* --------------------------------------------------- private on disk */
+
+/* stat /dev/shm/ember-NAME... (name without the "/ember-"). */
+static int shm_stat(const char *obj, struct stat *st)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm%s", obj);
+    return lstat(path, st);
+}
+
+static int is_private(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) && (st->st_mode & 07777) == 0600 &&
+           st->st_uid == geteuid();
+}
+
+/* Objects are 0600 and ours whatever the umask; connection object names
+ * end in 32 random hex digits. */
+static void test_modes(void)
+{
+    static const mode_t masks[2] = {0, 0377};
+    for (int k = 0; k < 2; k++) {
+        mode_t old = umask(masks[k]);
+        char what[32], ep[128], b[128], name[128], obj[300], start[200];
+        snprintf(what, sizeof what, "modes%d", k);
+        endpoint(ep, sizeof ep, what);
+        snprintf(name, sizeof name, "%s%s", prefix, what);
+        ember_error err = {0};
+        ember_tsock *srv = NULL, *cli = NULL;
+        int rc = T->listen(ctx, ep, &srv, b, sizeof b, &err);
+        rc = rc ? rc : T->connect(ctx, b, &cli, &err);
+        umask(old);
+        if (!ok(rc == 0, "listen and connect under umask %04o %s",
+                (unsigned)masks[k], err.msg)) {
+            T->sock_close(cli);
+            T->sock_close(srv);
+            continue;
+        }
+        struct stat st;
+        memset(&st, 0, sizeof st);
+        snprintf(obj, sizeof obj, "/ember-%s", name);
+        int got = shm_stat(obj, &st) == 0 && is_private(&st);
+        ok(got, "umask %04o: the control object is ours with mode 0600 (%04o)",
+           (unsigned)masks[k], (unsigned)(st.st_mode & 07777));
+        snprintf(start, sizeof start, "%s+c%ld.", name, (long)getpid());
+        memset(&st, 0, sizeof st);
+        int n = shm_count(start, obj, sizeof obj);
+        got = n == 1 && shm_stat(obj, &st) == 0 && is_private(&st);
+        ok(got,
+           "umask %04o: the connection object is ours with mode 0600 (%04o)",
+           (unsigned)masks[k], (unsigned)(st.st_mode & 07777));
+        const char *dot = strrchr(obj, '.');
+        ok(n == 1 && dot && strlen(dot + 1) == 32 &&
+               strspn(dot + 1, "0123456789abcdef") == 32,
+           "its name ends in 32 random hex digits (%s)", obj);
+        char buf[64] = "";
+        send_str(cli, NULL, "private", &err);
+        recv_str(srv, NULL, buf, sizeof buf, &err);
+        is_string("private", buf, "and the connection works");
+        T->sock_close(cli);
+        T->sock_close(srv);
+    }
+}
+
+/* Someone else took the control object's name first: listen fails
+ * clearly and leaves the object alone; connect refuses to use it. */
+static void test_precreated(void)
+{
+    char ep[128], b[128], obj[200], path[300];
+    ember_error err = {0};
+    ember_tsock *s = NULL;
+    int root = geteuid() == 0;
+
+    /* 1: an object of another user (root: chown it) or of another mode */
+    endpoint(ep, sizeof ep, "taken");
+    snprintf(obj, sizeof obj, "/ember-%staken", prefix);
+    int fd = shm_open(obj, O_RDWR | O_CREAT | O_EXCL, 0644);
+    int made = fd >= 0 && fchmod(fd, 0644) == 0 &&
+               write(fd, "attacker's", 10) == 10 &&
+               (!root || fchown(fd, 65534, 65534) == 0);
+    if (fd >= 0)
+        close(fd);
+    ok(made, "an attacker's object sits at %s (%s)", obj,
+       root ? "uid 65534, mode 0644" : "mode 0644");
+    struct stat before, after;
+    shm_stat(obj, &before);
+    int rc = T->listen(ctx, ep, &s, b, sizeof b, &err);
+    is_int(EMBER_EEXISTS, rc, "listen on its name fails");
+    ok(s == NULL, "... with no socket");
+    like(err.msg, "not this user's own", "... saying why: %s", err.msg);
+    like(err.msg, root ? "uid 65534" : "mode 0644", "... and whose it is");
+    char buf[16] = "";
+    snprintf(path, sizeof path, "/dev/shm%s", obj);
+    fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        if (read(fd, buf, 10) != 10)
+            buf[0] = '\0';
+        close(fd);
+    }
+    ok(shm_stat(obj, &after) == 0 && after.st_ino == before.st_ino &&
+           after.st_uid == before.st_uid && after.st_mode == before.st_mode &&
+           strcmp(buf, "attacker's") == 0,
+       "the attacker's object is left alone");
+    memset(&err, 0, sizeof err);
+    rc = T->connect(ctx, ep, &s, &err);
+    is_int(EMBER_EDENIED, rc, "a client refuses to connect through it");
+    like(err.msg, "not this user's own", "... saying why: %s", err.msg);
+    shm_unlink(obj);
+
+    /* 2: a symlink planted under the name */
+    char target[200];
+    endpoint(ep, sizeof ep, "sym");
+    snprintf(obj, sizeof obj, "/ember-%ssym", prefix);
+    snprintf(path, sizeof path, "/dev/shm%s", obj);
+    snprintf(target, sizeof target, "/tmp/ember-%starget", prefix);
+    ok(symlink(target, path) == 0, "a symlink sits at %s", path);
+    memset(&err, 0, sizeof err);
+    rc = T->listen(ctx, ep, &s, b, sizeof b, &err);
+    is_int(EMBER_EEXISTS, rc, "listen on its name fails: %s", err.msg);
+    like(err.msg, "symbolic link", "... naming it a symbolic link");
+    struct stat st;
+    ok(lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+           lstat(target, &st) != 0 && errno == ENOENT,
+       "the symlink is left alone and its target was not created");
+    memset(&err, 0, sizeof err);
+    is_int(EMBER_EDENIED, T->connect(ctx, ep, &s, &err),
+           "a client refuses it too: %s", err.msg);
+    unlink(path);
+
+    /* 3: a FIFO, which would block an open for reading */
+    endpoint(ep, sizeof ep, "fifo");
+    snprintf(obj, sizeof obj, "/ember-%sfifo", prefix);
+    snprintf(path, sizeof path, "/dev/shm%s", obj);
+    ok(mkfifo(path, 0600) == 0, "a FIFO sits at %s", path);
+    memset(&err, 0, sizeof err);
+    int64_t t0 = now_ms();
+    rc = T->listen(ctx, ep, &s, b, sizeof b, &err);
+    is_int(EMBER_EEXISTS, rc, "listen on its name fails: %s", err.msg);
+    like(err.msg, "FIFO", "... naming it a FIFO");
+    ok(now_ms() - t0 < 2000, "... at once");
+    unlink(path);
+}
+
+/* A connection object that is not private is refused at accept. */
+static void test_foreign_conn(void)
+{
+    int root = geteuid() == 0;
+    for (int k = 0; k < 2; k++) {
+        char what[32], ep[128], b[128], name[128], start[200], obj[300];
+        snprintf(what, sizeof what, "foreign%d", k);
+        endpoint(ep, sizeof ep, what);
+        snprintf(name, sizeof name, "%s%s", prefix, what);
+        snprintf(start, sizeof start, "%s+c%ld.", name, (long)getpid());
+        ember_error err = {0};
+        ember_tsock *srv = NULL, *cli = NULL;
+        if (k == 1 && !root) {
+            skip("another uid's object needs root to make");
+            skip("another uid's object needs root to make");
+            skip("another uid's object needs root to make");
+            skip("another uid's object needs root to make");
+            continue;
+        }
+        T->listen(ctx, ep, &srv, b, sizeof b, &err);
+        T->connect(ctx, b, &cli, &err);
+        send_str(cli, NULL, "sneaky", &err);
+        int changed = 0;
+        if (shm_count(start, obj, sizeof obj) == 1) {
+            int fd = shm_open(obj, O_RDWR, 0);
+            if (fd >= 0) {
+                changed = k == 0 ? fchmod(fd, 0644) == 0
+                                 : fchown(fd, 65534, 65534) == 0;
+                close(fd);
+            }
+        }
+        ok(changed, "a client's object got %s before it was accepted",
+           k == 0 ? "mode 0644" : "owner uid 65534");
+        int logs0 = fake_host_st.nlogs;
+        ember_tmsg m;
+        is_int(EMBER_EAGAIN, T->recv(srv, 300, NULL, &m, &err),
+               "the server refuses it: nothing is delivered");
+        ok(fake_host_st.nlogs > logs0 &&
+               strstr(fake_host_st.last_log,
+                      k == 0 ? "mode 0644" : "uid 65534") != NULL,
+           "the refusal is logged with the reason: %s", fake_host_st.last_log);
+        if (k == 0)
+            is_int(0, shm_count(start, NULL, 0),
+                   "our own bad object was unlinked");
+        else
+            is_int(1, shm_count(start, NULL, 0),
+                   "another user's object was left alone");
+        T->sock_close(cli);
+        if (k == 1)
+            shm_unlink(obj);
+        T->sock_close(srv);
+    }
+}
+
+/* ------------------------------------------------- secure sockets */
+
+typedef struct keypair {
+    uint8_t pub[EMBER_KEY_BYTES], sec[EMBER_KEY_BYTES];
+} keypair;
+
+static keypair srv_kp, good_kp, slow_kp;
+static int admits;
+static pthread_t admit_thread;
+
+/* admit(): good_kp ("good") and, after 1.5 s, slow_kp ("slow"). */
+static int admit(void *ud, const uint8_t key[EMBER_KEY_BYTES],
+                 const char *address, char *name, size_t namelen)
+{
+    (void)ud;
+    (void)address;
+    __atomic_add_fetch(&admits, 1, __ATOMIC_SEQ_CST);
+    admit_thread = pthread_self();
+    if (memcmp(key, good_kp.pub, EMBER_KEY_BYTES) == 0) {
+        snprintf(name, namelen, "good");
+        return 1;
+    }
+    if (memcmp(key, slow_kp.pub, EMBER_KEY_BYTES) == 0) {
+        sleep_ms(1500);
+        snprintf(name, namelen, "slow");
+        return 1;
+    }
+    return 0;
+}
+
+static ember_tsec tsec(const keypair *kp, const uint8_t *server_pub,
+                       int64_t max_message)
+{
+    ember_tsec s;
+    memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
+    s.mechanism = EMBER_SEC_CURVE;
+    memcpy(s.public_key, kp->pub, EMBER_KEY_BYTES);
+    memcpy(s.secret_key, kp->sec, EMBER_KEY_BYTES);
+    if (server_pub)
+        memcpy(s.server_key, server_pub, EMBER_KEY_BYTES);
+    else
+        s.admit = admit;
+    s.max_message = max_message;
+    return s;
+}
+
+static ember_tsock *listen_sec(void *c, const char *what, int64_t max_message,
+                               char *bound, size_t boundlen)
+{
+    char ep[128];
+    endpoint(ep, sizeof ep, what);
+    ember_tsec ss = tsec(&srv_kp, NULL, max_message);
+    ember_tsock *s = NULL;
+    ember_error err = {0};
+    if (T->listen_secure(c, ep, &ss, &s, bound, boundlen, &err) != 0)
+        diag("listen_secure %s: %s", ep, err.msg);
+    return s;
+}
+
+typedef struct slow_client {
+    const char *bound;
+    int rc;
+} slow_client;
+
+static void *slow_main(void *arg)
+{
+    slow_client *sc = arg;
+    ember_error err = {0};
+    ember_tsock *c = NULL;
+    ember_tsec cs = tsec(&slow_kp, srv_kp.pub, 0);
+    sc->rc = T->connect_secure(ctx, sc->bound, &cs, &c, &err);
+    if (sc->rc == 0)
+        sc->rc = send_str(c, NULL, "slow", &err); /* waits for admit() */
+    if (c)
+        T->sock_close(c);
+    return NULL;
+}
+
+static void test_secure(void)
+{
+    ember_error err = {0};
+    char b[128], obj[200], buf[64];
+    struct stat st;
+
+    /* arguments */
+    ember_tsec bad = tsec(&srv_kp, NULL, 0);
+    memcpy(bad.public_key, good_kp.pub, EMBER_KEY_BYTES);
+    ember_tsock *s = (ember_tsock *)&err;
+    char ep[128];
+    endpoint(ep, sizeof ep, "badkeys");
+    is_int(EMBER_EINVAL, T->listen_secure(ctx, ep, &bad, &s, b, sizeof b, &err),
+           "a public key that is not the secret key's is refused");
+    like(err.msg, "public half", "... saying so: %s", err.msg);
+    ok(s == NULL, "... with no socket");
+
+    /* a secure client does not talk to a plain listener */
+    ember_tsock *plain = NULL, *cli = NULL;
+    endpoint(ep, sizeof ep, "plainsrv");
+    T->listen(ctx, ep, &plain, b, sizeof b, &err);
+    ember_tsec cs = tsec(&good_kp, srv_kp.pub, 0);
+    memset(&err, 0, sizeof err);
+    is_int(EMBER_EDENIED, T->connect_secure(ctx, b, &cs, &cli, &err),
+           "connect_secure to a plain listener is refused");
+    like(err.msg, "does not authenticate", "... saying why: %s", err.msg);
+    T->sock_close(plain);
+
+    /* a round trip, names, the thread admit() runs on */
+    ember_tsock *srv = listen_sec(ctx, "sec", 0, b, sizeof b);
+    if (!ok(srv != NULL, "listen_secure"))
+        return;
+    snprintf(obj, sizeof obj, "/ember-%ssec", prefix);
+    ok(shm_stat(obj, &st) == 0 && is_private(&st),
+       "a secure listener's control object is ours with mode 0600");
+    memset(&err, 0, sizeof err);
+    int rc = T->connect_secure(ctx, b, &cs, &cli, &err);
+    ok(rc == 0 && cli, "an admitted client connects %s", err.msg);
+    send_str(cli, NULL, "hello", &err);
+    ember_tmsg m;
+    ember_peer from;
+    rc = T->recv(srv, WAIT_MS, &from, &m, &err);
+    char name[PEER_NAME_MAX] = "";
+    ok(rc == 0 && T->peer_name(&m, name, sizeof name) == 0 &&
+           strcmp(name, "good") == 0,
+       "the server gets its message, named \"%s\"", name);
+    if (rc == 0)
+        T->msg_release(&m);
+    ok(admits > 0 && !pthread_equal(admit_thread, pthread_self()),
+       "admit() ran on the transport's own thread");
+    send_str(srv, &from, "back", &err);
+    rc = T->recv(cli, WAIT_MS, NULL, &m, &err);
+    ok(rc == 0 && T->peer_name(&m, name, sizeof name) == EMBER_ENOTFOUND,
+       "a client's messages carry no name");
+    if (rc == 0)
+        T->msg_release(&m);
+    char tiny[3];
+    rc = T->recv(srv, 0, NULL, &m, &err);
+    send_str(cli, NULL, "again", &err);
+    rc = T->recv(srv, WAIT_MS, NULL, &m, &err);
+    ok(rc == 0 && T->peer_name(&m, tiny, sizeof tiny) == 0 &&
+           strcmp(tiny, "go") == 0,
+       "peer_name truncates to the buffer (\"%s\")", tiny);
+    if (rc == 0)
+        T->msg_release(&m);
+
+    /* admit() is slow for one client: the others are served meanwhile */
+    slow_client sc = {b, -99};
+    pthread_t th;
+    pthread_create(&th, NULL, slow_main, &sc);
+    sleep_ms(200);
+    send_str(cli, NULL, "quick", &err);
+    recv_str(srv, NULL, buf, sizeof buf, &err);
+    is_string("quick", buf, "an admitted peer is served while admit() runs");
+    recv_str(srv, NULL, buf, sizeof buf, &err);
+    is_string("slow", buf, "then the slow one arrives");
+    pthread_join(th, NULL);
+    is_int(0, sc.rc, "the slow client's send waited for admit()");
+    T->sock_close(cli);
+    T->sock_close(srv);
+
+    /* the smaller of transport.shm.max_message and the listener's */
+    static const char *const conf[] = {"transport.shm.max_message", "1k", NULL};
+    fake_host_st.conf = conf;
+    void *c1k = NULL;
+    rc = T->open(&fake_host, &c1k, &err);
+    fake_host_st.conf = NULL;
+    srv = rc == 0 ? listen_sec(c1k, "max", 1 << 20, b, sizeof b) : NULL;
+    cli = NULL;
+    if (srv)
+        T->connect_secure(ctx, b, &cs, &cli, &err);
+    char big[2000];
+    memset(big, 'x', sizeof big);
+    const void *parts[1] = {big};
+    size_t lens[1] = {1000};
+    T->send(cli, NULL, parts, lens, 1, &err);
+    lens[0] = 2000;
+    T->send(cli, NULL, parts, lens, 1, &err);
+    rc = T->recv(srv, WAIT_MS, NULL, &m, &err);
+    ok(rc == 0 && m.len == 1000, "1000 bytes pass a 1k limit");
+    if (rc == 0)
+        T->msg_release(&m);
+    memset(&err, 0, sizeof err);
+    rc = T->recv(srv, WAIT_MS, NULL, &m, &err);
+    is_int(EMBER_EPROTO, rc,
+           "2000 bytes do not (transport.shm.max_message 1k, listener 1m)");
+    like(err.msg, "1024", "... the limit is 1024: %s", err.msg);
+    sleep_ms(300);
+    T->recv(srv, 0, NULL, &m, &err); /* the server drops the connection */
+    memset(&err, 0, sizeof err);
+    rc = send_str(cli, NULL, "more", &err);
+    is_int(EMBER_ECLOSED, rc, "the client learns it was disconnected: %s",
+           err.msg);
+    T->sock_close(cli);
+    T->sock_close(srv);
+    if (c1k)
+        T->close(c1k);
+}
+
+/* ------------------------------------- a hand-made, dishonest client */
+
+#define FORGE_RING (64u << 10)
+
+typedef struct forged {
+    shm_ctl *ctl;
+    shm_conn *conn;
+    size_t len;
+    char obj[OBJ_NAME_MAX];
+} forged;
+
+/* Announce a connection to the listener `name` by hand, with a hello of
+ * `key` (the handshake block's layout is shm_int.h's). */
+static int forge(const char *name, const uint8_t *key, forged *f)
+{
+    memset(f, 0, sizeof *f);
+    char ctlname[OBJ_NAME_MAX];
+    snprintf(ctlname, sizeof ctlname, "/ember-%s", name);
+    int fd = shm_open(ctlname, O_RDWR, 0);
+    if (fd < 0)
+        return -1;
+    void *p =
+        mmap(NULL, sizeof(shm_ctl), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    f->ctl = p;
+    unsigned char rnd[16];
+    char hex[33];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+    snprintf(f->obj, sizeof f->obj, "/ember-%s+c%ld.%s", name, (long)getpid(),
+             hex);
+    fd = shm_open(f->obj, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0)
+        return -1;
+    f->len = sizeof(shm_conn) + 2 * FORGE_RING;
+    p = ftruncate(fd, (off_t)f->len) == 0
+            ? mmap(NULL, f->len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+            : MAP_FAILED;
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    f->conn = p;
+    f->conn->version = LAYOUT_VERSION;
+    f->conn->ring_size = FORGE_RING;
+    f->conn->client_pid = (int32_t)getpid();
+    memcpy(f->conn->hs.client_key, key, EMBER_KEY_BYTES);
+    randombytes_buf(f->conn->hs.client_nonce, NONCE_BYTES);
+    atomic_store(&f->conn->hs.state, HS_HELLO);
+    atomic_store(&f->conn->magic, CONN_MAGIC);
+    if (pthread_mutex_lock(&f->ctl->lock) == EOWNERDEAD)
+        pthread_mutex_consistent(&f->ctl->lock);
+    int slot = -1;
+    for (int i = 0; i < SLOTS && slot < 0; i++)
+        if (atomic_load(&f->ctl->slots[i].state) == SLOT_FREE)
+            slot = i;
+    if (slot >= 0) {
+        shm_slot *sl = &f->ctl->slots[slot];
+        memcpy(sl->name, f->obj, sizeof sl->name);
+        sl->pid = (int32_t)getpid();
+        atomic_store(&sl->state, SLOT_READY);
+    }
+    pthread_mutex_unlock(&f->ctl->lock);
+    atomic_fetch_add(&f->ctl->hs_bell, 1); /* the thread polls anyway */
+    return slot >= 0 ? 0 : -1;
+}
+
+/* Wait until the handshake state is not `from`; return it. */
+static uint32_t forge_wait(forged *f, uint32_t from)
+{
+    int64_t t0 = now_ms();
+    uint32_t st;
+    while ((st = atomic_load(&f->conn->hs.state)) == from &&
+           now_ms() - t0 < WAIT_MS)
+        sleep_ms(5);
+    return st;
+}
+
+/* Put a well-formed message into the client->server ring. */
+static void forge_message(forged *f, const char *text)
+{
+    unsigned char *data = (unsigned char *)f->conn + sizeof(shm_conn);
+    frame_hdr fh = {FRAME_MAGIC, 0, strlen(text)};
+    memcpy(data, &fh, sizeof fh);
+    memcpy(data + sizeof fh, text, strlen(text));
+    atomic_store(&f->conn->c2s.head, sizeof fh + strlen(text));
+    atomic_fetch_add(&f->ctl->bell, 1);
+}
+
+static void forge_free(forged *f)
+{
+    if (f->conn)
+        munmap(f->conn, f->len);
+    if (f->ctl)
+        munmap(f->ctl, sizeof(shm_ctl));
+    if (f->obj[0])
+        shm_unlink(f->obj); /* normally the server did */
+}
+
+static void test_forged(void)
+{
+    static const char *const how[3] = {"a wrong proof", "no proof at all",
+                                       "an unusable public key"};
+    static const char *const logged[3] = {"could not prove", "malformed",
+                                          "unusable public key"};
+    uint8_t zero[EMBER_KEY_BYTES] = {0};
+    for (int k = 0; k < 3; k++) {
+        char what[32], b[128], name[128];
+        snprintf(what, sizeof what, "forged%d", k);
+        snprintf(name, sizeof name, "%s%s", prefix, what);
+        ember_tsock *srv = listen_sec(ctx, what, 0, b, sizeof b);
+        forged f;
+        int admits0 = admits, logs0 = fake_host_st.nlogs;
+        int rc = srv ? forge(name, k == 2 ? zero : good_kp.pub, &f) : -1;
+        if (!ok(rc == 0, "a hand-made client announces itself (%s)", how[k])) {
+            forge_free(&f);
+            T->sock_close(srv);
+            continue;
+        }
+        uint32_t st = HS_HELLO;
+        if (k < 2) {
+            st = forge_wait(&f, HS_HELLO);
+            is_int(HS_CHALLENGE, st, "the server answers with a challenge");
+            forge_message(&f, "launch task");
+            if (k == 0) { /* claims good_kp without its secret key */
+                randombytes_buf(f.conn->hs.client_proof, PROOF_BYTES);
+                atomic_store(&f.conn->hs.state, HS_PROOF);
+            } else { /* claims to be admitted */
+                atomic_store(&f.conn->hs.state, HS_ADMITTED);
+            }
+            atomic_fetch_add(&f.ctl->hs_bell, 1);
+            st = k == 0 ? HS_PROOF : HS_ADMITTED;
+        } else {
+            skip("no challenge for an unusable key");
+        }
+        st = forge_wait(&f, st);
+        is_int(HS_REFUSED, st, "%s is refused", how[k]);
+        ok(atomic_load(&f.conn->server_closed) != 0,
+           "... and the connection closed by the server");
+        ember_tmsg m;
+        ember_error err = {0};
+        is_int(EMBER_EAGAIN, T->recv(srv, 300, NULL, &m, &err),
+               "nothing it wrote is delivered");
+        is_int(admits0, admits, "admit() was not asked");
+        ok(fake_host_st.nlogs > logs0 &&
+               strstr(fake_host_st.last_log, logged[k]) != NULL,
+           "the refusal is logged: %s", fake_host_st.last_log);
+        forge_free(&f);
+        T->sock_close(srv);
+    }
+}
+
 /* ---------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
 {
-    plan(124);
+    plan(199);
     snprintf(prefix, sizeof prefix, "t%ld-", (long)getpid());
     void *handle = load(argc, argv);
     test_conf();
@@ -861,6 +1425,16 @@ int main(int argc, char **argv)
     test_fork();
     test_killed();
     test_send_timeout();
+    test_modes();
+    test_precreated();
+    test_foreign_conn();
+    if (sodium_init() < 0)
+        bail("sodium_init failed");
+    crypto_box_keypair(srv_kp.pub, srv_kp.sec);
+    crypto_box_keypair(good_kp.pub, good_kp.sec);
+    crypto_box_keypair(slow_kp.pub, slow_kp.sec);
+    test_secure();
+    test_forged();
 
     T->sock_close(cli);
     T->sock_close(srv);

@@ -3,26 +3,47 @@
  * (plugin "transport_shm", registers the transport "shm").  Same semantics
  * as "zmq": listen() makes a server socket with many peers, connect() a
  * client with one peer; a message is one contiguous buffer on receipt.
+ * The authenticated sockets (listen_secure, connect_secure, peer_name) are
+ * in shm_auth.c, the creating and opening of private objects in shm_obj.c,
+ * the layouts and local structs in shm_int.h.
  *
- * What it owns: per process a tiny context (a counter for object names);
- * per server socket a control object "/ember-NAME" (created with O_EXCL,
- * unlinked at close); per client socket a connection object
- * "/ember-NAME+c<pid>.<n>" holding two single-producer/single-consumer byte
- * rings (client->server, server->client; transport.shm.ring_size bytes each,
- * default 4 MiB).
+ * What it owns: per process a tiny context (settings); per server socket a
+ * control object "/ember-NAME" (created with O_EXCL, unlinked at close);
+ * per client socket a connection object "/ember-NAME+c<pid>.<32 hex>" (the
+ * hex part random, from libsodium) holding two single-producer/
+ * single-consumer byte rings (client->server, server->client;
+ * transport.shm.ring_size bytes each, default 4 MiB).
+ *
+ * Private on disk: every object is created with O_CREAT|O_EXCL (never
+ * following a symlink: glibc's shm_open adds O_NOFOLLOW, and we ask for it
+ * too), made mode 0600 whatever the umask (fchmod) and checked with fstat:
+ * a regular file of our effective uid with mode 0600, else it is removed
+ * and the call fails.  An existing object is lstat'ed first and not even
+ * opened unless it is the same; then opened with O_NOFOLLOW and O_NONBLOCK
+ * (a FIFO swapped in cannot block us) and used only if fstat agrees: a
+ * connection object of another uid or with another mode is refused at
+ * accept (and left alone if it is not ours); a control object that is not
+ * ours makes connect() fail with EMBER_EDENIED.
+ * The control object's name comes from the endpoint the host chose, so
+ * another user can take it first: listen() then fails with EMBER_EEXISTS
+ * saying whose object is in the way and leaves it alone.  That is a denial
+ * of service only; nothing of ours is ever written into, read from or
+ * mapped from such an object, and a client never connects through it.
  *
  * How connecting works: the control object holds a robust, process-shared
  * mutex and a table of SLOTS mailboxes.  A client claims a free slot under
  * the mutex (state CLAIMED, its pid and the object's name), creates and
  * initialises its connection object, then marks the slot READY and rings
- * the server's doorbell.  The server, in recv()/send(), takes READY slots
- * under the mutex: it opens, validates and maps the object, unlinks its name
- * at once (both sides keep their mappings) and frees the slot.  So after a
- * connection is accepted nothing of it remains in /dev/shm, whoever dies.
- * Slots of dead clients (kill(pid, 0) == ESRCH) are reclaimed and their
- * names unlinked; a client that closes before being accepted frees its slot
- * and unlinks its object itself.  Whoever frees a slot unlinks its name,
- * always under the mutex, so a name is never unlinked twice.
+ * the server's doorbell.  The server takes READY slots under the mutex (a
+ * plain listener in recv()/send(), a secure one on its handshake thread,
+ * see shm_auth.c): it opens, validates and maps the object, unlinks its
+ * name at once (both sides keep their mappings) and frees the slot.  So
+ * after a connection is accepted nothing of it remains in /dev/shm,
+ * whoever dies.  Slots of dead clients (kill(pid, 0) == ESRCH) are
+ * reclaimed and their names unlinked; a client that closes before being
+ * accepted frees its slot and unlinks its object itself.  Whoever frees a
+ * slot unlinks its name, always under the mutex, so a name is never
+ * unlinked twice.
  *
  * Messages: a 16-byte frame header (magic, length) and the payload, written
  * into the ring as a byte stream; anything larger than the ring is streamed
@@ -47,29 +68,30 @@
  * deadlock.  recv() always honours its timeout and checks every ~200 ms
  * whether clients died or closed, dropping their connections.
  *
- * Everything read from shared memory is untrusted: ring sizes are checked
- * against the object's size at accept, positions against the ring size,
- * frame headers against a magic and transport.shm.max_message; violations
- * give EMBER_EPROTO (the connection is broken), never a crash.  The mutex
- * is taken with a timeout, so a corrupted one cannot wedge us either.
+ * Everything read from shared memory is untrusted: object names in slots
+ * must have the exact form above, ring sizes are checked against the
+ * object's size at accept, positions against the ring size, frame headers
+ * against a magic and the socket's max_message (transport.shm.max_message,
+ * or a secure listener's smaller ember_tsec.max_message); violations give
+ * EMBER_EPROTO (the connection is broken and the client told so), never a
+ * crash.  The mutex is taken with a timeout, so a corrupted one cannot
+ * wedge us either.
  *
  * Global state: none (the host table is kept in the context and sockets).
  *
  * Threads: the context may be shared by all threads.  A socket is used by
  * one thread at a time, except wake(), which any thread (or a signal
  * handler) may call while the socket is open.  A received message may be
- * released on any thread, also after its socket was closed.
+ * released on any thread, also after its socket was closed.  A secure
+ * listener also runs a handshake thread of its own (shm_auth.c).
  */
-#include <ember/plugin.h>
+#include "shm_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,161 +101,27 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PLUGIN_NAME "transport_shm"
-#define PLUGIN_VERSION "0.1.0"
+#include <sodium.h>
 
-#define SCHEME "shm://"
-#define NAME_MAXLEN 100
-#define OBJ_NAME_MAX 160 /* "/ember-" NAME "+c" pid "." n, NUL included */
-#define SLOTS 64         /* pending (not yet accepted) connections */
-
-#define CTL_MAGIC 0x454d4243u   /* "EMBC" */
-#define CONN_MAGIC 0x454d4252u  /* "EMBR" */
-#define FRAME_MAGIC 0x454d464du /* "EMFM" */
-#define LAYOUT_VERSION 1u
+#define PLUGIN_VERSION "0.2.0"
 
 #define RING_DEFAULT (4u << 20)
 #define RING_MIN (64u << 10)
 #define RING_MAX (1u << 30)
 #define MAXMSG_DEFAULT (UINT64_C(4) << 30)
 #define SEND_TIMEOUT_DEFAULT 30000
-#define CHECK_MS 200     /* liveness checks and the longest futex sleep */
 #define LOCK_TIMEOUT_S 5 /* a mutex held longer is considered wedged */
-
-/* ----------------------------------------------------- shared layouts */
-
-enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_READY = 2 };
-
-typedef struct shm_slot {
-    _Atomic uint32_t state;
-    int32_t pid;
-    char name[OBJ_NAME_MAX];
-} shm_slot;
-
-typedef struct shm_ctl {
-    _Atomic uint32_t magic; /* set last, when initialised */
-    uint32_t version;
-    int32_t server_pid;
-    _Atomic uint32_t closed;
-    _Atomic uint32_t bell;    /* the server's futex */
-    _Atomic uint32_t waiting; /* the server sleeps on bell */
-    pthread_mutex_t lock;     /* robust, process-shared: guards slots */
-    shm_slot slots[SLOTS];
-} shm_ctl;
-
-/* One byte ring.  head/tail count bytes ever written/read. */
-typedef struct shm_ring {
-    _Atomic uint64_t head;
-    char pad1[56];
-    _Atomic uint64_t tail;
-    char pad2[56];
-    _Atomic uint32_t bell;     /* consumer's futex (client side only) */
-    _Atomic uint32_t cwaiting; /* the consumer sleeps on bell */
-    _Atomic uint32_t space;    /* producer's futex, bumped on reads */
-    _Atomic uint32_t pwaiting; /* the producer sleeps on space */
-    char pad3[48];
-} shm_ring;
-
-typedef struct shm_conn {
-    _Atomic uint32_t magic;
-    uint32_t version;
-    uint64_t ring_size;
-    int32_t client_pid;
-    _Atomic int32_t server_pid;
-    _Atomic uint32_t client_closed;
-    _Atomic uint32_t server_closed;
-    char pad[96];
-    shm_ring c2s;
-    shm_ring s2c;
-    /* then ring_size bytes of c2s data, ring_size bytes of s2c data */
-} shm_conn;
-
-_Static_assert(sizeof(shm_ring) == 192, "ring header layout");
-_Static_assert(sizeof(shm_conn) == 128 + 2 * 192, "connection layout");
-
-typedef struct frame_hdr {
-    uint32_t magic;
-    uint32_t reserved;
-    uint64_t len;
-} frame_hdr;
-
-/* -------------------------------------------------------- local state */
-
-typedef struct tctx {
-    const ember_host *host;
-    _Atomic uint32_t counter; /* connection object names */
-    uint64_t ring_size;
-    uint64_t max_message;
-    int send_timeout_ms;
-} tctx;
-
-/* A received, complete message: msg->handle. */
-typedef struct qmsg {
-    struct qmsg *next;
-    uint64_t len;
-    ember_peer from;
-    _Alignas(16) unsigned char data[];
-} qmsg;
-
-/* One side of one ring as this process sees it. */
-typedef struct ring {
-    shm_ring *h;
-    unsigned char *data;
-    uint64_t size;
-    uint64_t pos;              /* our head (tx) or our tail (rx) */
-    _Atomic uint32_t *bell;    /* tx: the consumer's futex */
-    _Atomic uint32_t *waiting; /* tx: the consumer's waiting flag */
-} ring;
-
-typedef struct conn {
-    shm_conn *shm;
-    size_t maplen;
-    ring tx, rx;
-    pid_t peer_pid;
-    uint32_t id; /* server: index + serial make the peer identity */
-    uint32_t serial;
-    int broken; /* protocol error or cut message: no more sends */
-    /* receive state: a partial frame header or a partial message */
-    unsigned char hdr[sizeof(frame_hdr)];
-    size_t hdr_got;
-    qmsg *cur;
-    uint64_t got;
-} conn;
-
-struct ember_tsock {
-    const ember_host *host;
-    tctx *ctx;
-    int is_server;
-    char name[NAME_MAXLEN + 1];
-    char endpoint[sizeof SCHEME + NAME_MAXLEN];
-    shm_ctl *ctl;
-    _Atomic uint32_t *bell; /* what recv() sleeps on */
-    _Atomic uint32_t *bell_waiting;
-    _Atomic int woken;
-    /* server: dynamic array of accepted connections (NULL = empty) */
-    conn **conns;
-    size_t nconns;
-    uint32_t next_serial;
-    size_t rr; /* round-robin start */
-    int64_t last_check;
-    /* client: its connection and the name it is announced under */
-    conn *cli;
-    int slot; /* client: its slot until accepted, else -1 */
-    char objname[OBJ_NAME_MAX];
-    /* received, complete messages not handed out yet */
-    qmsg *qhead, *qtail;
-};
 
 /* ------------------------------------------------------------ helpers */
 
-static int64_t now_ms(void)
+int64_t shm_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void futex_wait(_Atomic uint32_t *w, uint32_t val, int ms)
+void shm_futex_wait(_Atomic uint32_t *w, uint32_t val, int ms)
 {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, &ts, NULL, 0);
@@ -244,8 +132,7 @@ static void futex_wake(_Atomic uint32_t *w)
     syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-/* Bump a doorbell; wake the sleeper if there may be one. */
-static void ring_bell(_Atomic uint32_t *bell, _Atomic uint32_t *waiting)
+void shm_ring_bell(_Atomic uint32_t *bell, _Atomic uint32_t *waiting)
 {
     atomic_fetch_add(bell, 1);
     if (!waiting || atomic_load(waiting))
@@ -253,7 +140,7 @@ static void ring_bell(_Atomic uint32_t *bell, _Atomic uint32_t *waiting)
 }
 
 /* 1 if pid is known to be gone. */
-static int pid_dead(pid_t pid)
+int shm_pid_dead(pid_t pid)
 {
     return pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH);
 }
@@ -429,14 +316,14 @@ static void ring_copy_in(ring *r, const void *src, size_t n)
 static void rx_publish(ring *r)
 {
     atomic_store_explicit(&r->h->tail, r->pos, memory_order_release);
-    ring_bell(&r->h->space, &r->h->pwaiting);
+    shm_ring_bell(&r->h->space, &r->h->pwaiting);
 }
 
 /* Producer: publish our head and wake the consumer. */
 static void tx_publish(ring *r)
 {
     atomic_store_explicit(&r->h->head, r->pos, memory_order_release);
-    ring_bell(r->bell, r->waiting);
+    shm_ring_bell(r->bell, r->waiting);
 }
 
 /* Read from c's rx ring what is there.  Returns 1 if a message was
@@ -471,15 +358,20 @@ static int pump(ember_tsock *s, conn *c, int all, ember_error *err)
             frame_hdr fh;
             memcpy(&fh, c->hdr, sizeof fh);
             c->hdr_got = 0;
-            if (fh.magic != FRAME_MAGIC || fh.len > s->ctx->max_message ||
+            if (fh.magic != FRAME_MAGIC || fh.len > s->max_message ||
                 fh.len > SIZE_MAX - sizeof(qmsg)) {
                 c->broken = 1;
-                h->seterr(err, EMBER_EPROTO,
-                          "shm recv on %s: corrupt ring (%s)", s->endpoint,
-                          fh.magic != FRAME_MAGIC
-                              ? "bad frame magic"
-                              : "message longer than transport.shm."
-                                "max_message");
+                if (fh.magic != FRAME_MAGIC)
+                    h->seterr(err, EMBER_EPROTO,
+                              "shm recv on %s: corrupt ring (bad frame "
+                              "magic)",
+                              s->endpoint);
+                else
+                    h->seterr(err, EMBER_EPROTO,
+                              "shm recv on %s: corrupt ring (a message of "
+                              "%llu bytes, longer than max_message, %llu)",
+                              s->endpoint, (unsigned long long)fh.len,
+                              (unsigned long long)s->max_message);
                 rx_publish(&c->rx);
                 return EMBER_EPROTO;
             }
@@ -494,6 +386,7 @@ static int pump(ember_tsock *s, conn *c, int all, ember_error *err)
             }
             m->len = fh.len;
             peer_of(c, &m->from);
+            memcpy(m->peer, c->name, sizeof m->peer);
             c->cur = m;
             c->got = 0;
         } else {
@@ -524,7 +417,7 @@ static int pump(ember_tsock *s, conn *c, int all, ember_error *err)
 
 /* ------------------------------------------------------ connections */
 
-static void conn_free(conn *c)
+void shm_conn_free(conn *c)
 {
     if (!c)
         return;
@@ -559,39 +452,51 @@ static void conn_views(conn *c, int server, shm_ctl *ctl)
 }
 
 /* Server: open, validate and map a client's object announced in a slot.
- * Called with the control mutex held.  Unlinks the name in any case. */
-static conn *accept_slot(ember_tsock *s, const shm_slot *sl, pid_t pid)
+ * Called with the control mutex held.  Unlinks the name, unless the object
+ * is not ours.  NULL with a reason in why when it is refused. */
+static conn *accept_slot(ember_tsock *s, const char *name, pid_t pid, char *why,
+                         size_t whylen)
 {
-    char name[OBJ_NAME_MAX];
-    memcpy(name, sl->name, sizeof name);
-    name[sizeof name - 1] = '\0';
-    /* only objects of this server: "/ember-NAME+c..." */
-    char prefix[OBJ_NAME_MAX];
-    snprintf(prefix, sizeof prefix, "/ember-%s+c", s->name);
-    if (strncmp(name, prefix, strlen(prefix)) != 0 ||
-        strchr(name + 1, '/') != NULL)
+    if (!shm_conn_name_ok(name, s->name)) {
+        snprintf(why, whylen, "a malformed object name");
         return NULL;
-    int fd = shm_open(name, O_RDWR, 0);
-    if (fd < 0)
-        return NULL;
-    shm_unlink(name);
+    }
     struct stat st;
+    int fd = shm_obj_open(name, &st);
+    if (fd < 0 && errno != EPERM) {
+        snprintf(why, whylen, "cannot open %s: %s", name, strerror(errno));
+        return NULL;
+    }
+    if (st.st_uid == geteuid()) /* ours, even if bad: the name goes */
+        shm_unlink(name);
     conn *c = NULL;
-    if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(shm_conn))
+    if (fd < 0 || !shm_obj_private(&st)) {
+        char d[160];
+        shm_obj_describe(&st, d, sizeof d);
+        snprintf(why, whylen, "%s is %s", name, d);
         goto out;
+    }
+    if (st.st_size < (off_t)sizeof(shm_conn)) {
+        snprintf(why, whylen, "%s is too small", name);
+        goto out;
+    }
     size_t len = (size_t)st.st_size;
     shm_conn *sc = map_fd(fd, len);
-    if (!sc)
+    if (!sc) {
+        snprintf(why, whylen, "cannot map %s: %s", name, strerror(errno));
         goto out;
+    }
     uint64_t rs = sc->ring_size;
     if (atomic_load(&sc->magic) != CONN_MAGIC ||
         sc->version != LAYOUT_VERSION || rs < RING_MIN || rs > RING_MAX ||
         len != sizeof(shm_conn) + 2 * rs || sc->client_pid != pid) {
+        snprintf(why, whylen, "%s has a bad layout", name);
         munmap(sc, len);
         goto out;
     }
     c = calloc(1, sizeof *c);
     if (!c) {
+        snprintf(why, whylen, "out of memory");
         munmap(sc, len);
         goto out;
     }
@@ -602,8 +507,20 @@ static conn *accept_slot(ember_tsock *s, const shm_slot *sl, pid_t pid)
     conn_views(c, 1, s->ctl);
     atomic_store(&sc->server_pid, (int32_t)getpid());
 out:
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     return c;
+}
+
+void shm_refused(ember_tsock *s, pid_t pid, const char *why)
+{
+    for (int i = 0; i < s->nlogged; i++)
+        if (s->logged[i] == pid)
+            return;
+    if (s->nlogged < LOGGED_MAX)
+        s->logged[s->nlogged++] = pid;
+    s->host->log(EMBER_LOG_WARN, PLUGIN_NAME, "%s: refused a peer (pid %d): %s",
+                 s->endpoint, (int)pid, why);
 }
 
 static int add_conn(ember_tsock *s, conn *c)
@@ -628,13 +545,22 @@ static int add_conn(ember_tsock *s, conn *c)
     return 0;
 }
 
-/* Server: take READY slots, reclaim slots of dead clients. */
-static void accept_pending(ember_tsock *s, int reap)
+/* Server: tell a client its connection was dropped, then free it. */
+static void conn_drop(conn *c)
+{
+    atomic_store(&c->shm->server_closed, 1);
+    shm_ring_bell(&c->shm->s2c.bell, NULL);
+    shm_ring_bell(&c->shm->c2s.space, NULL);
+    shm_conn_free(c);
+}
+
+void shm_accept_pending(ember_tsock *s, int reap)
 {
     int any = 0;
     for (int i = 0; i < SLOTS && !any; i++) {
         uint32_t st = atomic_load(&s->ctl->slots[i].state);
-        any = st == SLOT_READY || (reap && st == SLOT_CLAIMED);
+        any = (st == SLOT_READY && (!s->secure || s->npending < SLOTS)) ||
+              (reap && st == SLOT_CLAIMED);
     }
     if (!any || ctl_lock(s->ctl) != 0)
         return;
@@ -642,28 +568,26 @@ static void accept_pending(ember_tsock *s, int reap)
         shm_slot *sl = &s->ctl->slots[i];
         uint32_t st = atomic_load(&sl->state);
         pid_t pid = sl->pid;
+        char name[OBJ_NAME_MAX];
+        memcpy(name, sl->name, sizeof name);
+        name[sizeof name - 1] = '\0';
         if (st == SLOT_READY) {
-            conn *c = accept_slot(s, sl, pid);
-            if (c && add_conn(s, c) != 0) {
+            if (s->secure && s->npending >= SLOTS)
+                continue; /* later, when handshakes have finished */
+            char why[400];
+            conn *c = accept_slot(s, name, pid, why, sizeof why);
+            if (!c) {
+                shm_refused(s, pid, why);
+            } else if (s->secure ? shm_hs_add(s, c, name) != 0
+                                 : add_conn(s, c) != 0) {
                 s->host->log(EMBER_LOG_WARN, PLUGIN_NAME,
                              "%s: out of memory accepting a client",
                              s->endpoint);
-                conn_free(c);
-            }
-            if (!c) {
-                char name[OBJ_NAME_MAX];
-                memcpy(name, sl->name, sizeof name);
-                name[sizeof name - 1] = '\0';
-                s->host->log(EMBER_LOG_WARN, PLUGIN_NAME,
-                             "%s: refused an invalid connection from pid %d",
-                             s->endpoint, (int)pid);
+                conn_drop(c);
             }
             atomic_store(&sl->state, SLOT_FREE);
-        } else if (st == SLOT_CLAIMED && reap && pid_dead(pid)) {
-            char name[OBJ_NAME_MAX];
-            memcpy(name, sl->name, sizeof name);
-            name[sizeof name - 1] = '\0';
-            if (name[0] == '/' && !strchr(name + 1, '/'))
+        } else if (st == SLOT_CLAIMED && reap && shm_pid_dead(pid)) {
+            if (shm_conn_name_ok(name, s->name))
                 shm_unlink(name);
             atomic_store(&sl->state, SLOT_FREE);
         }
@@ -671,8 +595,42 @@ static void accept_pending(ember_tsock *s, int reap)
     ctl_unlock(s->ctl);
 }
 
+/* Server, secure: move the connections the handshake thread admitted into
+ * the socket's table. */
+static void take_admitted(ember_tsock *s)
+{
+    if (!atomic_load(&s->nadmitted))
+        return;
+    pthread_mutex_lock(&s->mu);
+    conn *list = s->admitted;
+    s->admitted = NULL;
+    s->admitted_tail = &s->admitted;
+    atomic_store(&s->nadmitted, 0);
+    pthread_mutex_unlock(&s->mu);
+    while (list) {
+        conn *c = list;
+        list = c->next;
+        c->next = NULL;
+        if (add_conn(s, c) != 0) {
+            s->host->log(EMBER_LOG_WARN, PLUGIN_NAME,
+                         "%s: out of memory accepting a client", s->endpoint);
+            conn_drop(c);
+        }
+    }
+}
+
+/* Server: take new connections (plain: from the slots; secure: from the
+ * handshake thread). */
+static void accept_new(ember_tsock *s, int reap)
+{
+    if (s->secure)
+        take_admitted(s);
+    else
+        shm_accept_pending(s, reap);
+}
+
 /* Server: drop connections whose client closed or died (after taking what
- * they sent). */
+ * they sent), and those broken by a protocol error (telling the client). */
 static void reap_conns(ember_tsock *s, ember_error *err)
 {
     for (size_t i = 0; i < s->nconns; i++) {
@@ -680,16 +638,18 @@ static void reap_conns(ember_tsock *s, ember_error *err)
         if (!c)
             continue;
         int closed = atomic_load(&c->shm->client_closed) != 0;
-        if (!closed && !c->broken && !pid_dead(c->peer_pid))
+        if (!closed && !c->broken && !shm_pid_dead(c->peer_pid))
             continue;
         if (!c->broken)
             pump(s, c, 1, err);
         s->conns[i] = NULL;
-        conn_free(c);
+        conn_drop(c);
     }
 }
 
 /* ------------------------------------------------------------ transport */
+
+static void t_sock_close(ember_tsock *s);
 
 static int t_open(const ember_host *host, void **ctx, ember_error *err)
 {
@@ -761,15 +721,26 @@ static ember_tsock *sock_alloc(tctx *c, const char *name, int server)
     s->ctx = c;
     s->is_server = server;
     s->slot = -1;
+    s->max_message = c->max_message;
+    s->admitted_tail = &s->admitted;
     strcpy(s->name, name);
     snprintf(s->endpoint, sizeof s->endpoint, SCHEME "%s", name);
     return s;
 }
 
-/* Create and initialise the control object; EEXIST if a live one exists. */
-static int ctl_create(const char *obj, shm_ctl **out)
+static void sock_free(ember_tsock *s)
 {
-    int fd = shm_open(obj, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (!s)
+        return;
+    shm_sec_wipe(s);
+    free(s);
+}
+
+/* Create and initialise the control object; returns 0 or an errno value
+ * (EEXIST: the name is taken). */
+static int ctl_create(const char *obj, int secure, shm_ctl **out)
+{
+    int fd = shm_obj_create(obj);
     if (fd < 0)
         return errno;
     int e = 0;
@@ -795,41 +766,79 @@ static int ctl_create(const char *obj, shm_ctl **out)
     }
     ctl->version = LAYOUT_VERSION;
     ctl->server_pid = (int32_t)getpid();
+    ctl->secure = secure ? 1u : 0u;
     atomic_store(&ctl->magic, CTL_MAGIC);
     *out = ctl;
     return 0;
 }
 
-/* If the control object `obj` belongs to a dead or closed server, unlink
- * it and return 1; else return 0 and the live owner's pid in *owner. */
-static int ctl_stale(const char *obj, pid_t *owner)
+/* The control object's name `obj` is taken.  If it is our own object of a
+ * dead or closed server, unlink it and return 0 (try again).  Anything
+ * else -- a live server, or an object that is not ours (another user's, a
+ * symlink, a FIFO, another mode) -- is left alone: EMBER_EEXISTS with a
+ * message saying what is in the way. */
+static int ctl_taken(const ember_host *h, const char *endpoint, const char *obj,
+                     ember_error *err)
 {
-    *owner = 0;
-    int fd = shm_open(obj, O_RDWR, 0);
-    if (fd < 0)
-        return errno == ENOENT; /* vanished meanwhile: retry */
     struct stat st;
-    int stale = 0;
-    if (fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(shm_ctl)) {
+    int fd = shm_obj_open(obj, &st);
+    if (fd < 0 && errno != EPERM) {
+        int e = errno;
+        if (e == ENOENT)
+            return 0; /* vanished meanwhile */
+        h->seterr(err, EMBER_EEXISTS,
+                  "shm listen on %s: the name is taken: /dev/shm%s exists and "
+                  "cannot be opened (%s); it was left alone",
+                  endpoint, obj, e == ELOOP ? "a symbolic link" : strerror(e));
+        return EMBER_EEXISTS;
+    }
+    if (fd < 0 || !shm_obj_private(&st)) {
+        char d[160];
+        shm_obj_describe(&st, d, sizeof d);
+        if (fd >= 0)
+            close(fd);
+        h->seterr(err, EMBER_EEXISTS,
+                  "shm listen on %s: the name is taken by an object that is "
+                  "not this user's own: /dev/shm%s is %s; it was left alone",
+                  endpoint, obj, d);
+        return EMBER_EEXISTS;
+    }
+    pid_t owner = 0;
+    int stale = 0, ours = 0;
+    if (st.st_size == (off_t)sizeof(shm_ctl)) {
         shm_ctl *ctl = map_fd(fd, sizeof(shm_ctl));
         if (ctl) {
-            if (atomic_load(&ctl->magic) == CTL_MAGIC) {
-                *owner = ctl->server_pid;
-                stale = atomic_load(&ctl->closed) || pid_dead(*owner);
+            if (atomic_load(&ctl->magic) == CTL_MAGIC &&
+                ctl->version == LAYOUT_VERSION) {
+                ours = 1;
+                owner = ctl->server_pid;
+                stale = atomic_load(&ctl->closed) || shm_pid_dead(owner);
             }
             munmap(ctl, sizeof(shm_ctl));
         }
     }
     close(fd);
-    if (stale)
+    if (stale) {
         shm_unlink(obj);
-    return stale;
+        return 0;
+    }
+    if (ours)
+        h->seterr(err, EMBER_EEXISTS,
+                  "shm listen on %s: address in use (by pid %d)", endpoint,
+                  (int)owner);
+    else
+        h->seterr(err, EMBER_EEXISTS,
+                  "shm listen on %s: address in use (by /dev/shm%s, not a "
+                  "control object of this version; remove it if no older "
+                  "ember uses it)",
+                  endpoint, obj);
+    return EMBER_EEXISTS;
 }
 
-static int t_listen(void *ctx, const char *endpoint, ember_tsock **out,
-                    char *bound, size_t boundlen, ember_error *err)
+int shm_listen(tctx *c, const char *endpoint, const ember_tsec *sec,
+               ember_tsock **out, char *bound, size_t boundlen,
+               ember_error *err)
 {
-    tctx *c = ctx;
     const ember_host *h = c->host;
     char name[NAME_MAXLEN + 1];
     *out = NULL;
@@ -851,31 +860,49 @@ static int t_listen(void *ctx, const char *endpoint, ember_tsock **out,
     snprintf(obj, sizeof obj, "/ember-%s", name);
     int e = 0;
     for (int tries = 0; tries < 3; tries++) {
-        e = ctl_create(obj, &s->ctl);
+        e = ctl_create(obj, sec != NULL, &s->ctl);
         if (e != EEXIST)
             break;
-        pid_t owner;
-        if (!ctl_stale(obj, &owner)) {
-            h->seterr(err, EMBER_EEXISTS,
-                      "shm listen on %s: address in use (by pid %d)", endpoint,
-                      (int)owner);
-            free(s);
-            return EMBER_EEXISTS;
+        rc = ctl_taken(h, endpoint, obj, err);
+        if (rc != 0) {
+            sock_free(s);
+            return rc;
         }
     }
     if (e != 0) {
-        h->seterr(err, EMBER_EIO, "shm listen on %s: shm_open(%s): %s",
-                  endpoint, obj, strerror(e));
-        free(s);
+        h->seterr(err, EMBER_EIO, "shm listen on %s: creating %s: %s", endpoint,
+                  obj, e == EPERM ? "not private after creation" : strerror(e));
+        sock_free(s);
         return EMBER_EIO;
     }
     s->bell = &s->ctl->bell;
     s->bell_waiting = &s->ctl->waiting;
-    s->last_check = now_ms();
+    s->last_check = shm_now_ms();
+    if (sec) {
+        s->secure = 1;
+        memcpy(&s->sec, sec, sizeof s->sec);
+        s->sec.struct_size = sizeof s->sec;
+        if (sec->max_message > 0 && (uint64_t)sec->max_message < s->max_message)
+            s->max_message = (uint64_t)sec->max_message;
+        rc = shm_hs_start(s, err);
+        if (rc != 0) {
+            atomic_store(&s->ctl->closed, 1);
+            shm_unlink(obj);
+            munmap(s->ctl, sizeof(shm_ctl));
+            sock_free(s);
+            return rc;
+        }
+    }
     if (bound && boundlen > 0)
         strcpy(bound, s->endpoint);
     *out = s;
     return 0;
+}
+
+static int t_listen(void *ctx, const char *endpoint, ember_tsock **out,
+                    char *bound, size_t boundlen, ember_error *err)
+{
+    return shm_listen(ctx, endpoint, NULL, out, bound, boundlen, err);
 }
 
 /* Client: free our slot if the server has not taken it; unlink our object
@@ -899,10 +926,9 @@ static void client_unannounce(ember_tsock *s)
     s->slot = -1;
 }
 
-static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
-                     ember_error *err)
+int shm_connect(tctx *c, const char *endpoint, const ember_tsec *sec,
+                ember_tsock **out, ember_error *err)
 {
-    tctx *c = ctx;
     const ember_host *h = c->host;
     char name[NAME_MAXLEN + 1], obj[OBJ_NAME_MAX];
     *out = NULL;
@@ -910,28 +936,49 @@ static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
     if (rc != 0)
         return rc;
     snprintf(obj, sizeof obj, "/ember-%s", name);
-    int fd = shm_open(obj, O_RDWR, 0);
-    if (fd < 0) {
+    struct stat st;
+    int fd = shm_obj_open(obj, &st);
+    if (fd < 0 && errno != EPERM) {
         int e = errno;
-        rc = e == ENOENT ? EMBER_ECLOSED : EMBER_EIO;
+        rc = e == ENOENT                 ? EMBER_ECLOSED
+             : e == EACCES || e == ELOOP ? EMBER_EDENIED
+                                         : EMBER_EIO;
         h->seterr(err, rc, "shm connect to %s: %s", endpoint,
                   e == ENOENT ? "nobody listens there" : strerror(e));
         return rc;
     }
-    struct stat st;
+    if (fd < 0 || !shm_obj_private(&st)) {
+        char d[160];
+        shm_obj_describe(&st, d, sizeof d);
+        if (fd >= 0)
+            close(fd);
+        h->seterr(err, EMBER_EDENIED,
+                  "shm connect to %s: /dev/shm%s is not this user's own "
+                  "(it is %s): refusing to use it",
+                  endpoint, obj, d);
+        return EMBER_EDENIED;
+    }
     shm_ctl *ctl = NULL;
-    if (fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(shm_ctl))
+    if (st.st_size == (off_t)sizeof(shm_ctl))
         ctl = map_fd(fd, sizeof(shm_ctl));
     close(fd);
     if (!ctl || atomic_load(&ctl->magic) != CTL_MAGIC ||
         ctl->version != LAYOUT_VERSION || atomic_load(&ctl->closed) ||
-        pid_dead(ctl->server_pid)) {
+        shm_pid_dead(ctl->server_pid)) {
         if (ctl)
             munmap(ctl, sizeof(shm_ctl));
         h->seterr(err, EMBER_ECLOSED,
                   "shm connect to %s: the server is not ready or closed",
                   endpoint);
         return EMBER_ECLOSED;
+    }
+    if (sec && ctl->secure != 1) {
+        munmap(ctl, sizeof(shm_ctl));
+        h->seterr(err, EMBER_EDENIED,
+                  "shm connect to %s: the server does not authenticate (a "
+                  "plain listener): refusing to talk to it",
+                  endpoint);
+        return EMBER_EDENIED;
     }
     ember_tsock *s = sock_alloc(c, name, 0);
     conn *cn = calloc(1, sizeof *cn);
@@ -945,6 +992,8 @@ static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
     s->ctl = ctl;
     s->cli = cn;
     cn->peer_pid = ctl->server_pid;
+    if (sec && (rc = shm_client_begin(s, sec, err)) != 0)
+        goto fail;
 
     /* claim a slot under the mutex */
     if (ctl_lock(ctl) != 0) {
@@ -967,17 +1016,16 @@ static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
                   endpoint, SLOTS);
         goto fail;
     }
-    /* create the object under a unique name, announced before it exists
+    /* create the object under a random name, announced before it exists
      * so that a crash in between leaves nothing the server cannot reclaim */
     shm_slot *sl = &ctl->slots[s->slot];
     fd = -1;
-    for (int tries = 0; tries < 1000 && fd < 0; tries++) {
-        snprintf(s->objname, sizeof s->objname, "/ember-%s+c%ld.%u", name,
-                 (long)getpid(), (unsigned)atomic_fetch_add(&c->counter, 1));
+    for (int tries = 0; tries < 8 && fd < 0; tries++) {
+        shm_conn_obj_name(s->objname, sizeof s->objname, name);
         memcpy(sl->name, s->objname, sizeof sl->name);
         sl->pid = (int32_t)getpid();
         atomic_store(&sl->state, SLOT_CLAIMED);
-        fd = shm_open(s->objname, O_RDWR | O_CREAT | O_EXCL, 0600);
+        fd = shm_obj_create(s->objname);
         if (fd < 0 && errno != EEXIST)
             break;
     }
@@ -987,8 +1035,9 @@ static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
         s->slot = -1;
         ctl_unlock(ctl);
         rc = EMBER_EIO;
-        h->seterr(err, rc, "shm connect to %s: shm_open: %s", endpoint,
-                  strerror(e));
+        h->seterr(err, rc, "shm connect to %s: creating %s: %s", endpoint,
+                  s->objname,
+                  e == EPERM ? "not private after creation" : strerror(e));
         goto fail;
     }
     ctl_unlock(ctl);
@@ -1006,6 +1055,8 @@ static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
     cn->shm->version = LAYOUT_VERSION;
     cn->shm->ring_size = c->ring_size;
     cn->shm->client_pid = (int32_t)getpid();
+    if (sec)
+        shm_client_hello(s);
     atomic_store(&cn->shm->magic, CONN_MAGIC);
     cn->tx.size = c->ring_size;
     conn_views(cn, 0, ctl);
@@ -1020,15 +1071,31 @@ static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
     }
     atomic_store(&sl->state, SLOT_READY);
     ctl_unlock(ctl);
-    ring_bell(&ctl->bell, &ctl->waiting);
+    shm_ring_bell(&ctl->bell, &ctl->waiting);
+    shm_ring_bell(&ctl->hs_bell, &ctl->hs_waiting);
+    if (sec) {
+        /* prove our key now, so that no handshake waits on an idle client;
+           a refusal is the socket's to report (recv/send: EMBER_EDENIED) */
+        rc = shm_client_wait(s, CS_WAIT_VERDICT, "connect to", err);
+        if (rc != 0 && rc != EMBER_EDENIED) {
+            t_sock_close(s);
+            return rc;
+        }
+    }
     *out = s;
     return 0;
 fail:
     client_unannounce(s);
-    conn_free(cn);
+    shm_conn_free(cn);
     munmap(ctl, sizeof(shm_ctl));
-    free(s);
+    sock_free(s);
     return rc;
+}
+
+static int t_connect(void *ctx, const char *endpoint, ember_tsock **out,
+                     ember_error *err)
+{
+    return shm_connect(ctx, endpoint, NULL, out, err);
 }
 
 /* Is the peer of c gone?  Sets a message. */
@@ -1037,7 +1104,7 @@ static int peer_gone(ember_tsock *s, conn *c, int check_pid, ember_error *err)
     int closed = s->is_server ? atomic_load(&c->shm->client_closed) != 0
                               : atomic_load(&c->shm->server_closed) != 0 ||
                                     atomic_load(&s->ctl->closed) != 0;
-    if (closed || (check_pid && pid_dead(c->peer_pid))) {
+    if (closed || (check_pid && shm_pid_dead(c->peer_pid))) {
         s->host->seterr(err, EMBER_ECLOSED,
                         "shm send on %s: the peer (pid %d) %s", s->endpoint,
                         (int)c->peer_pid, closed ? "closed" : "died");
@@ -1073,7 +1140,7 @@ static int tx_write(ember_tsock *s, conn *c, const void *src, size_t n,
         }
         /* full: publish what we have, then wait for the consumer */
         tx_publish(&c->tx);
-        int64_t t = now_ms();
+        int64_t t = shm_now_ms();
         if (!progress)
             progress = t;
         if (t - progress >= s->ctx->send_timeout_ms) {
@@ -1103,7 +1170,7 @@ static int tx_write(ember_tsock *s, conn *c, const void *src, size_t n,
         if (tx_free(&c->tx) != 0)
             continue;
         atomic_store(&c->tx.h->pwaiting, 1);
-        futex_wait(&c->tx.h->space, seq, 20);
+        shm_futex_wait(&c->tx.h->space, seq, 20);
         atomic_store(&c->tx.h->pwaiting, 0);
     }
     return 0;
@@ -1154,7 +1221,7 @@ static int t_send(ember_tsock *s, const ember_peer *to,
     }
     conn *c;
     if (s->is_server) {
-        accept_pending(s, 0);
+        accept_new(s, 0);
         c = find_peer(s, to);
         if (!c) {
             h->seterr(err, EMBER_ECLOSED,
@@ -1163,6 +1230,11 @@ static int t_send(ember_tsock *s, const ember_peer *to,
             return EMBER_ECLOSED;
         }
     } else {
+        /* a secure client says nothing before the server proved its key
+           and admitted ours */
+        int rc = s->secure ? shm_client_wait(s, CS_OPEN, "send on", err) : 0;
+        if (rc != 0)
+            return rc;
         c = s->cli;
     }
     if (c->broken) {
@@ -1204,7 +1276,7 @@ static int t_recv(ember_tsock *s, int timeout_ms, ember_peer *from,
     msg->handle = NULL;
     if (from)
         from->len = 0;
-    int64_t deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : -1;
+    int64_t deadline = timeout_ms >= 0 ? shm_now_ms() + timeout_ms : -1;
     for (;;) {
         if (atomic_exchange(&s->woken, 0))
             return EMBER_EWOKEN;
@@ -1216,9 +1288,9 @@ static int t_recv(ember_tsock *s, int timeout_ms, ember_peer *from,
         }
         int rc = 0;
         if (s->is_server) {
-            int64_t t = now_ms();
+            int64_t t = shm_now_ms();
             int reap = t - s->last_check >= CHECK_MS;
-            accept_pending(s, reap);
+            accept_new(s, reap);
             size_t n = s->nconns;
             for (size_t k = 0; k < n && rc == 0; k++) {
                 conn *c = s->conns[(s->rr + k) % n];
@@ -1231,6 +1303,13 @@ static int t_recv(ember_tsock *s, int timeout_ms, ember_peer *from,
                 s->last_check = t;
                 reap_conns(s, NULL);
             }
+        } else if (s->secure) {
+            /* nothing is read before the handshake is done */
+            rc = shm_client_step(s, err);
+            if (rc == 0)
+                rc = pump(s, s->cli, 0, err);
+            else if (rc > 0)
+                rc = 0;
         } else {
             rc = pump(s, s->cli, 0, err);
         }
@@ -1242,14 +1321,14 @@ static int t_recv(ember_tsock *s, int timeout_ms, ember_peer *from,
         }
         int wait = CHECK_MS;
         if (deadline >= 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - shm_now_ms();
             if (left <= 0)
                 return EMBER_EAGAIN;
             if (left < wait)
                 wait = (int)left;
         }
         atomic_store(s->bell_waiting, 1);
-        futex_wait(s->bell, seq, wait);
+        shm_futex_wait(s->bell, seq, wait);
         atomic_store(s->bell_waiting, 0);
     }
 }
@@ -1270,7 +1349,7 @@ static int t_wake(ember_tsock *s)
     if (!s)
         return EMBER_EINVAL;
     atomic_store(&s->woken, 1);
-    ring_bell(s->bell, NULL);
+    shm_ring_bell(s->bell, NULL);
     return 0;
 }
 
@@ -1280,6 +1359,10 @@ static void t_sock_close(ember_tsock *s)
         return;
     if (s->is_server) {
         atomic_store(&s->ctl->closed, 1);
+        if (s->secure) {
+            shm_hs_stop(s);   /* drops the connections under way */
+            take_admitted(s); /* the admitted ones are dropped below */
+        }
         if (ctl_lock(s->ctl) == 0) {
             for (int i = 0; i < SLOTS; i++) {
                 shm_slot *sl = &s->ctl->slots[i];
@@ -1288,21 +1371,15 @@ static void t_sock_close(ember_tsock *s)
                 char name[OBJ_NAME_MAX];
                 memcpy(name, sl->name, sizeof name);
                 name[sizeof name - 1] = '\0';
-                if (name[0] == '/' && !strchr(name + 1, '/'))
+                if (shm_conn_name_ok(name, s->name))
                     shm_unlink(name);
                 atomic_store(&sl->state, SLOT_FREE);
             }
             ctl_unlock(s->ctl);
         }
-        for (size_t i = 0; i < s->nconns; i++) {
-            conn *c = s->conns[i];
-            if (!c)
-                continue;
-            atomic_store(&c->shm->server_closed, 1);
-            ring_bell(&c->shm->s2c.bell, NULL);
-            ring_bell(&c->shm->c2s.space, NULL);
-            conn_free(c);
-        }
+        for (size_t i = 0; i < s->nconns; i++)
+            if (s->conns[i])
+                conn_drop(s->conns[i]);
         free(s->conns);
         char obj[OBJ_NAME_MAX];
         snprintf(obj, sizeof obj, "/ember-%s", s->name);
@@ -1312,16 +1389,17 @@ static void t_sock_close(ember_tsock *s)
         conn *c = s->cli;
         if (c->shm) {
             atomic_store(&c->shm->client_closed, 1);
-            ring_bell(&s->ctl->bell, NULL);
-            ring_bell(&c->shm->s2c.space, NULL);
+            shm_ring_bell(&s->ctl->bell, NULL);
+            shm_ring_bell(&s->ctl->hs_bell, NULL);
+            shm_ring_bell(&c->shm->s2c.space, NULL);
         }
         client_unannounce(s);
-        conn_free(c);
+        shm_conn_free(c);
     }
     munmap(s->ctl, sizeof(shm_ctl));
     for (qmsg *m = queue_pop(s); m; m = queue_pop(s))
         free(m);
-    free(s);
+    sock_free(s);
 }
 
 /* --------------------------------------------------------------- plugin */
@@ -1338,11 +1416,19 @@ static const ember_transport_desc shm_transport = {
     .msg_release = t_msg_release,
     .wake = t_wake,
     .sock_close = t_sock_close,
+    .listen_secure = shm_listen_secure,
+    .connect_secure = shm_connect_secure,
+    .peer_name = shm_peer_name,
 };
 
 static int plugin_init(const ember_host *host, ember_registry *reg,
                        ember_error *err)
 {
+    if (sodium_init() < 0) {
+        host->seterr(err, EMBER_EIO, "%s: libsodium cannot initialise",
+                     PLUGIN_NAME);
+        return EMBER_EIO;
+    }
     int rc = host->register_transport(reg, &shm_transport);
     if (rc != 0)
         host->seterr(err, rc, "%s: cannot register transport \"shm\": %s",
