@@ -260,6 +260,25 @@ static const conf_keydef known[] = {
      .readers = "core/sched/driver.c",
      .doc = "directory of event logs",
      .notes = "Spark: `/tmp/spark-events`."},
+    {.key = "authenticate",
+     .type = CONF_BOOL,
+     .default_value = "true",
+     .readers = "core/sched/driver.c core/exec/executor.c",
+     .doc = "only this application's processes may talk to its sockets: "
+            "every socket proves its key (CurveZMQ over TCP, which also "
+            "encrypts; a proof of keys over shared memory); see "
+            "docs/security.md",
+     .notes = "Spark: `spark.authenticate`, default false. `false` runs "
+              "without authentication or encryption: only where every "
+              "local user and the network are trusted."},
+    {.key = "authenticate.secret.file",
+     .type = CONF_STRING,
+     .default_value = "",
+     .readers = "core/sched/driver.c core/exec/executor.c",
+     .doc = "a file (mode 0600, at least 16 bytes) from which every key of "
+            "the application is derived, instead of fresh keys per "
+            "application; executors read the same file",
+     .notes = "Spark: `spark.authenticate.secret.file`."},
     {.key = "speculation",
      .type = CONF_BOOL,
      .default_value = "false",

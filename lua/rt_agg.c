@@ -37,6 +37,7 @@
 #include "exec/memmgr.h"
 #include "serialize.h"
 #include "util/err.h"
+#include "util/fsutil.h"
 
 #include <errno.h>
 #include <lauxlib.h>
@@ -283,7 +284,7 @@ static int as_write(lua_State *L, aggspill *s, int p)
         return 0;
     spill_path(path, sizeof path, s, p);
     if (!s->f[p]) {
-        if (!(s->f[p] = fopen(path, s->made[p] ? "ab" : "wb")))
+        if (!(s->f[p] = fopen_private(path, s->made[p] ? "ab" : "wb")))
             return rt_raise(L, "cannot write spill file %s: %s", path,
                             strerror(errno));
         s->made[p] = 1;

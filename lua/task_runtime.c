@@ -531,7 +531,7 @@ static void task_env_run(task_env *te, const msg_launch *task,
             FILE *f;
             task_result_path(path, sizeof path, te->ctx->local_dir,
                              task->task_id);
-            f = fopen(path, "wb");
+            f = fopen_private(path, "wb");
             if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f)) {
                 if (f)
                     fclose(f);

@@ -146,6 +146,7 @@ tests_unit_test_sec_LDADD = $(EMBER_CORE_LIBS)
 # security (issue 12): an outsider speaking the wire format, and the attacks
 # it makes on a real job
 check_PROGRAMS += tests/integration/rogue
-tests_integration_rogue_CFLAGS = $(UNIT_CFLAGS) $(ZMQ_CFLAGS)
-tests_integration_rogue_LDADD = $(EMBER_CORE_LIBS) $(ZMQ_LIBS)
+tests_integration_rogue_CPPFLAGS = $(LUA_API_CPPFLAGS)
+tests_integration_rogue_CFLAGS = $(UNIT_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS)
+tests_integration_rogue_LDADD = $(EMBER_LUA_LIBS) $(ZMQ_LIBS)
 INTEGRATION_TESTS += tests/integration/security.t

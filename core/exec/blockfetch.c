@@ -11,6 +11,7 @@
  * Threads: a blockfetch is used by one thread; blockfetch_broadcast also
  * takes a process-wide mutex so two threads do not fetch one value twice.
  */
+#include "sec/sec.h"
 #include "blockfetch.h"
 
 #include "codec/blockcodec.h"
@@ -108,8 +109,9 @@ static ember_tsock *peer_get(blockfetch *bf, const char *eps,
     np[bf->npeers].endpoint = strdup(eps);
     np[bf->npeers].tp = tp;
     if (!np[bf->npeers].endpoint ||
-        tp->connect(tp == bf->ctx->tp ? bf->ctx->tctx : bf->ctx->data_tctx, ep,
-                    &np[bf->npeers].s, err)) {
+        sec_data_connect(tp,
+                         tp == bf->ctx->tp ? bf->ctx->tctx : bf->ctx->data_tctx,
+                         bf->ctx->creds, ep, &np[bf->npeers].s, err)) {
         free(np[bf->npeers].endpoint);
         return NULL;
     }

@@ -145,7 +145,7 @@ static int write_disk(blockmgr *bm, block *b, const uint8_t *frames, size_t len,
     if (mkdir_p(bm->dir, err))
         return EMBER_EIO;
     path_of(bm, b, path, sizeof path);
-    f = fopen(path, "wb");
+    f = fopen_private(path, "wb");
     if (!f || fwrite(frames, 1, len, f) != len || fclose(f) != 0) {
         if (f)
             fclose(f);

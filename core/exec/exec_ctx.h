@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct conf;
+struct sec_creds;
 
 typedef struct exec_ctx {
     const char *exec_id;
@@ -29,6 +30,10 @@ typedef struct exec_ctx {
        host, or NULL: block endpoints then read "tcp://...;shm://..." */
     const ember_transport_desc *data_tp;
     void *data_tctx;
+    /* this executor's credentials (docs/security.md), or NULL when the
+       application runs without authentication: block servers and their
+       clients then use plain sockets */
+    const struct sec_creds *creds;
 } exec_ctx;
 
 #endif

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "plugin/plugins.h"
 #include "rpc/msg.h"
+#include "sec/sec.h"
 #include "shuffle/shuffle_file.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -78,6 +79,7 @@ static struct {
     char driver_block_ep[256];
     const task_runner *runner;
     task_env **envs; /* one per task thread, for kills */
+    sec_creds creds; /* with authentication (X.ctx.creds points here) */
 } X;
 
 static volatile sig_atomic_t got_signal;
@@ -254,6 +256,30 @@ static void *task_thread(void *arg)
         }
         buf_init(&b);
         msg_status_encode(&b, &st);
+        if (b.len > msg_control_max(X.ctx.max_direct_result)) {
+            /* the driver would drop a message this big: fail the task
+               instead, saying why */
+            size_t big = b.len;
+            uint64_t tid = st.task_id;
+            msg_status_free(&st);
+            memset(&st, 0, sizeof st);
+            st.task_id = tid;
+            st.state = TASK_FAILED;
+            st.fail_kind = FAIL_USER;
+            if (asprintf(&st.message,
+                         "the task's status update is %zu bytes, over the "
+                         "%llu the driver accepts (task.maxDirectResultSize "
+                         "plus %u MiB for accumulators and errors): return "
+                         "less through accumulators",
+                         big,
+                         (unsigned long long)msg_control_max(
+                             X.ctx.max_direct_result),
+                         MSG_CONTROL_SLACK >> 20) < 0)
+                st.message = NULL;
+            buf_free(&b);
+            buf_init(&b);
+            msg_status_encode(&b, &st);
+        }
         msg_status_free(&st);
         msg_launch_free(&q->m);
         free(q);
@@ -468,7 +494,9 @@ enum {
     OPT_CORES,
     OPT_MEMORY,
     OPT_APP_ID,
-    OPT_CONF
+    OPT_CONF,
+    OPT_CREDS_FD,
+    OPT_CREDS_FILE
 };
 
 static const struct option exec_opts[] = {
@@ -478,6 +506,8 @@ static const struct option exec_opts[] = {
     {"memory", required_argument, NULL, OPT_MEMORY},
     {"app-id", required_argument, NULL, OPT_APP_ID},
     {"conf", required_argument, NULL, OPT_CONF},
+    {"credentials-fd", required_argument, NULL, OPT_CREDS_FD},
+    {"credentials-file", required_argument, NULL, OPT_CREDS_FILE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -516,6 +546,13 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
         int rc = X.ctx.tp->recv(X.drv, 200, NULL, &msg, err);
         if (rc == EMBER_EAGAIN || rc == EMBER_EWOKEN)
             continue;
+        if (rc == EMBER_EDENIED) {
+            ember_error_prefix(err, "the driver did not admit this executor "
+                                    "(a key that is not this application's: "
+                                    "check authenticate.secret.file, or that "
+                                    "it was started by the driver): ");
+            return rc;
+        }
         if (rc)
             return rc;
         rc = msg_registered_decode(msg.data, msg.len, &rr, err);
@@ -543,9 +580,70 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
                         (long long)wait_ms);
 }
 
+/* ------------------------------------------------------- credentials */
+
+/* With authenticate on (the default), this executor's keys: from the
+ * cluster manager's launch channel (--credentials-fd / -file), or derived
+ * from authenticate.secret.file.  They must be for this application and
+ * this executor id. */
+static int load_credentials(int fd, const char *file, ember_error *err)
+{
+    int on = 1, rc;
+    const char *secret = NULL;
+    if (conf_bool(X.conf, "authenticate", &on, err) ||
+        conf_string(X.conf, "authenticate.secret.file", &secret, err)) {
+        if (fd >= 0)
+            close(fd);
+        return EMBER_EINVAL;
+    }
+    if (!on) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    if (fd >= 0)
+        rc = sec_creds_read_fd(fd, &X.creds, err);
+    else if (file)
+        rc = sec_creds_read_file(file, &X.creds, err);
+    else if (secret && *secret)
+        rc = sec_creds_from_secret(secret, X.app_id, X.exec_id, &X.creds, err);
+    else
+        return ember_seterr(err, EMBER_EINVAL,
+                            "authenticate is on, but this executor got no "
+                            "credentials (--credentials-fd or "
+                            "--credentials-file from its cluster manager, or "
+                            "authenticate.secret.file)");
+    if (rc == 0 && (strcmp(X.creds.app_id, X.app_id) != 0 ||
+                    strcmp(X.creds.exec_id, X.exec_id) != 0))
+        rc = ember_seterr(err, EMBER_EINVAL,
+                          "the credentials are for executor %s of %s, not "
+                          "executor %s of %s",
+                          X.creds.exec_id, X.creds.app_id, X.exec_id, X.app_id);
+    if (rc != 0) {
+        sec_creds_wipe(&X.creds);
+        return rc;
+    }
+    X.ctx.creds = &X.creds;
+    return 0;
+}
+
+/* The control socket to the driver: with credentials, this executor
+ * proves its key and checks the driver's. */
+static int control_connect(const char *ep, ember_error *err)
+{
+    if (!X.ctx.creds)
+        return X.ctx.tp->connect(X.ctx.tctx, ep, &X.drv, err);
+    ember_tsec t;
+    sec_tsec_client(&t, &X.creds.self, X.creds.driver_pub);
+    int rc = X.ctx.tp->connect_secure(X.ctx.tctx, ep, &t, &X.drv, err);
+    memset(&t, 0, sizeof t);
+    return rc;
+}
+
 int executor_main(int argc, char **argv, const task_runner *runner)
 {
-    const char *driver_ep = NULL;
+    const char *driver_ep = NULL, *creds_file = NULL;
+    int creds_fd = -1;
     ember_error err = {0, ""};
     pthread_t *threads = NULL, bthread, dthread;
     int bstarted = 0, dstarted = 0, nthreads = 0, rc = 1;
@@ -578,6 +676,12 @@ int executor_main(int argc, char **argv, const task_runner *runner)
                      "--memory");
         } else if (o == OPT_APP_ID) {
             snprintf(X.app_id, sizeof X.app_id, "%s", optarg);
+        } else if (o == OPT_CREDS_FD) {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            creds_fd = (end && !*end && v >= 3 && v < 65536) ? (int)v : -2;
+        } else if (o == OPT_CREDS_FILE) {
+            creds_file = optarg;
         } else if (o == OPT_CONF) {
             if (conf_parse_arg(X.conf, optarg, CONF_SRC_CMDLINE, &err)) {
                 fprintf(stderr, "ember executor: %s\n", err.msg);
@@ -600,8 +704,17 @@ int executor_main(int argc, char **argv, const task_runner *runner)
         usage();
         goto out;
     }
-    if (!driver_ep || !X.exec_id[0] || X.ncores < 1) {
+    if (!driver_ep || !X.exec_id[0] || X.ncores < 1 || creds_fd == -2) {
         usage();
+        goto out;
+    }
+    if (!sec_id_valid(X.exec_id) || !sec_id_valid(X.app_id)) {
+        fprintf(stderr, "ember executor: the executor and application ids "
+                        "must be 1-63 characters of A-Z a-z 0-9 . _ -\n");
+        goto out;
+    }
+    if (load_credentials(creds_fd, creds_file, &err)) {
+        fprintf(stderr, "ember executor %s: %s\n", X.exec_id, err.msg);
         goto out;
     }
     {
@@ -624,7 +737,7 @@ int executor_main(int argc, char **argv, const task_runner *runner)
         const char *base = conf_get(X.conf, "local.dir");
         snprintf(X.local_dir, sizeof X.local_dir, "%s/ember-%s-exec-%s",
                  base && *base ? base : "/tmp", X.app_id, X.exec_id);
-        if (mkdir_p(X.local_dir, &err)) {
+        if (mkdir_private(X.local_dir, &err)) {
             LOG_ERROR("%s", err.msg);
             X.local_dir[0] = '\0';
             goto out;
@@ -660,10 +773,12 @@ int executor_main(int argc, char **argv, const task_runner *runner)
         LOG_ERROR("no transport named '%s'", tname);
         goto out;
     }
-    if (X.ctx.tp->open(host_table(), &X.ctx.tctx, &err) ||
-        X.ctx.tp->listen(X.ctx.tctx, "tcp://127.0.0.1:*", &X.bsrv, X.block_ep,
-                         sizeof X.block_ep, &err) ||
-        X.ctx.tp->connect(X.ctx.tctx, driver_ep, &X.drv, &err)) {
+    if ((X.ctx.creds && sec_transport_check(X.ctx.tp, &err)) ||
+        X.ctx.tp->open(host_table(), &X.ctx.tctx, &err) ||
+        sec_data_listen(X.ctx.tp, X.ctx.tctx, X.ctx.creds, "tcp://127.0.0.1:*",
+                        SEC_FETCH_MAX, &X.bsrv, X.block_ep, sizeof X.block_ep,
+                        &err) ||
+        control_connect(driver_ep, &err)) {
         LOG_ERROR("%s", err.msg);
         goto out;
     }
@@ -676,16 +791,22 @@ int executor_main(int argc, char **argv, const task_runner *runner)
             snprintf(dmod, sizeof dmod, "transport_%s", dname);
             if (plugins_load(dmod, &err) ||
                 !(X.ctx.data_tp = plugins_find_transport(dname)) ||
+                (X.ctx.creds && sec_transport_check(X.ctx.data_tp, &err)) ||
                 X.ctx.data_tp->open(host_table(), &X.ctx.data_tctx, &err)) {
                 LOG_ERROR("transport.data %s: %s", dname,
                           err.msg[0] ? err.msg : "no such transport");
                 X.ctx.data_tp = NULL;
                 goto out;
             }
-            snprintf(ep, sizeof ep, "%s://ember-%d-%s", dname, (int)getpid(),
-                     X.exec_id);
-            if (X.ctx.data_tp->listen(X.ctx.data_tctx, ep, &X.data_srv, bound,
-                                      sizeof bound, &err)) {
+            /* a random part: nobody can take the name first */
+            char rnd[17];
+            if (sec_random_hex(rnd, sizeof rnd, &err))
+                goto out;
+            snprintf(ep, sizeof ep, "%s://ember-%d-%s-%s", dname, (int)getpid(),
+                     X.exec_id, rnd);
+            if (sec_data_listen(X.ctx.data_tp, X.ctx.data_tctx, X.ctx.creds, ep,
+                                SEC_FETCH_MAX, &X.data_srv, bound, sizeof bound,
+                                &err)) {
                 LOG_ERROR("transport.data %s: %s", dname, err.msg);
                 goto out;
             }
@@ -887,5 +1008,6 @@ out:
     memmgr_destroy(&X.ctx.mm);
     plugins_shutdown();
     conf_destroy(&X.conf);
+    sec_creds_wipe(&X.creds);
     return rc;
 }

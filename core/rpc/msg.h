@@ -160,6 +160,17 @@ int msg_launch_encode(buf *b, const msg_launch *m);
 int msg_launch_decode(const void *p, size_t n, msg_launch *m, ember_error *err);
 void msg_launch_free(msg_launch *m);
 
+/* The largest control message (register, status, heartbeat) a driver
+ * accepts when task results of up to max_direct bytes travel inside status
+ * updates: the result plus room for accumulators, errors and block
+ * reports.  Executors turn a status that would not fit into a task
+ * failure that says so. */
+#define MSG_CONTROL_SLACK (16u << 20)
+static inline uint64_t msg_control_max(uint64_t max_direct)
+{
+    return max_direct + MSG_CONTROL_SLACK;
+}
+
 int msg_status_encode(buf *b, const msg_status *m);
 int msg_status_decode(const void *p, size_t n, msg_status *m, ember_error *err);
 void msg_status_free(msg_status *m);

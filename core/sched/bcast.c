@@ -14,6 +14,7 @@
 
 #include "codec/blockcodec.h"
 #include "rpc/msg.h"
+#include "sec/sec.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -103,7 +104,8 @@ static void *serve(void *arg)
 }
 
 bcast_server *bcast_server_new(const ember_transport_desc *tp, void *tctx,
-                               const char *host, ember_error *err)
+                               const char *host, const sec_creds *creds,
+                               ember_error *err)
 {
     bcast_server *bs = calloc(1, sizeof *bs);
     char ep[300];
@@ -115,8 +117,8 @@ bcast_server *bcast_server_new(const ember_transport_desc *tp, void *tctx,
     bs->next_id = 1;
     pthread_mutex_init(&bs->mu, NULL);
     snprintf(ep, sizeof ep, "tcp://%s:*", host);
-    if (tp->listen(tctx, ep, &bs->sock, bs->endpoint, sizeof bs->endpoint,
-                   err)) {
+    if (sec_data_listen(tp, tctx, creds, ep, SEC_FETCH_MAX, &bs->sock,
+                        bs->endpoint, sizeof bs->endpoint, err)) {
         bcast_server_destroy(&bs);
         return NULL;
     }

@@ -85,6 +85,51 @@ void driver_plugins_signature(char *out, size_t n)
     plugins_signature(out, n);
 }
 
+/* ----------------------------------------------------------- security */
+
+/* authenticate / authenticate.secret.file: the application's keys. */
+static int security_start(driver *d, ember_error *err)
+{
+    int on = 1;
+    const char *secret = NULL;
+    if (conf_bool(d->conf, "authenticate", &on, err) ||
+        conf_string(d->conf, "authenticate.secret.file", &secret, err))
+        return EMBER_EINVAL;
+    if (!on) {
+        LOG_INFO("authenticate=false: sockets admit any peer");
+        return 0;
+    }
+    return sec_app_new(d->app_id, secret, 0, &d->sec, err);
+}
+
+/* The control socket: executors prove the keys minted for them. */
+static int control_listen(driver *d, const char *ep, ember_error *err)
+{
+    if (!d->sec)
+        return d->tp->listen(d->tctx, ep, &d->sock, d->endpoint,
+                             sizeof d->endpoint, err);
+    uint64_t direct = 1u << 20;
+    if (conf_get_size(d->conf, "task.maxDirectResultSize", 1, 1u << 20, &direct,
+                      err))
+        return EMBER_EINVAL;
+    ember_tsec t;
+    sec_tsec_server(&t, &sec_app_creds(d->sec)->self, sec_app_admit_control,
+                    d->sec, msg_control_max(direct));
+    int rc = d->tp->listen_secure(d->tctx, ep, &t, &d->sock, d->endpoint,
+                                  sizeof d->endpoint, err);
+    memset(&t, 0, sizeof t);
+    return rc;
+}
+
+/* ember_cm_request.credentials: mint executor_id's keys (the cluster
+ * manager calls it on the driver's thread that started it). */
+static int mint_credentials(void *ud, const char *executor_id, char *out,
+                            size_t outlen, ember_error *err)
+{
+    driver *d = ud;
+    return sec_app_mint(d->sec, executor_id, out, outlen, err);
+}
+
 driver *driver_new(const conf *c, const char *app_name, ember_error *err)
 {
     driver *d = calloc(1, sizeof *d);
@@ -113,12 +158,17 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
          * once: each gets its own id (and so its own local directories) */
         static _Atomic int seq;
         int n = atomic_fetch_add(&seq, 1);
+        /* and a random part: nobody can guess the names of its local
+           directories and plant something there first */
+        char rnd[9];
+        if (sec_random_hex(rnd, sizeof rnd, err))
+            goto fail;
         if (n == 0)
-            snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d",
-                     (long long)(wall_ms() / 1000), (int)getpid());
+            snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d-%s",
+                     (long long)(wall_ms() / 1000), (int)getpid(), rnd);
         else
-            snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d-%d",
-                     (long long)(wall_ms() / 1000), (int)getpid(), n);
+            snprintf(d->app_id, sizeof d->app_id, "app-%lld-%d-%d-%s",
+                     (long long)(wall_ms() / 1000), (int)getpid(), n, rnd);
     }
     snprintf(d->app_name, sizeof d->app_name, "%s",
              app_name && *app_name ? app_name : "ember");
@@ -195,6 +245,8 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
                            getenv("USER") ? getenv("USER") : "", d->master);
     }
     plugins_signature(d->plugins_sig, sizeof d->plugins_sig);
+    if (security_start(d, err))
+        goto fail;
 
     /* transport */
     if (!tname || !*tname)
@@ -210,13 +262,16 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
         ember_seterr(err, EMBER_ENOTFOUND, "no transport named '%s'", tname);
         goto fail;
     }
+    if (d->sec && sec_transport_check(d->tp, err))
+        goto fail;
     if (d->tp->open(host_table(), &d->tctx, err))
         goto fail;
     snprintf(ep, sizeof ep, "tcp://%s:*", host && *host ? host : "127.0.0.1");
-    if (d->tp->listen(d->tctx, ep, &d->sock, d->endpoint, sizeof d->endpoint,
-                      err))
+    if (control_listen(d, ep, err))
         goto fail;
-    if (!(d->bcast = bcast_server_new(d->tp, d->tctx, d->host, err)))
+    if (!(d->bcast =
+              bcast_server_new(d->tp, d->tctx, d->host,
+                               d->sec ? sec_app_creds(d->sec) : NULL, err)))
         goto fail;
 
     /* cluster manager */
@@ -262,6 +317,21 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     req.exec_argv = (const char *const *)av.v;
     req.default_cores = (int)cores;
     req.default_memory_mb = (int64_t)(mem >> 20);
+    if (d->sec) {
+        /* the executors' keys travel through the manager's launch
+           channel, never argv or the environment (docs/security.md) */
+        if (cmp && cmp->abi_minor < 3) {
+            ember_seterr(err, EMBER_EUNSUPPORTED,
+                         "cluster manager %s (plugin %s, ABI %d.%d) cannot "
+                         "hand executors their credentials (ABI 1.3): set "
+                         "authenticate=false to run without authentication",
+                         d->cm->name, cmp->name, cmp->abi_major,
+                         cmp->abi_minor);
+            goto fail;
+        }
+        req.credentials = mint_credentials;
+        req.credentials_ud = d;
+    }
     rc =
         d->cm->start(host_table(), &req, &d->cm_state, &d->expected_execs, err);
     for (int i = 0; i < av.n; i++)
@@ -362,6 +432,7 @@ void driver_destroy(driver **dp)
     eventlog_app_end(d->elog);
     eventlog_close(&d->elog);
     fetcher_free_queues(d);
+    sec_app_destroy(&d->sec);
     for (int i = 0; i < d->nexecs; i++) {
         free(d->execs[i].id);
         free(d->execs[i].host);

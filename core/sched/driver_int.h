@@ -27,6 +27,7 @@
 #include "driver.h"
 #include "eventlog.h"
 #include "rpc/msg.h"
+#include "sec/sec.h"
 #include "taskset.h"
 #include "util/buf.h"
 
@@ -120,6 +121,10 @@ struct driver {
     int thread_started;
     eventlog *elog;
     bcast_server *bcast;
+    /* authentication (docs/security.md): NULL when authenticate=false.
+       The admission table inside is shared with the transport's
+       authentication thread (it has its own lock). */
+    sec_app *sec;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -210,8 +215,10 @@ void status_on_task(driver *d, int ei, const msg_status *m);
 void status_on_fetched(driver *d, fetch_req *f);
 
 /* executors.c */
-void exec_on_register(driver *d, const ember_peer *peer, const void *data,
-                      size_t len);
+/* name: who the transport authenticated the sender as ("" when the
+ * driver runs without authentication) */
+void exec_on_register(driver *d, const ember_peer *peer, const char *name,
+                      const void *data, size_t len);
 void exec_on_heartbeat(driver *d, int ei, const msg_heartbeat *hb);
 int exec_find(driver *d, const ember_peer *p);
 int exec_index(driver *d, const char *id);

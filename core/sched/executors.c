@@ -182,8 +182,8 @@ static int exec_add(driver *d, msg_register *m, const ember_peer *peer)
     return 0;
 }
 
-void exec_on_register(driver *d, const ember_peer *peer, const void *data,
-                      size_t len)
+void exec_on_register(driver *d, const ember_peer *peer, const char *name,
+                      const void *data, size_t len)
 {
     msg_register m;
     msg_registered reply = {0};
@@ -195,6 +195,21 @@ void exec_on_register(driver *d, const ember_peer *peer, const void *data,
         LOG_WARN("bad register message: %s", err.msg);
         return;
     }
+    if (d->sec && strcmp(name, "*") != 0 && strcmp(name, m.exec_id) != 0) {
+        /* a key minted for one executor registering as another: say
+           nothing more than "refused" to it */
+        LOG_WARN("refused a registration as executor %s from executor %s's "
+                 "key",
+                 m.exec_id, name);
+        msg_register_free(&m);
+        reply.ok = 0;
+        reply.message = "refused";
+        reply.block_endpoint = "";
+        if (msg_registered_encode(&b, &reply) == 0)
+            exec_send(d, peer, &b);
+        buf_free(&b);
+        return;
+    }
     refusal(d, &m, why, sizeof why);
     if (!why[0] && exec_add(d, &m, peer))
         snprintf(why, sizeof why, "driver out of memory");
@@ -202,7 +217,9 @@ void exec_on_register(driver *d, const ember_peer *peer, const void *data,
     reply.message = why;
     reply.heartbeat_ms = d->heartbeat_ms;
     reply.timeout_ms = d->timeout_ms;
-    reply.block_endpoint = (char *)bcast_server_endpoint(d->bcast);
+    /* the driver's block server only for executors it admitted */
+    reply.block_endpoint =
+        reply.ok ? (char *)bcast_server_endpoint(d->bcast) : (char *)"";
     if (msg_registered_encode(&b, &reply) == 0)
         exec_send(d, peer, &b);
     if (why[0])
@@ -279,6 +296,8 @@ void exec_lose(driver *d, int ei, const char *reason)
     LOG_WARN("lost executor %s (host %s, pid %lld): %s", e->id, e->host,
              (long long)e->pid, reason);
     e->alive = 0;
+    /* its key is no longer admitted: a stale executor cannot come back */
+    sec_app_retire(d->sec, e->id);
     d->revive = 1;
     eventlog_executor_removed(d->elog, e->id, reason);
     /* an executor that crashed (a signal, an exit status) while running

@@ -143,13 +143,20 @@ static void *fetcher_main(void *arg)
         for (int i = 0; i < nsocks; i++)
             if (strcmp(socks[i].ep, f->endpoint) == 0)
                 s = socks[i].s;
-        if (!s && d->tp->connect(d->tctx, f->endpoint, &s, &err) == 0 &&
+        int kept = s != NULL;
+        if (!s &&
+            sec_data_connect(d->tp, d->tctx,
+                             d->sec ? sec_app_creds(d->sec) : NULL, f->endpoint,
+                             &s, &err) == 0 &&
             nsocks < MAX_SOCKS) {
             socks[nsocks].ep = strdup(f->endpoint);
             socks[nsocks].s = s;
             nsocks++;
+            kept = 1;
         }
         rc = s ? fetch_one(d, s, f, &err) : EMBER_EIO;
+        if (s && !kept)
+            d->tp->sock_close(s); /* past MAX_SOCKS: not kept, not leaked */
         f->rc = rc;
         if (rc)
             f->error = strdup(err.msg[0] ? err.msg : ember_strerror(rc));

@@ -19,20 +19,39 @@
 #include "util/fsutil.h"
 #include "util/log.h"
 
+#include <string.h>
+
 #define TURN_MS 100 /* the longest wait for a message; the timeout check */
 
-static void on_message(driver *d, const ember_peer *peer, const void *data,
-                       size_t len)
+static void on_message(driver *d, const ember_peer *peer, const ember_tmsg *msg)
 {
     ember_error err = {0, ""};
+    const void *data = msg->data;
+    size_t len = msg->len;
+    char name[SEC_ID_MAX] = "";
     int type = msg_peek_type(data, len, &err);
     int ei = exec_find(d, peer);
     if (type < 0) {
         LOG_WARN("dropping malformed message from a peer: %s", err.msg);
         return;
     }
+    /* with authentication, the transport names every message by the
+       executor whose key proved it (or "*" for keys derived from a shared
+       secret); a message may not speak for another executor */
+    if (d->sec && d->tp->peer_name(msg, name, sizeof name) != 0) {
+        LOG_WARN("dropping a %s message without an authenticated sender",
+                 msg_type_name(type));
+        return;
+    }
     if (type == MSG_REGISTER) {
-        exec_on_register(d, peer, data, len);
+        exec_on_register(d, peer, name, data, len);
+        return;
+    }
+    if (d->sec && ei >= 0 && strcmp(name, "*") != 0 &&
+        strcmp(name, d->execs[ei].id) != 0) {
+        LOG_WARN("dropping a %s message from executor %s on executor %s's "
+                 "connection",
+                 msg_type_name(type), name, d->execs[ei].id);
         return;
     }
     if (ei < 0 || !d->execs[ei].alive) {
@@ -108,10 +127,10 @@ void *loop_main(void *arg)
 
         rc = d->tp->recv(d->sock, TURN_MS, &peer, &msg, &err);
         if (rc == 0) {
-            on_message(d, &peer, msg.data, msg.len);
+            on_message(d, &peer, &msg);
             d->tp->msg_release(&msg);
             while (d->tp->recv(d->sock, 0, &peer, &msg, &err) == 0) {
-                on_message(d, &peer, msg.data, msg.len);
+                on_message(d, &peer, &msg);
                 d->tp->msg_release(&msg);
             }
         } else if (rc != EMBER_EAGAIN && rc != EMBER_EWOKEN) {

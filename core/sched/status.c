@@ -303,6 +303,13 @@ void status_on_task(driver *d, int ei, const msg_status *m)
                  (unsigned long long)m->task_id, d->execs[ei].id);
         return;
     }
+    if (d->run[ri].exec != ei) {
+        /* only the executor a task was launched on may report it */
+        LOG_WARN("status for task %llu from executor %s, which does not run "
+                 "it: ignored",
+                 (unsigned long long)m->task_id, d->execs[ei].id);
+        return;
+    }
     r = d->run[ri];
     run_remove(d, ri);
     if (r.exec >= 0 && r.exec < d->nexecs && d->execs[r.exec].alive)

@@ -32,6 +32,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,19 @@ int sec_init(ember_error *err)
 {
     if (sodium_init() < 0)
         return ember_seterr(err, EMBER_EIO, "libsodium failed to initialise");
+    return 0;
+}
+
+int sec_random_hex(char *out, size_t n, ember_error *err)
+{
+    static const char digits[] = "0123456789abcdef";
+    int rc = sec_init(err);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i + 1 < n; i++)
+        out[i] = digits[randombytes_uniform(16)];
+    if (n)
+        out[n - 1] = '\0';
     return 0;
 }
 
@@ -616,6 +630,46 @@ int sec_creds_from_secret(const char *secret_file, const char *app_id,
         sodium_memzero(&exec_kp, sizeof exec_kp);
     }
     sodium_free(secret);
+    return rc;
+}
+
+int sec_transport_check(const ember_transport_desc *tp, ember_error *err)
+{
+    if (tp->struct_size <
+            offsetof(ember_transport_desc, peer_name) + sizeof tp->peer_name ||
+        !tp->listen_secure || !tp->connect_secure || !tp->peer_name)
+        return ember_seterr(err, EMBER_EUNSUPPORTED,
+                            "transport %s cannot authenticate its peers "
+                            "(it needs plugin ABI 1.3): set authenticate=false "
+                            "to run without authentication",
+                            tp->name);
+    return 0;
+}
+
+int sec_data_listen(const ember_transport_desc *tp, void *tctx,
+                    const sec_creds *c, const char *endpoint,
+                    int64_t max_message, ember_tsock **out, char *bound,
+                    size_t boundlen, ember_error *err)
+{
+    ember_tsec t;
+    if (!c)
+        return tp->listen(tctx, endpoint, out, bound, boundlen, err);
+    sec_tsec_server(&t, &c->data, sec_admit_data, (void *)c, max_message);
+    int rc = tp->listen_secure(tctx, endpoint, &t, out, bound, boundlen, err);
+    sodium_memzero(&t, sizeof t);
+    return rc;
+}
+
+int sec_data_connect(const ember_transport_desc *tp, void *tctx,
+                     const sec_creds *c, const char *endpoint,
+                     ember_tsock **out, ember_error *err)
+{
+    ember_tsec t;
+    if (!c)
+        return tp->connect(tctx, endpoint, out, err);
+    sec_tsec_client(&t, &c->data, c->data.pub);
+    int rc = tp->connect_secure(tctx, endpoint, &t, out, err);
+    sodium_memzero(&t, sizeof t);
     return rc;
 }
 

@@ -110,6 +110,9 @@ int sec_creds_from_secret(const char *secret_file, const char *app_id,
 
 void sec_creds_wipe(sec_creds *c);
 
+/* n - 1 random lowercase hex digits and a NUL (n >= 1). */
+int sec_random_hex(char *out, size_t n, ember_error *err);
+
 /* Socket settings: a CURVE server with kp admitting through admit/ud and
  * limiting messages to max_message bytes; a CURVE client with kp
  * expecting server_pub. */
@@ -119,6 +122,26 @@ void sec_tsec_server(ember_tsec *t, const sec_keypair *kp,
                      void *ud, int64_t max_message);
 void sec_tsec_client(ember_tsec *t, const sec_keypair *kp,
                      const uint8_t server_pub[EMBER_KEY_BYTES]);
+
+/* 0 if transport tp offers authenticated sockets (plugin ABI 1.3), else
+ * EMBER_EUNSUPPORTED with a message saying what to do. */
+int sec_transport_check(const ember_transport_desc *tp, ember_error *err);
+
+/* The data plane (block servers: shuffle blocks, task results,
+ * broadcasts).  With c, the socket is a CURVE server/client with the
+ * application's data keypair admitting only that key; with c NULL, a
+ * plain socket (authenticate=false).  max_message bounds what a client may
+ * send a server (fetch requests are small). */
+int sec_data_listen(const ember_transport_desc *tp, void *tctx,
+                    const sec_creds *c, const char *endpoint,
+                    int64_t max_message, ember_tsock **out, char *bound,
+                    size_t boundlen, ember_error *err);
+int sec_data_connect(const ember_transport_desc *tp, void *tctx,
+                     const sec_creds *c, const char *endpoint,
+                     ember_tsock **out, ember_error *err);
+
+/* The largest fetch request a block server takes. */
+#define SEC_FETCH_MAX 4096
 
 /* 1 if id is a safe identifier: 1..63 bytes of [A-Za-z0-9._-], not "." or
  * "..".  Everything that arrives from the network as an id is checked with

@@ -19,6 +19,7 @@
 #include "shuffle/shuffle_file.h"
 
 #include "codec/blockcodec.h"
+#include "util/fsutil.h"
 #include "util/crc32c.h"
 #include "util/err.h"
 
@@ -264,7 +265,7 @@ static int emit_frame(void *ud, const uint8_t *p, size_t n)
 
 static int create_file(const char *path, ember_error *err)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open_private(path, "w");
     if (fd < 0)
         return ember_seterr(err, EMBER_EIO, "create %s: %s", path,
                             strerror(errno));

@@ -80,6 +80,77 @@ int mkdir_p(const char *path, ember_error *err)
     return 0;
 }
 
+int mkdir_private(const char *path, ember_error *err)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp)
+        return ember_seterr(err, EMBER_EINVAL, "bad directory path '%s'", path);
+    memcpy(tmp, path, n + 1);
+    while (n > 1 && tmp[n - 1] == '/')
+        tmp[--n] = '\0';
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return ember_seterr(err, EMBER_EIO, "mkdir %s: %s", tmp,
+                                strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0) {
+        if (errno == EEXIST)
+            return ember_seterr(err, EMBER_EEXISTS,
+                                "%s exists already: refusing to use a "
+                                "directory this process did not create",
+                                tmp);
+        return ember_seterr(err, EMBER_EIO, "mkdir %s: %s", tmp,
+                            strerror(errno));
+    }
+    /* whatever the umask, 0700 exactly */
+    if (chmod(tmp, 0700) != 0)
+        return ember_seterr(err, EMBER_EIO, "chmod %s: %s", tmp,
+                            strerror(errno));
+    return 0;
+}
+
+int open_private(const char *path, const char *mode)
+{
+    int flags = O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+    if (strcmp(mode, "w") == 0 || strcmp(mode, "wb") == 0)
+        flags |= O_WRONLY | O_TRUNC;
+    else if (strcmp(mode, "a") == 0 || strcmp(mode, "ab") == 0)
+        flags |= O_WRONLY | O_APPEND;
+    else if (strcmp(mode, "w+") == 0 || strcmp(mode, "w+b") == 0)
+        flags |= O_RDWR | O_TRUNC;
+    else {
+        errno = EINVAL;
+        return -1;
+    }
+    int fd = open(path, flags, 0600);
+    if (fd >= 0 && fchmod(fd, 0600) != 0) { /* an existing file of ours */
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+FILE *fopen_private(const char *path, const char *mode)
+{
+    int fd = open_private(path, mode);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, mode);
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 int rm_rf(const char *path)
 {
     struct stat st;

@@ -5,8 +5,9 @@
 #define EMBER_UTIL_FSUTIL_H
 
 #include <ember/plugin.h>
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 int64_t now_ms(void);  /* monotonic milliseconds */
 int64_t now_us(void);  /* monotonic microseconds */
@@ -19,6 +20,17 @@ int64_t wall_ms(void); /* wall-clock milliseconds since the epoch */
  * continuous (before starting or after stopping a driver). */
 void clock_override(int64_t (*now_ms_fn)(void));
 int mkdir_p(const char *path, ember_error *err);
+/* A directory only this user may enter: missing parents are made (mode
+ * 0700 where this call creates them), then path itself is created with
+ * mode 0700 and must not exist before (EMBER_EEXISTS: a directory that
+ * something else made is never used, so nothing planted in a shared /tmp
+ * can receive our files). */
+int mkdir_private(const char *path, ember_error *err);
+/* Create or open a file of mode 0600, never through a symlink: mode "w"
+ * (truncate), "a" (append) or "w+" (read and write, truncate), as fopen's.
+ * Returns the fd / FILE, or -1 / NULL with errno set. */
+int open_private(const char *path, const char *mode);
+FILE *fopen_private(const char *path, const char *mode);
 int rm_rf(const char *path); /* 0, or -1 if something could not go */
 const char *self_exe(void);  /* /proc/self/exe resolved once */
 int path_exists(const char *path);

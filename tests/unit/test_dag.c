@@ -521,6 +521,9 @@ static void scen_start(scen *sc, const char *master, const char *const *kv)
     conf_set(sc->c, "transport", "sim", CONF_SRC_SCRIPT, NULL);
     conf_set(sc->c, "clustermgr", "sim", CONF_SRC_SCRIPT, NULL);
     conf_set(sc->c, "master", master, CONF_SRC_SCRIPT, NULL);
+    /* the simulated transport has no secure sockets (authentication is
+       tested with the real transports: test_transport_sec, security.t) */
+    conf_set(sc->c, "authenticate", "false", CONF_SRC_SCRIPT, NULL);
     /* these tests pin Spark's slot-by-slot offers (delay scheduling,
      * placement); launching ahead is tested on its own */
     conf_set(sc->c, "scheduler.launchAhead", "0", CONF_SRC_SCRIPT, NULL);
