@@ -149,4 +149,4 @@ check_PROGRAMS += tests/integration/rogue
 tests_integration_rogue_CPPFLAGS = $(LUA_API_CPPFLAGS)
 tests_integration_rogue_CFLAGS = $(UNIT_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS)
 tests_integration_rogue_LDADD = $(EMBER_LUA_LIBS) $(ZMQ_LIBS)
-INTEGRATION_TESTS += tests/integration/security.t
+INTEGRATION_TESTS += tests/integration/security.t tests/integration/security_keys.t
