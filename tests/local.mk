@@ -8,7 +8,8 @@ AM_TESTS_ENVIRONMENT += EMBER_SANITIZED=1; export EMBER_SANITIZED;
 endif
 EXTRA_DIST += tests/run-test tests/tap/tap.h tests/tap/tap.lua tests/tap/json.lua tests/unit/fake_host.h \
 	tests/integration/lib.sh $(LUA_TESTS) $(INTEGRATION_TESTS) \
-	$(wildcard $(srcdir)/tests/fuzz/*.c) tests/fuzz/run-fuzz.sh
+	$(wildcard $(srcdir)/tests/fuzz/*.c) tests/fuzz/run-fuzz.sh \
+	$(wildcard $(srcdir)/tests/fuzz/corpus/*/*)
 
 UNIT_TESTS = tests/unit/test_blockcodec tests/unit/test_shuffle_file \
 	tests/unit/test_config tests/unit/test_serialize tests/unit/test_msg \

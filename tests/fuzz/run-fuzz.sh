@@ -22,7 +22,7 @@ set -u
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-20}
-targets=${*:-fuzz_msg fuzz_serialize fuzz_blockcodec fuzz_batch}
+targets=${*:-fuzz_msg fuzz_serialize fuzz_blockcodec fuzz_batch fuzz_creds}
 
 if [ -z "${CC:-}" ]; then
     if command -v clang >/dev/null 2>&1; then CC=clang
@@ -63,7 +63,8 @@ LUA_LIB=${LUA_LIB:--llua5.4}
 
 sources_of() {
     case $1 in
-    fuzz_msg) echo core/rpc/msg.c core/util/buf.c core/util/err.c ;;
+    fuzz_msg) echo core/rpc/msg.c core/sec/sec.c core/util/buf.c core/util/err.c ;;
+    fuzz_creds) echo core/sec/sec.c core/util/err.c ;;
     fuzz_serialize)
         echo lua/serialize.c lua/ser_null.c lua/lbatch.c lua/lsplit.c \
              core/data/batch.c core/util/buf.c core/util/err.c ;;
@@ -87,12 +88,16 @@ for t in $targets; do
     if ! (cd "$srcdir" && "$CC" -g -O1 -fsanitize=fuzzer,address,undefined \
             -D_GNU_SOURCE \
             -Iinclude -Icore -Ilua -I"$LUA_INC" "tests/fuzz/$t.c" $srcs \
-            -llz4 $LUA_LIB -lm -o "$work/$t"); then
+            -llz4 -lsodium $LUA_LIB -lm -o "$work/$t"); then
         echo "== $t: BUILD FAILED"
         status=1
         continue
     fi
     mkdir -p "$work/corpus-$t" "$work/artifacts"
+    # seeds kept in the repository (tests/fuzz/corpus/TARGET/), if any
+    if [ -d "$srcdir/tests/fuzz/corpus/$t" ]; then
+        cp "$srcdir/tests/fuzz/corpus/$t/"* "$work/corpus-$t/" 2>/dev/null
+    fi
     echo "== $t: running for ${seconds}s"
     UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
