@@ -60,20 +60,6 @@ static session *check_session(lua_State *L)
     return s;
 }
 
-static int load_plugins(const conf *c, ember_error *err)
-{
-    const char *extra = conf_get(c, "plugins.load");
-    char tmp[4096];
-    if (plugins_init(c, err) || plugins_load_builtin(err))
-        return err->code ? err->code : EMBER_EIO;
-    snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
-    for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
-         t = strtok_r(NULL, ", ", &s))
-        if (plugins_load(t, err))
-            return err->code;
-    return 0;
-}
-
 /* conf values from Lua: strings, numbers, booleans */
 static const char *conf_value(lua_State *L, int idx)
 {
@@ -137,7 +123,7 @@ static int l_session_new(lua_State *L)
     if (lvl >= 0)
         log_set_level(lvl);
     host_set_conf(s->conf);
-    if (load_plugins(s->conf, &err))
+    if (plugins_load_configured(s->conf, &err))
         return luaL_error(L, "%s", err.msg);
     s->drv = driver_new(s->conf, conf_get(s->conf, "app.name"), &err);
     if (!s->drv)

@@ -489,7 +489,6 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
     char host[256] = "127.0.0.1";
     buf b;
     int64_t wait_ms = 30000, deadline;
-    extern void driver_plugins_signature(char *out, size_t n);
 
     /* no answer within network.timeout (at most 30 s): give up */
     conf_get_duration_ms(X.conf, "network.timeout", 1000, 120000, &wait_ms,
@@ -497,7 +496,7 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
     if (wait_ms > 30000)
         wait_ms = 30000;
     deadline = now_ms() + wait_ms;
-    driver_plugins_signature(plugins_sig, sizeof plugins_sig);
+    plugins_signature(plugins_sig, sizeof plugins_sig);
     memset(&r, 0, sizeof r);
     r.exec_id = X.exec_id;
     r.host = host;
@@ -632,20 +631,9 @@ int executor_main(int argc, char **argv, const task_runner *runner)
     }
 
     /* plugins: the same set as the driver */
-    if (plugins_init(X.conf, &err) || plugins_load_builtin(&err)) {
+    if (plugins_load_configured(X.conf, &err)) {
         LOG_ERROR("%s", err.msg);
         goto out;
-    }
-    {
-        const char *extra = conf_get(X.conf, "plugins.load");
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
-        for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
-             t = strtok_r(NULL, ", ", &s))
-            if (plugins_load(t, &err)) {
-                LOG_ERROR("%s", err.msg);
-                goto out;
-            }
     }
     tname = conf_get(X.conf, "transport");
     if (!tname || !*tname)

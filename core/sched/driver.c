@@ -66,25 +66,6 @@ static void collect_conf(void *ud, const char *key, const char *value,
     argv_push(a, kv);
 }
 
-static void plugins_signature(char *out, size_t n)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (int i = 0; i < plugins_count() && len < n; i++) {
-        const plugin_info *pi = plugins_get(i);
-        if (strcmp(pi->kind, "operators") != 0)
-            continue;
-        len += (size_t)snprintf(out + len, n - len, "%s%s %s", len ? ";" : "",
-                                pi->name, pi->version);
-    }
-}
-
-void driver_plugins_signature(char *out, size_t n);
-void driver_plugins_signature(char *out, size_t n)
-{
-    plugins_signature(out, n);
-}
-
 driver *driver_new(const conf *c, const char *app_name, ember_error *err)
 {
     driver *d = calloc(1, sizeof *d);
