@@ -798,10 +798,6 @@ int executor_main(int argc, char **argv, const task_runner *runner)
             rc = 2;
             break;
         }
-        if (getppid() == 1 && conf_get(X.conf, "executor.dieWithParent")) {
-            rc = 2;
-            break;
-        }
     }
     if (got_signal)
         LOG_INFO("signal %d: exiting", (int)got_signal);

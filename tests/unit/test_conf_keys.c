@@ -28,16 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Keys read by literal name that are not in the table, and why. */
-static const struct {
-    const char *key, *why;
-} NOT_IN_TABLE[] = {
-    /* core/exec/executor.c exits when its parent dies if this key is set
-     * at all; nothing sets it and it is undocumented (left for the owner
-     * of executor.c to remove or define). */
-    {"executor.dieWithParent", "undocumented, set by nobody"},
-};
-
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *srcdir;
@@ -272,14 +262,6 @@ static void test_readers(void)
 
 /* ------------------------------------------------------- 4. call sites */
 
-static const char *known_exception(const char *key)
-{
-    for (size_t i = 0; i < N(NOT_IN_TABLE); i++)
-        if (strcmp(NOT_IN_TABLE[i].key, key) == 0)
-            return NOT_IN_TABLE[i].why;
-    return NULL;
-}
-
 /* The type a table-driven accessor reads, or 0 for the older getters
  * (conf_get, conf_get_int, ...) and the Lua helpers. */
 static conf_type accessor_type(const char *name, size_t len)
@@ -342,8 +324,6 @@ static void check_site(const src *s, const char *acc, size_t acclen,
         return;
     }
     if (!kd) {
-        if (known_exception(k))
-            return;
         st->bad++;
         diag("     %s: %s(..., \"%s\") reads a key that is not in "
              "core/conf_keys.c",
