@@ -83,7 +83,7 @@ static int l_session_new(lua_State *L)
     session *s;
     ember_error err = {0, ""};
     const char *app;
-    int lvl;
+    int lvl = log_level();
     luaL_checktype(L, 1, LUA_TTABLE);
     s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
@@ -117,15 +117,15 @@ static int l_session_new(lua_State *L)
     }
     lua_pop(L, 1);
     conf_check_unknown(s->conf, warn_unknown, NULL);
-    if (conf_validate(s->conf, &err))
+    if (conf_validate(s->conf, &err) ||
+        conf_enum(s->conf, "log.level", &lvl, &err) ||
+        conf_string(s->conf, "app.name", &app, &err))
         return luaL_error(L, "cannot start ember: %s", err.msg);
-    lvl = log_level_parse(conf_get(s->conf, "log.level"));
-    if (lvl >= 0)
-        log_set_level(lvl);
+    log_set_level(lvl); /* the values are in EMBER_LOG_* order */
     host_set_conf(s->conf);
     if (plugins_load_configured(s->conf, &err))
         return luaL_error(L, "%s", err.msg);
-    s->drv = driver_new(s->conf, conf_get(s->conf, "app.name"), &err);
+    s->drv = driver_new(s->conf, app, &err);
     if (!s->drv)
         return luaL_error(L, "cannot start ember: %s", err.msg);
     return 1;
@@ -183,7 +183,7 @@ static int l_default_parallelism(lua_State *L)
     session *s = check_session(L);
     int64_t n = 0;
     ember_error err = {0, ""};
-    if (conf_get_int(s->conf, "default.parallelism", 0, &n, &err))
+    if (conf_int(s->conf, "default.parallelism", &n, &err))
         return luaL_error(L, "%s", err.msg);
     if (n <= 0)
         n = driver_total_cores(s->drv);
