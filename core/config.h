@@ -247,6 +247,13 @@ int conf_string(const conf *c, const char *key, const char **out,
  * (spellings after '|' give the index of their value). */
 int conf_enum(const conf *c, const char *key, int *out, ember_error *err);
 
+/* 1 if key is a non-STRING key of the table with no value to read: it
+ * and its fallback keys are unset or empty and its default is empty, so
+ * the accessor leaves *out alone and the reader computes a value
+ * (default.parallelism); 0 otherwise: a STRING key's empty default is "",
+ * and a key not in the table or a bad value is the accessor's to report. */
+int conf_computed(const conf *c, const char *key);
+
 /* Check every key of the table that c sets: its value parses as the key's
  * type and lies within its bounds.  Returns 0 or EMBER_EINVAL for the
  * first bad one (in key order), with the accessors' message.  Keys not in

@@ -10,7 +10,7 @@
  *      it (contains the key, or a key that falls back on it, as a string
  *      literal);
  *   4. every key a call site reads by literal name (conf_get*, conf_int,
- *      ... in C; conf_*(sc, "key") in Lua) is in the table, with the
+ *      ... in C; sc._s:conf_value("key") in Lua) is in the table, with the
  *      accessor of its type; plugins (host->conf_get) read only their
  *      open subtrees;
  *   5. log.level's values are in EMBER_LOG_* order, as its readers assume.
@@ -399,7 +399,7 @@ static void test_call_sites(void)
        "every key the C call sites read (%d sites) is in the table, read "
        "with its type",
        core.sites);
-    /* Lua: P.conf_number(sc, "key", ...), sc._s:conf_int("key") ... */
+    /* Lua: sc._s:conf_value("key") */
     scan("(conf[A-Za-z_]*)[[:space:]]*\\(([^,()\"]*,)?[[:space:]]*\"([^\"]*)"
          "\"",
          1, 3, 1, 0, &lua);
