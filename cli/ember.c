@@ -233,9 +233,10 @@ static int cmd_submit(int argc, char **argv)
             goto out;
         }
     conf_check_unknown(c, warn_unknown, NULL);
-    lvl = log_level_parse(conf_get(c, "log.level"));
-    if (lvl >= 0)
-        log_set_level(lvl);
+    /* a bad value is reported when the script starts a session, which
+     * validates the whole configuration */
+    if (conf_enum(c, "log.level", &lvl, NULL) == 0)
+        log_set_level(lvl); /* the values are in EMBER_LOG_* order */
     log_set_who("driver");
     if (verbose) {
         fprintf(stderr, "ember %s: resolved configuration:\n", EMBER_VERSION);

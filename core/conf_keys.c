@@ -11,12 +11,14 @@
  * when the doc and the table disagree, when a file named in readers does
  * not read its key, or when a call site reads a key that is not here).
  *
- * Editing: add a key here with the file that reads it, then `make
- * conf-doc`.  Bounds are written in the key's own syntax; doc is one line
- * without a final period, notes are whole sentences (markdown).  Keys of a
- * plugin's subtree (transport.<name>.*, clustermgr.<name>.*, op.<name>.*)
- * are not here: the plugin parses and documents them itself, since
- * plugins link nothing of ember's and third-party ones cannot be listed.
+ * Editing: add a key here with the file that reads it (a key read only
+ * as another's fallback, like locality.wait, names the readers of that
+ * key), then `make conf-doc`.  Bounds are written in the key's own
+ * syntax; doc is one line without a final period, notes are whole
+ * sentences (markdown).  Keys of a plugin's subtree (transport.<name>.*,
+ * clustermgr.<name>.*, op.<name>.*) are not here: the plugin parses and
+ * documents them itself, since plugins link nothing of ember's and
+ * third-party ones cannot be listed.
  *
  * Threads: constant data.
  */
@@ -62,7 +64,7 @@ static const conf_keydef known[] = {
     {.key = "plugins.load",
      .type = CONF_STRING,
      .default_value = "",
-     .readers = "lua/lua_ember.c core/exec/executor.c",
+     .readers = "core/plugin/plugins.c",
      .doc = "comma-separated plugins to load at startup, e.g. `op_geo`",
      .notes = "ember only."},
     {.key = "executor.memory",
@@ -356,6 +358,8 @@ static const conf_keydef known[] = {
      .doc = "a join whose right side is estimated (from file sizes and the "
             "columns read) below this size is a broadcast hash join; `-1` "
             "disables broadcasting"},
+    /* values in EMBER_LOG_* order: readers pass conf_enum's index to
+     * log_set_level (tests/unit/test_conf_keys.c checks) */
     {.key = "log.level",
      .type = CONF_ENUM,
      .default_value = "warn",

@@ -1233,6 +1233,14 @@ int conf_enum(const conf *c, const char *key, int *out, ember_error *err)
     return rc < 0 ? rc : 0;
 }
 
+int conf_computed(const conf *c, const char *key)
+{
+    const conf_keydef *kd = conf_keydef_find(key);
+    tval v;
+    return kd && kd->type != CONF_STRING &&
+           table_get(c, key, kd->type, "conf_computed", &v, NULL, NULL) == 1;
+}
+
 int conf_validate(const conf *c, ember_error *err)
 {
     if (!c)

@@ -109,8 +109,9 @@ int conf_load_env(conf *c, char *const *envp);
  * EMBER_ENOMEM. */
 int conf_parse_arg(conf *c, const char *kv, conf_source src, ember_error *err);
 
-/* Typed getters with the default given by the caller (the older form:
- * call sites move to the table-driven accessors below).  Parse key's
+/* Typed getters with the default given by the caller (the older form;
+ * ember's own call sites all use the table-driven accessors below, so a
+ * default is written once, in the table).  Parse key's
  * current value into *out, or store def if the key is unset or empty.  A
  * value that does not parse gives EMBER_EINVAL with a message naming the
  * key, the value and its origin (*out is then untouched).  A key of the
@@ -195,7 +196,7 @@ typedef struct conf_keydef {
     int64_t unit;
     /* The source files that read the key, ' ' between them, relative to
      * the top of the tree (tests/unit/test_conf_keys.c checks each reads
-     * it). */
+     * it, by name or through a key that falls back on it). */
     const char *readers;
     /* One line (markdown) for the reference, without a final period. */
     const char *doc;
@@ -245,6 +246,13 @@ int conf_string(const conf *c, const char *key, const char **out,
 /* ENUM keys: *out is the index of the value in the table's values list
  * (spellings after '|' give the index of their value). */
 int conf_enum(const conf *c, const char *key, int *out, ember_error *err);
+
+/* 1 if key is a non-STRING key of the table with no value to read: it
+ * and its fallback keys are unset or empty and its default is empty, so
+ * the accessor leaves *out alone and the reader computes a value
+ * (default.parallelism); 0 otherwise: a STRING key's empty default is "",
+ * and a key not in the table or a bad value is the accessor's to report. */
+int conf_computed(const conf *c, const char *key);
 
 /* Check every key of the table that c sets: its value parses as the key's
  * type and lies within its bounds.  Returns 0 or EMBER_EINVAL for the

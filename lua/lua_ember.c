@@ -60,22 +60,8 @@ static session *check_session(lua_State *L)
     return s;
 }
 
-static int load_plugins(const conf *c, ember_error *err)
-{
-    const char *extra = conf_get(c, "plugins.load");
-    char tmp[4096];
-    if (plugins_init(c, err) || plugins_load_builtin(err))
-        return err->code ? err->code : EMBER_EIO;
-    snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
-    for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
-         t = strtok_r(NULL, ", ", &s))
-        if (plugins_load(t, err))
-            return err->code;
-    return 0;
-}
-
 /* conf values from Lua: strings, numbers, booleans */
-static const char *conf_value(lua_State *L, int idx)
+static const char *conf_text(lua_State *L, int idx)
 {
     if (lua_isboolean(L, idx))
         return lua_toboolean(L, idx) ? "true" : "false";
@@ -97,7 +83,7 @@ static int l_session_new(lua_State *L)
     session *s;
     ember_error err = {0, ""};
     const char *app;
-    int lvl;
+    int lvl = log_level();
     luaL_checktype(L, 1, LUA_TTABLE);
     s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
@@ -120,7 +106,7 @@ static int l_session_new(lua_State *L)
     if (lua_istable(L, -1)) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-            const char *k = lua_tostring(L, -2), *v = conf_value(L, -1);
+            const char *k = lua_tostring(L, -2), *v = conf_text(L, -1);
             if (!k || !v ||
                 conf_set(s->conf, k, v, CONF_SRC_SCRIPT,
                          "ember.session{conf=}"))
@@ -131,15 +117,15 @@ static int l_session_new(lua_State *L)
     }
     lua_pop(L, 1);
     conf_check_unknown(s->conf, warn_unknown, NULL);
-    if (conf_validate(s->conf, &err))
+    if (conf_validate(s->conf, &err) ||
+        conf_enum(s->conf, "log.level", &lvl, &err) ||
+        conf_string(s->conf, "app.name", &app, &err))
         return luaL_error(L, "cannot start ember: %s", err.msg);
-    lvl = log_level_parse(conf_get(s->conf, "log.level"));
-    if (lvl >= 0)
-        log_set_level(lvl);
+    log_set_level(lvl); /* the values are in EMBER_LOG_* order */
     host_set_conf(s->conf);
-    if (load_plugins(s->conf, &err))
+    if (plugins_load_configured(s->conf, &err))
         return luaL_error(L, "%s", err.msg);
-    s->drv = driver_new(s->conf, conf_get(s->conf, "app.name"), &err);
+    s->drv = driver_new(s->conf, app, &err);
     if (!s->drv)
         return luaL_error(L, "cannot start ember: %s", err.msg);
     return 1;
@@ -179,6 +165,63 @@ static int l_conf(lua_State *L)
     return 1;
 }
 
+/* s:conf_value(key): key's value as the key table (core/conf_keys.c) types
+ * it: an integer for integer, size (bytes) and duration (ms) keys, a
+ * number, a boolean, or a string (an enum's value as written); nil when
+ * the reader computes the default (default.parallelism unset).  Raises
+ * for a key that is not in the table and for a bad value. */
+static int l_conf_value(lua_State *L)
+{
+    session *s = check_session(L);
+    const char *key = luaL_checkstring(L, 2);
+    const conf_keydef *kd = conf_keydef_find(key);
+    ember_error err = {0, ""};
+    const char *str = NULL;
+    int64_t i = 0;
+    double d = 0;
+    int b = 0;
+    if (!kd)
+        return luaL_error(L, "no setting named '%s' in the key table", key);
+    if (conf_computed(s->conf, key)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    switch (kd->type) {
+    case CONF_INT:
+        if (conf_int(s->conf, key, &i, &err))
+            break;
+        lua_pushinteger(L, (lua_Integer)i);
+        return 1;
+    case CONF_SIZE:
+        if (conf_size(s->conf, key, &i, &err))
+            break;
+        lua_pushinteger(L, (lua_Integer)i);
+        return 1;
+    case CONF_DURATION:
+        if (conf_duration_ms(s->conf, key, &i, &err))
+            break;
+        lua_pushinteger(L, (lua_Integer)i);
+        return 1;
+    case CONF_DOUBLE:
+        if (conf_double(s->conf, key, &d, &err))
+            break;
+        lua_pushnumber(L, d);
+        return 1;
+    case CONF_BOOL:
+        if (conf_bool(s->conf, key, &b, &err))
+            break;
+        lua_pushboolean(L, b);
+        return 1;
+    case CONF_STRING:
+    case CONF_ENUM:
+        if (conf_string(s->conf, key, &str, &err))
+            break;
+        lua_pushstring(L, str);
+        return 1;
+    }
+    return luaL_error(L, "%s", err.msg);
+}
+
 static int l_set_log_level(lua_State *L)
 {
     int lvl = log_level_parse(luaL_checkstring(L, 2));
@@ -197,7 +240,7 @@ static int l_default_parallelism(lua_State *L)
     session *s = check_session(L);
     int64_t n = 0;
     ember_error err = {0, ""};
-    if (conf_get_int(s->conf, "default.parallelism", 0, &n, &err))
+    if (conf_int(s->conf, "default.parallelism", &n, &err))
         return luaL_error(L, "%s", err.msg);
     if (n <= 0)
         n = driver_total_cores(s->drv);
@@ -723,6 +766,7 @@ static const luaL_Reg session_methods[] = {
     {"app_id", l_app_id},
     {"master", l_master},
     {"conf", l_conf},
+    {"conf_value", l_conf_value},
     {"set_log_level", l_set_log_level},
     {"stop", l_session_stop},
     {NULL, NULL},

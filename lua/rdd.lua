@@ -752,18 +752,6 @@ function Dataset:save_as_text_file(dir)
   core.write_success(dir)
 end
 
--- A setting as a number: a plain integer, or a size with a unit ("10m",
--- "1g", bytes); default when unset or unreadable
-function M.conf_number(sc, key, default)
-  local v = sc._s:conf(key)
-  if v == nil or v == "" then return default end
-  if tostring(v):match("^%s*%-%d+%s*$") then return tonumber(v) end
-  local n, unit = tostring(v):lower():match("^%s*(%d+)%s*([kmgt]?)b?%s*$")
-  if not n then return default end
-  local mult = ({[""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3, t = 1024 ^ 4})[unit]
-  return math.tointeger(tonumber(n) * mult) or tonumber(n) * mult
-end
-
 -- what the DataFrame layer (lua/df/) builds on
 M.Session, M.Dataset = Session, Dataset
 M.new_node, M.dataset = new_node, dataset

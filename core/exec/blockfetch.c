@@ -47,9 +47,10 @@ blockfetch *blockfetch_new(const exec_ctx *ctx, ember_error *err)
         return NULL;
     }
     bf->ctx = ctx;
-    bf->timeout_ms = 120000;
-    conf_get_duration_ms(ctx->conf, "network.timeout", 1000, 120000,
-                         &bf->timeout_ms, NULL);
+    if (conf_duration_ms(ctx->conf, "network.timeout", &bf->timeout_ms, err)) {
+        free(bf);
+        return NULL;
+    }
     return bf;
 }
 

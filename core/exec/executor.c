@@ -518,16 +518,15 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
     char plugins_sig[2048];
     char host[256] = "127.0.0.1";
     buf b;
-    int64_t wait_ms = 30000, deadline;
-    extern void driver_plugins_signature(char *out, size_t n);
+    int64_t wait_ms = 0, deadline;
 
     /* no answer within network.timeout (at most 30 s): give up */
-    conf_get_duration_ms(X.conf, "network.timeout", 1000, 120000, &wait_ms,
-                         NULL);
+    if (conf_duration_ms(X.conf, "network.timeout", &wait_ms, err))
+        return EMBER_EINVAL;
     if (wait_ms > 30000)
         wait_ms = 30000;
     deadline = now_ms() + wait_ms;
-    driver_plugins_signature(plugins_sig, sizeof plugins_sig);
+    plugins_signature(plugins_sig, sizeof plugins_sig);
     memset(&r, 0, sizeof r);
     r.exec_id = X.exec_id;
     r.host = host;
@@ -719,11 +718,14 @@ int executor_main(int argc, char **argv, const task_runner *runner)
     }
     {
         char who[96];
-        int lvl = log_level_parse(conf_get(X.conf, "log.level"));
+        int lvl = log_level();
         snprintf(who, sizeof who, "executor %s", X.exec_id);
         log_set_who(who);
-        if (lvl >= 0)
-            log_set_level(lvl);
+        if (conf_enum(X.conf, "log.level", &lvl, &err)) {
+            fprintf(stderr, "ember executor: %s\n", err.msg);
+            goto out;
+        }
+        log_set_level(lvl); /* the values are in EMBER_LOG_* order */
     }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
@@ -734,9 +736,13 @@ int executor_main(int argc, char **argv, const task_runner *runner)
 
     /* local directory */
     {
-        const char *base = conf_get(X.conf, "local.dir");
-        snprintf(X.local_dir, sizeof X.local_dir, "%s/ember-%s-exec-%s",
-                 base && *base ? base : "/tmp", X.app_id, X.exec_id);
+        const char *base = NULL;
+        if (conf_string(X.conf, "local.dir", &base, &err)) {
+            LOG_ERROR("%s", err.msg);
+            goto out;
+        }
+        snprintf(X.local_dir, sizeof X.local_dir, "%s/ember-%s-exec-%s", base,
+                 X.app_id, X.exec_id);
         if (mkdir_private(X.local_dir, &err)) {
             LOG_ERROR("%s", err.msg);
             X.local_dir[0] = '\0';
@@ -745,24 +751,11 @@ int executor_main(int argc, char **argv, const task_runner *runner)
     }
 
     /* plugins: the same set as the driver */
-    if (plugins_init(X.conf, &err) || plugins_load_builtin(&err)) {
+    if (plugins_load_configured(X.conf, &err) ||
+        conf_string(X.conf, "transport", &tname, &err)) {
         LOG_ERROR("%s", err.msg);
         goto out;
     }
-    {
-        const char *extra = conf_get(X.conf, "plugins.load");
-        char tmp[4096];
-        snprintf(tmp, sizeof tmp, "%s", extra ? extra : "");
-        for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
-             t = strtok_r(NULL, ", ", &s))
-            if (plugins_load(t, &err)) {
-                LOG_ERROR("%s", err.msg);
-                goto out;
-            }
-    }
-    tname = conf_get(X.conf, "transport");
-    if (!tname || !*tname)
-        tname = "zmq";
     snprintf(mod, sizeof mod, "transport_%s", tname);
     if (plugins_load(mod, &err)) {
         LOG_ERROR("%s", err.msg);
@@ -785,8 +778,12 @@ int executor_main(int argc, char **argv, const task_runner *runner)
     wake_ok = 1;
     {
         /* bulk data between executors of this host over transport.data */
-        const char *dname = conf_get(X.conf, "transport.data");
-        if (dname && *dname && strcmp(dname, tname) != 0) {
+        const char *dname = NULL;
+        if (conf_string(X.conf, "transport.data", &dname, &err)) {
+            LOG_ERROR("%s", err.msg);
+            goto out;
+        }
+        if (*dname && strcmp(dname, tname) != 0) {
             char dmod[128], ep[256], bound[256];
             snprintf(dmod, sizeof dmod, "transport_%s", dname);
             if (plugins_load(dmod, &err) ||
@@ -822,20 +819,17 @@ int executor_main(int argc, char **argv, const task_runner *runner)
     X.ctx.block_endpoint = X.block_ep;
     X.ctx.conf = X.conf;
     {
-        int comp = 1;
-        conf_get_bool(X.conf, "shuffle.compress", 1, &comp, NULL);
-        X.ctx.compress = comp;
-        X.ctx.max_direct_result = 1u << 20;
-        conf_get_size(X.conf, "task.maxDirectResultSize", 1, 1u << 20,
-                      &X.ctx.max_direct_result, NULL);
-    }
-    {
-        uint64_t mem = 1u << 30;
-        double frac = 0.6, sfrac = 0.5;
-        conf_get_size(X.conf, "executor.memory", 1u << 20, 1u << 30, &mem,
-                      NULL);
-        conf_get_double(X.conf, "memory.fraction", 0.6, &frac, NULL);
-        conf_get_double(X.conf, "memory.storageFraction", 0.5, &sfrac, NULL);
+        int64_t max_direct = 0, mem = 0;
+        double frac = 0, sfrac = 0;
+        if (conf_bool(X.conf, "shuffle.compress", &X.ctx.compress, &err) ||
+            conf_size(X.conf, "task.maxDirectResultSize", &max_direct, &err) ||
+            conf_size(X.conf, "executor.memory", &mem, &err) ||
+            conf_double(X.conf, "memory.fraction", &frac, &err) ||
+            conf_double(X.conf, "memory.storageFraction", &sfrac, &err)) {
+            LOG_ERROR("%s", err.msg);
+            goto out;
+        }
+        X.ctx.max_direct_result = (uint64_t)max_direct;
         X.ctx.mm = memmgr_new((uint64_t)((double)mem * frac), sfrac, X.ncores);
         X.ctx.bm = X.ctx.mm ? blockmgr_new(X.local_dir, X.ctx.mm) : NULL;
         if (!X.ctx.bm) {
@@ -928,10 +922,6 @@ int executor_main(int argc, char **argv, const task_runner *runner)
             LOG_ERROR("the driver has not answered for %lld ms "
                       "(network.timeout); exiting",
                       (long long)(now - last_ack));
-            rc = 2;
-            break;
-        }
-        if (getppid() == 1 && conf_get(X.conf, "executor.dieWithParent")) {
             rc = 2;
             break;
         }

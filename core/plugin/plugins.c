@@ -224,8 +224,11 @@ static void path_add_list(const char *list)
 
 int plugins_init(const struct conf *c, ember_error *err)
 {
+    const char *dirs = NULL;
     search_path[0] = '\0';
-    path_add_list(c ? conf_get(c, "plugins.path") : NULL);
+    if (conf_string(c, "plugins.path", &dirs, err))
+        return EMBER_EINVAL;
+    path_add_list(dirs);
     path_add_list(getenv("EMBER_PLUGIN_PATH"));
 #ifdef EMBER_BUILDDIR
     {
@@ -434,6 +437,23 @@ int plugins_load_builtin(ember_error *err)
     return 0;
 }
 
+int plugins_load_configured(const struct conf *c, ember_error *err)
+{
+    const char *names = NULL;
+    char tmp[4096];
+    int rc;
+    if ((rc = plugins_init(c, err)) || (rc = plugins_load_builtin(err)))
+        return rc;
+    if (conf_string(c, "plugins.load", &names, err))
+        return EMBER_EINVAL;
+    snprintf(tmp, sizeof tmp, "%s", names);
+    for (char *s = NULL, *t = strtok_r(tmp, ", ", &s); t;
+         t = strtok_r(NULL, ", ", &s))
+        if ((rc = plugins_load(t, err)))
+            return rc;
+    return 0;
+}
+
 int plugins_register_static(const ember_plugin *desc, const char *path_label,
                             ember_error *err)
 {
@@ -520,6 +540,21 @@ int plugins_count(void)
 const plugin_info *plugins_get(int i)
 {
     return (i >= 0 && i < nplugins) ? &plugins[i].info : NULL;
+}
+
+void plugins_signature(char *out, size_t n)
+{
+    size_t len = 0;
+    if (!n)
+        return;
+    out[0] = '\0';
+    for (int i = 0; i < nplugins && len < n; i++) {
+        const plugin_info *pi = &plugins[i].info;
+        if (strcmp(pi->kind, "operators") != 0)
+            continue;
+        len += (size_t)snprintf(out + len, n - len, "%s%s %s", len ? ";" : "",
+                                pi->name, pi->version);
+    }
 }
 
 int plugins_ops(int plugin, const ember_op_desc ***out)

@@ -41,6 +41,12 @@ int plugins_load(const char *name, ember_error *err);
  * named in plugins.load.  Errors as plugins_load, for the first that
  * fails. */
 int plugins_load_builtin(ember_error *err);
+/* What the driver and every executor load, in this order: the search
+ * path from c (plugins_init; c may be NULL), ember's own operator plugins
+ * (plugins_load_builtin), then each plugin named in c's plugins.load
+ * (separated by commas or spaces).  Errors as plugins_init and
+ * plugins_load, for the first that fails. */
+int plugins_load_configured(const struct conf *c, ember_error *err);
 /* Load every plugin file found on the search path (for `ember plugins` and
  * for finding a cluster manager that accepts a master URL).  Files that
  * fail are reported through warn (may be NULL) and skipped. */
@@ -62,6 +68,11 @@ int plugins_register_static(const ember_plugin *desc, const char *path_label,
 
 int plugins_count(void);
 const plugin_info *plugins_get(int i);
+/* The operator plugins loaded, in load order, as "name version" joined by
+ * ';' (truncated to fit n bytes, NUL-terminated): an executor sends it
+ * when it registers, and the driver refuses one whose operators differ
+ * from its own. */
+void plugins_signature(char *out, size_t n);
 /* Operators registered by plugin i, or all when i < 0. */
 int plugins_ops(int plugin, const ember_op_desc ***ops);
 

@@ -66,25 +66,6 @@ static void collect_conf(void *ud, const char *key, const char *value,
     argv_push(a, kv);
 }
 
-static void plugins_signature(char *out, size_t n)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (int i = 0; i < plugins_count() && len < n; i++) {
-        const plugin_info *pi = plugins_get(i);
-        if (strcmp(pi->kind, "operators") != 0)
-            continue;
-        len += (size_t)snprintf(out + len, n - len, "%s%s %s", len ? ";" : "",
-                                pi->name, pi->version);
-    }
-}
-
-void driver_plugins_signature(char *out, size_t n);
-void driver_plugins_signature(char *out, size_t n)
-{
-    plugins_signature(out, n);
-}
-
 /* ----------------------------------------------------------- security */
 
 /* authenticate / authenticate.secret.file: the application's keys. */
@@ -108,13 +89,12 @@ static int control_listen(driver *d, const char *ep, ember_error *err)
     if (!d->sec)
         return d->tp->listen(d->tctx, ep, &d->sock, d->endpoint,
                              sizeof d->endpoint, err);
-    uint64_t direct = 1u << 20;
-    if (conf_get_size(d->conf, "task.maxDirectResultSize", 1, 1u << 20, &direct,
-                      err))
+    int64_t direct = 0;
+    if (conf_size(d->conf, "task.maxDirectResultSize", &direct, err))
         return EMBER_EINVAL;
     ember_tsec t;
     sec_tsec_server(&t, &sec_app_creds(d->sec)->self, sec_app_admit_control,
-                    d->sec, msg_control_max(direct));
+                    d->sec, msg_control_max((uint64_t)direct));
     int rc = d->tp->listen_secure(d->tctx, ep, &t, &d->sock, d->endpoint,
                                   sizeof d->endpoint, err);
     memset(&t, 0, sizeof t);
@@ -133,15 +113,14 @@ static int mint_credentials(void *ud, const char *executor_id, char *out,
 driver *driver_new(const conf *c, const char *app_name, ember_error *err)
 {
     driver *d = calloc(1, sizeof *d);
-    const char *tname = conf_get(c, "transport");
-    const char *master = conf_get(c, "master");
-    const char *host = conf_get(c, "driver.bindAddress");
+    const char *tname = NULL, *master = NULL, *host = NULL, *topo = NULL;
+    const char *cmname = NULL;
     const plugin_info *cmp = NULL;
     char ep[300];
     argv_b av = {0};
     ember_cm_request req;
-    uint64_t mem;
-    int64_t cores, max_failures = 4, wait = 3000;
+    int64_t mem = 0, cores = 0, max_failures = 0, max_result = 0;
+    int64_t bin_bcast = 0;
     int rc, evlog = 0;
 
     if (!d) {
@@ -151,8 +130,50 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     d->conf = c;
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv, NULL);
-    snprintf(d->master, sizeof d->master, "%s",
-             master && *master ? master : "local[*]");
+    pthread_cond_init(&d->fetch_cv, NULL);
+    ts_config_default(&d->tscfg);
+    /* the settings: types, defaults and bounds are the key table's
+     * (core/conf_keys.c) */
+    if (conf_string(c, "master", &master, err) ||
+        conf_string(c, "transport", &tname, err) ||
+        conf_string(c, "driver.bindAddress", &host, err) ||
+        conf_string(c, "clustermgr", &cmname, err) ||
+        conf_string(c, "scheduler.topology", &topo, err) ||
+        conf_duration_ms(c, "executor.heartbeatInterval", &d->heartbeat_ms,
+                         err) ||
+        conf_duration_ms(c, "network.timeout", &d->timeout_ms, err) ||
+        conf_int(c, "task.maxFailures", &max_failures, err) ||
+        conf_int(c, "stage.maxConsecutiveAttempts", &d->max_stage_attempts,
+                 err) ||
+        conf_size(c, "driver.maxResultSize", &max_result, err) ||
+        conf_duration_ms(c, "scheduler.maxRegisteredResourcesWaitingTime",
+                         &d->max_wait_ms, err) ||
+        conf_size(c, "executor.memory", &mem, err) ||
+        conf_int(c, "executor.cores", &cores, err) ||
+        conf_double(c, "scheduler.minRegisteredResourcesRatio",
+                    &d->min_registered_ratio, err) ||
+        conf_bool(c, "speculation", &d->tscfg.speculation, err) ||
+        conf_double(c, "speculation.multiplier", &d->tscfg.spec_multiplier,
+                    err) ||
+        conf_double(c, "speculation.quantile", &d->tscfg.spec_quantile, err) ||
+        conf_duration_ms(c, "speculation.minTaskRuntime", &d->tscfg.spec_min_ms,
+                         err) ||
+        conf_duration_ms(c, "locality.wait.process",
+                         &d->tscfg.wait_ms[LOC_PROCESS_LOCAL], err) ||
+        conf_duration_ms(c, "locality.wait.node",
+                         &d->tscfg.wait_ms[LOC_NODE_LOCAL], err) ||
+        conf_duration_ms(c, "locality.wait.rack",
+                         &d->tscfg.wait_ms[LOC_RACK_LOCAL], err) ||
+        conf_bool(c, "eventLog.enabled", &evlog, err) ||
+        conf_size(c, "task.binaryBroadcastThreshold", &bin_bcast, err) ||
+        conf_int(c, "scheduler.launchAhead", &d->launch_ahead, err) ||
+        conf_int(c, "task.cpus", &d->task_cpus, err) ||
+        conf_duration_ms(c, "speculation.interval", &d->spec_interval_ms,
+                         err) ||
+        conf_duration_ms(c, "scheduler.revive.interval", &d->revive_interval_ms,
+                         err))
+        goto fail;
+    snprintf(d->master, sizeof d->master, "%s", master);
     {
         /* a process may run several sessions, one after another or at
          * once: each gets its own id (and so its own local directories) */
@@ -172,74 +193,27 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
     }
     snprintf(d->app_name, sizeof d->app_name, "%s",
              app_name && *app_name ? app_name : "ember");
-    snprintf(d->host, sizeof d->host, "%s", host && *host ? host : "127.0.0.1");
+    snprintf(d->host, sizeof d->host, "%s", host);
     d->started_ms = now_ms();
-    pthread_cond_init(&d->fetch_cv, NULL);
-    ts_config_default(&d->tscfg);
-    if (conf_get_duration_ms(c, "executor.heartbeatInterval", 1000, 10000,
-                             &d->heartbeat_ms, err) ||
-        conf_get_duration_ms(c, "network.timeout", 1000, 120000, &d->timeout_ms,
-                             err) ||
-        conf_get_int(c, "task.maxFailures", 4, &max_failures, err) ||
-        conf_get_int(c, "stage.maxConsecutiveAttempts", 4,
-                     &d->max_stage_attempts, err) ||
-        conf_get_size(c, "driver.maxResultSize", 1, 1u << 30,
-                      &d->max_result_size, err) ||
-        conf_get_duration_ms(c, "scheduler.maxRegisteredResourcesWaitingTime",
-                             1000, 30000, &d->max_wait_ms, err) ||
-        conf_get_size(c, "executor.memory", 1u << 20, 1u << 30, &mem, err) ||
-        conf_get_int(c, "executor.cores", 1, &cores, err) ||
-        conf_get_double(c, "scheduler.minRegisteredResourcesRatio", 0.0,
-                        &d->min_registered_ratio, err) ||
-        conf_get_bool(c, "speculation", 0, &d->tscfg.speculation, err) ||
-        conf_get_double(c, "speculation.multiplier", 3.0,
-                        &d->tscfg.spec_multiplier, err) ||
-        conf_get_double(c, "speculation.quantile", 0.9, &d->tscfg.spec_quantile,
-                        err) ||
-        conf_get_duration_ms(c, "speculation.minTaskRuntime", 1, 100,
-                             &d->tscfg.spec_min_ms, err) ||
-        conf_get_duration_ms(c, "locality.wait", 1, 3000, &wait, err) ||
-        conf_get_duration_ms(c, "locality.wait.process", 1, wait,
-                             &d->tscfg.wait_ms[LOC_PROCESS_LOCAL], err) ||
-        conf_get_duration_ms(c, "locality.wait.node", 1, wait,
-                             &d->tscfg.wait_ms[LOC_NODE_LOCAL], err) ||
-        conf_get_duration_ms(c, "locality.wait.rack", 1, wait,
-                             &d->tscfg.wait_ms[LOC_RACK_LOCAL], err) ||
-        conf_get_bool(c, "eventLog.enabled", 0, &evlog, err) ||
-        conf_get_size(c, "task.binaryBroadcastThreshold", 1, 1u << 20,
-                      &d->bin_bcast_threshold, err) ||
-        conf_get_int(c, "scheduler.launchAhead", 2, &d->launch_ahead, err) ||
-        conf_get_int(c, "task.cpus", 1, &d->task_cpus, err) ||
-        conf_get_duration_ms(c, "speculation.interval", 1, 100,
-                             &d->spec_interval_ms, err) ||
-        conf_get_duration_ms(c, "scheduler.revive.interval", 1, 1000,
-                             &d->revive_interval_ms, err))
-        goto fail;
-    if (d->task_cpus < 1 || d->task_cpus > INT32_MAX) {
+    if (d->task_cpus > INT32_MAX) {
         ember_seterr(err, EMBER_EINVAL,
-                     "task.cpus is %lld: each task needs at least 1 core",
+                     "task.cpus is %lld: more cores than any executor has",
                      (long long)d->task_cpus);
         goto fail;
     }
-    if (d->spec_interval_ms < 1)
-        d->spec_interval_ms = 1;
-    if (d->revive_interval_ms < 1)
-        d->revive_interval_ms = 1;
+    d->max_result_size = (uint64_t)max_result;
+    d->bin_bcast_threshold = (uint64_t)bin_bcast;
     d->next_revive = d->started_ms + d->revive_interval_ms;
-    d->tscfg.max_failures = max_failures < 1 ? 1 : (int)max_failures;
+    d->tscfg.max_failures = (int)max_failures;
     if (!(d->dag = dag_new(&d->tscfg, d->max_stage_attempts))) {
         ember_seterr(err, EMBER_ENOMEM, "out of memory");
         goto fail;
     }
-    {
-        const char *topo = conf_get(c, "scheduler.topology");
-        d->topology = topo && *topo ? strdup(topo) : NULL;
-    }
+    d->topology = *topo ? strdup(topo) : NULL;
     if (evlog) {
-        const char *dir = conf_get(c, "eventLog.dir");
-        d->elog = eventlog_open(dir && *dir ? dir : "/tmp/ember-events",
-                                d->app_id, err);
-        if (!d->elog)
+        const char *dir = NULL;
+        if (conf_string(c, "eventLog.dir", &dir, err) ||
+            !(d->elog = eventlog_open(dir, d->app_id, err)))
             goto fail;
         eventlog_app_start(d->elog, d->app_name, d->app_id,
                            getenv("USER") ? getenv("USER") : "", d->master);
@@ -249,8 +223,6 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
         goto fail;
 
     /* transport */
-    if (!tname || !*tname)
-        tname = "zmq";
     {
         char mod[128];
         snprintf(mod, sizeof mod, "transport_%s", tname);
@@ -266,7 +238,7 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
         goto fail;
     if (d->tp->open(host_table(), &d->tctx, err))
         goto fail;
-    snprintf(ep, sizeof ep, "tcp://%s:*", host && *host ? host : "127.0.0.1");
+    snprintf(ep, sizeof ep, "tcp://%s:*", host);
     if (control_listen(d, ep, err))
         goto fail;
     if (!(d->bcast =
@@ -276,8 +248,7 @@ driver *driver_new(const conf *c, const char *app_name, ember_error *err)
 
     /* cluster manager */
     {
-        const char *cmname = conf_get(c, "clustermgr");
-        if (cmname && *cmname) {
+        if (*cmname) {
             char mod[128];
             snprintf(mod, sizeof mod, "clustermgr_%s", cmname);
             if (plugins_load(mod, err))

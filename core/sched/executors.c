@@ -241,12 +241,13 @@ void exec_on_heartbeat(driver *d, int ei, const msg_heartbeat *hb)
  * leaves its local directory: remove it. */
 void exec_remove_dir(driver *d, const exec_rec *e)
 {
-    const char *base = conf_get(d->conf, "local.dir");
+    const char *base = NULL;
     char dir[4096];
     if (strcmp(e->host, d->host) != 0 && strcmp(e->host, "127.0.0.1") != 0)
         return;
-    snprintf(dir, sizeof dir, "%s/ember-%s-exec-%s",
-             base && *base ? base : "/tmp", d->app_id, e->id);
+    if (conf_string(d->conf, "local.dir", &base, NULL))
+        return;
+    snprintf(dir, sizeof dir, "%s/ember-%s-exec-%s", base, d->app_id, e->id);
     rm_rf(dir);
 }
 

@@ -16,20 +16,19 @@
 --   scan, local, cached  leaves.
 -- Exchanges have sql.shuffle.partitions partitions.  Operators and their
 -- parameters: docs/dataframe-internals.md.
-local rdd = require("ember.rdd")
 local expr = require("ember.df.expr")
 local logical = require("ember.df.logical")
 
 local expr_str, attrs_str, new_attr = expr.expr_str, expr.attrs_str, expr.new_attr
 local cast_to, ref, positions = expr.cast_to, expr.ref, expr.positions
-local conf_number = rdd.conf_number
 local fmt, concat = string.format, table.concat
 
 local M = {}
 
--- the number of partitions of an exchange
+-- the number of partitions of an exchange (settings are typed, defaulted
+-- and checked by the key table, core/conf_keys.c)
 local function shuffle_partitions(sc)
-  return conf_number(sc, "sql.shuffle.partitions", 8)
+  return sc._s:conf_value("sql.shuffle.partitions")
 end
 
 ---------------------------------------------------------------- estimates
@@ -341,7 +340,7 @@ function PLAN.join(n, sc)
   if n.how ~= "semi" and n.how ~= "anti" then
     for _, a in ipairs(r.out) do out[#out + 1] = a end
   end
-  local threshold = conf_number(sc, "sql.autoBroadcastJoinThreshold", 10 * 1024 * 1024)
+  local threshold = sc._s:conf_value("sql.autoBroadcastJoinThreshold")
   local j
   if threshold >= 0 and estimate(n.right) <= threshold and
      (n.how == "inner" or n.how == "left" or n.how == "semi" or n.how == "anti") then

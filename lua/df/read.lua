@@ -24,9 +24,6 @@ local mtype = math.type
 
 local M = {}
 
--- the default of max_partition_bytes (Spark's, 128 MiB)
-local MAX_PARTITION_BYTES = 128 * 1024 * 1024
-
 local DataFrameReader = {}
 DataFrameReader.__index = DataFrameReader
 DataFrameReader.__name = "ember.DataFrameReader"
@@ -122,8 +119,7 @@ local function read(self, fmtname, path, opts)
   end
   -- the most bytes per split: the option wins, the setting is the default
   if params.max_partition_bytes == nil then
-    params.max_partition_bytes = rdd.conf_number(sc, "files.maxPartitionBytes",
-                                                 MAX_PARTITION_BYTES)
+    params.max_partition_bytes = sc._s:conf_value("files.maxPartitionBytes")
   end
   local op = SCAN_OP[fmtname]
   local splits = at(3, sc._s.plan_source, sc._s, op, params,

@@ -51,5 +51,24 @@ with_session(nil, function(sc)
        "unset: 128 MiB, a small file is one partition")
 end)
 
+-- what the readers call: the session's settings typed by the key table
+with_session({["files.maxPartitionBytes"] = "1m",
+              ["sql.autoBroadcastJoinThreshold"] = "-1",
+              ["locality.wait"] = "2s"}, function(sc)
+  local v = function(key) return sc._s:conf_value(key) end
+  t.is(v("files.maxPartitionBytes"), 1048576, "conf_value: a size in bytes")
+  t.is(math.type(v("files.maxPartitionBytes")), "integer", "... an integer")
+  t.is(v("sql.autoBroadcastJoinThreshold"), -1, "... -1 where the table allows it")
+  t.is(v("sql.shuffle.partitions"), 8, "conf_value: an unset key has the table's default")
+  t.is(v("network.timeout"), 120000, "conf_value: a duration in milliseconds")
+  t.is(v("locality.wait.node"), 2000, "conf_value: a fallback key")
+  t.is(v("memory.fraction"), 0.6, "conf_value: a number")
+  t.is(v("shuffle.compress"), true, "conf_value: a boolean")
+  t.is(v("master"), "local[2]", "conf_value: a string")
+  t.is(v("default.parallelism"), nil, "conf_value: nil for a default the reader computes")
+  t.raises(function() return v("no.such.key") end, "no.such.key",
+           "conf_value: a key outside the table raises")
+end)
+
 H.rmrf(tmp)
 t.done()

@@ -7,17 +7,20 @@
  *   2. docs/configuration.md's reference section is what the table
  *      generates (core/conf_doc.c);
  *   3. every key has a reader: each file named in its readers field reads
- *      it (contains the key as a string literal);
+ *      it (contains the key, or a key that falls back on it, as a string
+ *      literal);
  *   4. every key a call site reads by literal name (conf_get*, conf_int,
- *      ... in C; conf_*(sc, "key") in Lua) is in the table, with the
+ *      ... in C; sc._s:conf_value("key") in Lua) is in the table, with the
  *      accessor of its type; plugins (host->conf_get) read only their
- *      open subtrees.
+ *      open subtrees;
+ *   5. log.level's values are in EMBER_LOG_* order, as its readers assume.
  *
  * Sources are read from $top_srcdir (set by make check).
  */
 #include "conf_doc.h"
 #include "config.h"
 #include "util/fsutil.h"
+#include "util/log.h"
 
 #include "tap/tap.h"
 
@@ -27,16 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Keys read by literal name that are not in the table, and why. */
-static const struct {
-    const char *key, *why;
-} NOT_IN_TABLE[] = {
-    /* core/exec/executor.c exits when its parent dies if this key is set
-     * at all; nothing sets it and it is undocumented (left for the owner
-     * of executor.c to remove or define). */
-    {"executor.dieWithParent", "undocumented, set by nobody"},
-};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -114,6 +107,25 @@ static int reads_literal(const char *text, const char *key)
     return strstr(text, q) != NULL;
 }
 
+/* Does text read key: name it, or a key whose fallback chain reaches it
+ * (locality.wait.node is read in place of locality.wait when unset)? */
+static int reads_key(const char *text, const char *key)
+{
+    size_t n;
+    const conf_keydef *kd = conf_known_keys(&n);
+    if (reads_literal(text, key))
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        const conf_keydef *f = &kd[i];
+        for (int hops = 0; f && f->fallback && hops < 8; hops++) {
+            if (strcmp(f->fallback, key) == 0 && reads_literal(text, kd[i].key))
+                return 1;
+            f = conf_keydef_find(f->fallback);
+        }
+    }
+    return 0;
+}
+
 /* The files defining the table and the accessors name keys without
  * reading them. */
 static int is_table_file(const char *path)
@@ -123,13 +135,13 @@ static int is_table_file(const char *path)
            strcmp(path, "core/config.h") == 0;
 }
 
-/* Where key appears as a literal outside the table files, for messages. */
+/* Which files outside the table files read key (reads_key). */
 static void where_read(const char *key, char *out, size_t n)
 {
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; i < nsrcs && len < n; i++)
-        if (!is_table_file(srcs[i].path) && reads_literal(srcs[i].text, key))
+        if (!is_table_file(srcs[i].path) && reads_key(srcs[i].text, key))
             len += (size_t)snprintf(out + len, n - len, "%s%s", len ? " " : "",
                                     srcs[i].path);
 }
@@ -257,7 +269,7 @@ static void test_readers(void)
         for (char *r = strtok_r(list, " ", &save); r;
              r = strtok_r(NULL, " ", &save)) {
             const src *s = find_src(r);
-            if (!s || !reads_literal(s->text, kd[i].key)) {
+            if (!s || !reads_key(s->text, kd[i].key)) {
                 all = 0;
                 diag("     %s %s \"%s\"", r,
                      s ? "does not read" : "is not a source file of the tree",
@@ -271,14 +283,6 @@ static void test_readers(void)
 }
 
 /* ------------------------------------------------------- 4. call sites */
-
-static const char *known_exception(const char *key)
-{
-    for (size_t i = 0; i < N(NOT_IN_TABLE); i++)
-        if (strcmp(NOT_IN_TABLE[i].key, key) == 0)
-            return NOT_IN_TABLE[i].why;
-    return NULL;
-}
 
 /* The type a table-driven accessor reads, or 0 for the older getters
  * (conf_get, conf_get_int, ...) and the Lua helpers. */
@@ -342,8 +346,6 @@ static void check_site(const src *s, const char *acc, size_t acclen,
         return;
     }
     if (!kd) {
-        if (known_exception(k))
-            return;
         st->bad++;
         diag("     %s: %s(..., \"%s\") reads a key that is not in "
              "core/conf_keys.c",
@@ -397,7 +399,7 @@ static void test_call_sites(void)
        "every key the C call sites read (%d sites) is in the table, read "
        "with its type",
        core.sites);
-    /* Lua: P.conf_number(sc, "key", ...), sc._s:conf_int("key") ... */
+    /* Lua: sc._s:conf_value("key") */
     scan("(conf[A-Za-z_]*)[[:space:]]*\\(([^,()\"]*,)?[[:space:]]*\"([^\"]*)"
          "\"",
          1, 3, 1, 0, &lua);
@@ -411,10 +413,40 @@ static void test_call_sites(void)
        "plugins read only their own subtrees (%d sites)", plug.sites);
 }
 
+/* ----------------------------------------------------- 5. log.level */
+
+static void test_log_level(void)
+{
+    const conf_keydef *kd = conf_keydef_find("log.level");
+    int all = 1;
+    if (!ok(kd && kd->type == CONF_ENUM, "log.level is an enum"))
+        return;
+    for (const char *p = kd->values; *p;) {
+        char v[32];
+        size_t m = strcspn(p, "|,");
+        int idx = -1;
+        conf *c = conf_new();
+        if (!c)
+            bail("out of memory");
+        snprintf(v, sizeof v, "%.*s", (int)m, p);
+        conf_set(c, "log.level", v, CONF_SRC_SCRIPT, "test");
+        if (conf_enum(c, "log.level", &idx, NULL) != 0 ||
+            idx != log_level_parse(v)) {
+            all = 0;
+            diag("     log.level %s: index %d, log_level_parse %d", v, idx,
+                 log_level_parse(v));
+        }
+        conf_destroy(&c);
+        p += m + (p[m] != '\0');
+    }
+    ok(all, "log.level's values are in EMBER_LOG_* order");
+}
+
 int main(void)
 {
     static const char *const dirs[] = {"core", "cli", "lua", "plugins"};
     test_entries();
+    test_log_level();
     srcdir = getenv("top_srcdir");
     if (!srcdir || !*srcdir) {
         skip("top_srcdir is not set (run through make check): no sources");

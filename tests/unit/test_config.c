@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PLANNED 367
+#define PLANNED 372
 
 static char tmpdir[64];
 
@@ -1019,9 +1019,19 @@ static void test_table_accessors(void)
     i = 77;
     ok(conf_int(c, "default.parallelism", &i, NULL) == 0 && i == 77,
        "unset default.parallelism leaves the caller's value");
+    ok(conf_computed(c, "default.parallelism"),
+       "conf_computed: unset default.parallelism");
+    ok(!conf_computed(c, "task.maxFailures"),
+       "conf_computed: not for a key with a default");
+    ok(!conf_computed(c, "locality.wait.node"),
+       "conf_computed: not for a key with a fallback");
+    ok(!conf_computed(c, "clustermgr") && !conf_computed(c, "no.such.key"),
+       "conf_computed: not for an empty string default (\"\"), nor a key "
+       "outside the table");
     conf_set(c, "default.parallelism", "3", CONF_SRC_SCRIPT, NULL);
     ok(conf_int(c, "default.parallelism", &i, NULL) == 0 && i == 3,
        "set default.parallelism");
+    ok(!conf_computed(c, "default.parallelism"), "conf_computed: not once set");
 
     /* programming errors */
     memset(&err, 0, sizeof err);
