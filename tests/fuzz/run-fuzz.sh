@@ -69,7 +69,7 @@ sources_of() {
              core/data/batch.c core/util/buf.c core/util/err.c ;;
     fuzz_batch) echo core/data/batch.c core/util/buf.c core/util/err.c ;;
     fuzz_blockcodec)
-        echo core/codec/blockcodec.c core/shuffle/shuffle_file.c \
+        echo core/codec/blockcodec.c core/shuffle/shuffle_file.c core/util/fsutil.c \
              core/util/crc32c.c core/util/buf.c core/util/err.c ;;
     *) return 1 ;;
     esac
@@ -87,7 +87,7 @@ for t in $targets; do
     if ! (cd "$srcdir" && "$CC" -g -O1 -fsanitize=fuzzer,address,undefined \
             -D_GNU_SOURCE \
             -Iinclude -Icore -Ilua -I"$LUA_INC" "tests/fuzz/$t.c" $srcs \
-            -llz4 $LUA_LIB -lm -o "$work/$t"); then
+            -llz4 -lsodium $LUA_LIB -lm -o "$work/$t"); then
         echo "== $t: BUILD FAILED"
         status=1
         continue
