@@ -156,3 +156,5 @@ tests_integration_rogue_CPPFLAGS = $(LUA_API_CPPFLAGS)
 tests_integration_rogue_CFLAGS = $(UNIT_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS)
 tests_integration_rogue_LDADD = $(EMBER_LUA_LIBS) $(ZMQ_LIBS)
 INTEGRATION_TESTS += tests/integration/security.t tests/integration/security_keys.t
+# data at rest sealed with the application's io key (io.encryption.enabled)
+INTEGRATION_TESTS += tests/integration/io_encryption.t
