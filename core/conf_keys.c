@@ -281,6 +281,18 @@ static const conf_keydef known[] = {
             "the application is derived, instead of fresh keys per "
             "application; executors read the same file",
      .notes = "Spark: `spark.authenticate.secret.file`."},
+    {.key = "io.encryption.enabled",
+     .type = CONF_BOOL,
+     .default_value = "false",
+     .readers = "core/sched/driver.c core/exec/executor.c",
+     .doc = "encrypt and authenticate what executors keep on local disk "
+            "(shuffle files, spills, cached blocks, task results) with a "
+            "key of the application's; needs `authenticate`",
+     .notes = "Spark: `spark.io.encryption.enabled`, default false (AES-CTR "
+              "without integrity before Spark 3.5.2/4.0). ember seals every "
+              "block frame with XChaCha20-Poly1305 and operator spill files "
+              "with libsodium's secretstream, so altered data is refused "
+              "(docs/security.md)."},
     {.key = "speculation",
      .type = CONF_BOOL,
      .default_value = "false",

@@ -13,6 +13,7 @@ core_libember_core_a_SOURCES = \
 	core/conf_doc.c core/conf_doc.h \
 	core/data/batch.c core/data/batch.h \
 	core/codec/blockcodec.c core/codec/blockcodec.h \
+	core/codec/spillfile.c core/codec/spillfile.h \
 	core/shuffle/shuffle_file.c core/shuffle/shuffle_file.h \
 	core/rpc/msg.c core/rpc/msg.h \
 	core/plugin/plugins.c core/plugin/plugins.h \

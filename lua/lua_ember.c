@@ -25,6 +25,7 @@
 #include "luaparams.h"
 #include "serialize.h"
 #include "codec/blockcodec.h"
+#include "codec/spillfile.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fsutil.h"
@@ -327,8 +328,22 @@ static int local_emit_fn(void *ud, const ember_batch *b)
     return 0;
 }
 
+/* Spill files of an operator run on the driver: in ti.local_dir, sealed
+ * with the session's io key. */
+typedef struct local_spill {
+    const char *dir;
+    const uint8_t *key;
+} local_spill;
+
+static int local_spill_create(void *ctx, ember_spill **out, ember_error *err)
+{
+    const local_spill *ls = ctx;
+    return spillfile_create(ls->dir, ls->key, out, err);
+}
+
 static int l_run_source_local(lua_State *L)
 {
+    session *s = check_session(L);
     const char *name = luaL_checkstring(L, 2);
     const ember_op_desc *op = plugins_find_op(name, NULL);
     ember_error err = {0, ""};
@@ -336,8 +351,8 @@ static int l_run_source_local(lua_State *L)
     ember_task_info ti;
     void *state = NULL;
     local_emit le;
+    local_spill ls;
     int rc;
-    check_session(L);
     luaL_checktype(L, 4, LUA_TTABLE);
     if (!op || op->kind != EMBER_OP_SOURCE || !op->run)
         return no_such_op(L, name, EMBER_OP_SOURCE);
@@ -349,6 +364,10 @@ static int l_run_source_local(lua_State *L)
     ti.struct_size = sizeof ti;
     ti.executor_id = "driver";
     ti.local_dir = "/tmp";
+    ls.dir = ti.local_dir;
+    ls.key = driver_io_key(s->drv);
+    ti.ctx = &ls;
+    spillfile_task_info(&ti, local_spill_create);
     lua_getfield(L, 4, "path");
     ti.split.path = lua_tostring(L, -1);
     lua_getfield(L, 4, "offset");
@@ -593,7 +612,8 @@ static int l_run_job(lua_State *L)
     buf_init(&raw);
     for (int i = 0; i < res.nparts; i++) {
         buf_reset(&raw);
-        if (blockcodec_decode_all(res.blocks[i], res.lens[i], &raw, &err) ||
+        if (blockcodec_decode_all_with(res.blocks[i], res.lens[i], &raw,
+                                       driver_io_key(s->drv), &err) ||
             ser_decode_buf(L, raw.data, raw.len, 0, &err)) {
             buf_free(&raw);
             job_result_free(&res);

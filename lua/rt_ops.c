@@ -4,8 +4,10 @@
  *
  * An operator gets an ember_task_info whose ctx is an opctx: its counters
  * go to the task (rt.take_counter reads them; "spill_bytes" adds to the
- * task's spilled bytes) and the execution memory it acquires is tracked so
- * that closing the operator gives back whatever it still holds.
+ * task's spilled bytes), the execution memory it acquires is tracked so
+ * that closing the operator gives back whatever it still holds, and its
+ * spill files (codec/spillfile.h) go to the executor's local directory,
+ * sealed with the process's io key when io.encryption.enabled.
  *
  * Rows or batches.  The RDD API sees one Lua value per row: each emitted
  * batch is walked under one protected call (emit_to_lua).  DataFrames see
@@ -24,6 +26,8 @@
  */
 #include "rt_int.h"
 
+#include "codec/blockcodec.h"
+#include "codec/spillfile.h"
 #include "data/batch.h"
 #include "lbatch.h"
 #include "luaparams.h"
@@ -101,6 +105,12 @@ static void oc_release_all(opctx *oc)
     oc_mem_release(oc, (int64_t)oc->held);
 }
 
+static int oc_spill_create(void *ctx, ember_spill **out, ember_error *err)
+{
+    task_env *te = ((opctx *)ctx)->te;
+    return spillfile_create(te->ctx->local_dir, blockcodec_key(), out, err);
+}
+
 static void task_info_fill(task_env *te, ember_task_info *ti, int partition,
                            opctx *oc)
 {
@@ -118,6 +128,7 @@ static void task_info_fill(task_env *te, ember_task_info *ti, int partition,
     ti->mem_acquire = oc_mem_acquire;
     ti->mem_release = oc_mem_release;
     ti->ctx = oc;
+    spillfile_task_info(ti, oc_spill_create);
 }
 
 /* --------------------------------------------------------------- sources */

@@ -71,6 +71,11 @@ INTEGRATION_TESTS = tests/integration/wordcount.t tests/integration/driver_kill.
 	tests/integration/layering.t tests/integration/conf.t
 TESTS += $(LUA_TESTS) $(INTEGRATION_TESTS)
 
+# operators' spill files, plain and sealed (io.encryption.enabled)
+UNIT_TESTS += tests/unit/test_spillfile
+tests_unit_test_spillfile_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_spillfile_LDADD = $(EMBER_CORE_LIBS)
+
 # the key table against the doc, its readers and every call site
 UNIT_TESTS += tests/unit/test_conf_keys
 tests_unit_test_conf_keys_CFLAGS = $(UNIT_CFLAGS)
@@ -110,7 +115,8 @@ tests_unit_test_rel_scan_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_scan_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_agg_SOURCES = tests/unit/test_rel_agg.c plugins/operators/relational/rel.c \
 	plugins/operators/relational/agg_int.h plugins/operators/relational/agg.c \
-	plugins/operators/relational/agg_table.c plugins/operators/relational/agg_spill.c
+	plugins/operators/relational/agg_table.c plugins/operators/relational/agg_spill.c \
+	plugins/operators/relational/rel_spill.c
 tests_unit_test_rel_agg_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_agg_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_join_SOURCES = tests/unit/test_rel_join.c plugins/operators/relational/rel.c \
@@ -118,7 +124,7 @@ tests_unit_test_rel_join_SOURCES = tests/unit/test_rel_join.c plugins/operators/
 tests_unit_test_rel_join_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_join_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_sort_SOURCES = tests/unit/test_rel_sort.c plugins/operators/relational/rel.c \
-	plugins/operators/relational/sort.c
+	plugins/operators/relational/sort.c plugins/operators/relational/rel_spill.c
 tests_unit_test_rel_sort_CFLAGS = $(REL_TEST_CFLAGS)
 tests_unit_test_rel_sort_LDADD = $(EMBER_CORE_LIBS)
 tests_unit_test_rel_colfile_SOURCES = tests/unit/test_rel_colfile.c \
@@ -151,3 +157,5 @@ tests_integration_rogue_CPPFLAGS = $(LUA_API_CPPFLAGS)
 tests_integration_rogue_CFLAGS = $(UNIT_CFLAGS) $(LUA_CFLAGS) $(ZMQ_CFLAGS)
 tests_integration_rogue_LDADD = $(EMBER_LUA_LIBS) $(ZMQ_LIBS)
 INTEGRATION_TESTS += tests/integration/security.t tests/integration/security_keys.t
+# data at rest sealed with the application's io key (io.encryption.enabled)
+INTEGRATION_TESTS += tests/integration/io_encryption.t

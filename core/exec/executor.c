@@ -587,10 +587,11 @@ static int registered(int64_t *hb_ms, int64_t *timeout_ms, ember_error *err)
  * this executor id. */
 static int load_credentials(int fd, const char *file, ember_error *err)
 {
-    int on = 1, rc;
+    int on = 1, io = 0, rc;
     const char *secret = NULL;
     if (conf_bool(X.conf, "authenticate", &on, err) ||
-        conf_string(X.conf, "authenticate.secret.file", &secret, err)) {
+        conf_string(X.conf, "authenticate.secret.file", &secret, err) ||
+        conf_bool(X.conf, "io.encryption.enabled", &io, err)) {
         if (fd >= 0)
             close(fd);
         return EMBER_EINVAL;
@@ -598,6 +599,10 @@ static int load_credentials(int fd, const char *file, ember_error *err)
     if (!on) {
         if (fd >= 0)
             close(fd);
+        if (io)
+            return ember_seterr(err, EMBER_EINVAL,
+                                "io.encryption.enabled needs authenticate: "
+                                "the io key comes only with the credentials");
         return 0;
     }
     if (fd >= 0)
@@ -618,6 +623,15 @@ static int load_credentials(int fd, const char *file, ember_error *err)
                           "the credentials are for executor %s of %s, not "
                           "executor %s of %s",
                           X.creds.exec_id, X.creds.app_id, X.exec_id, X.app_id);
+    /* io.encryption.enabled: every frame and spill file of this process is
+       sealed with the application's io key, set before any thread starts */
+    if (rc == 0 && io && !X.creds.has_io_key)
+        rc = ember_seterr(err, EMBER_EINVAL,
+                          "io.encryption.enabled is on, but the credentials "
+                          "carry no io key (the driver runs without io "
+                          "encryption?)");
+    if (rc == 0 && io)
+        rc = blockcodec_set_key(X.creds.io_key, err);
     if (rc != 0) {
         sec_creds_wipe(&X.creds);
         return rc;

@@ -2,7 +2,8 @@
  * bcast.c -- broadcast variables on the driver: the values, and a block
  * server that hands them to executors.
  *
- * sc:broadcast(v) encodes v once; the bytes are kept here as LZ4 frames and
+ * sc:broadcast(v) encodes v once; the bytes are kept here as LZ4 frames
+ * (sealed with the application's io key when io.encryption.enabled) and
  * served on a socket of their own (bulk data never delays the control
  * loop).  Executors fetch a value at most once each and keep it in their
  * block manager; the server counts fetches so tests can check that.
@@ -41,6 +42,7 @@ struct bcast_server {
     bvalue *v;
     int n;
     int64_t next_id;
+    const uint8_t *io_key; /* the application's, or NULL (creds') */
 };
 
 static bvalue *find(bcast_server *bs, int64_t id)
@@ -115,6 +117,7 @@ bcast_server *bcast_server_new(const ember_transport_desc *tp, void *tctx,
     }
     bs->tp = tp;
     bs->next_id = 1;
+    bs->io_key = creds && creds->has_io_key ? creds->io_key : NULL;
     pthread_mutex_init(&bs->mu, NULL);
     snprintf(ep, sizeof ep, "tcp://%s:*", host);
     if (sec_data_listen(tp, tctx, creds, ep, SEC_FETCH_MAX, &bs->sock,
@@ -142,7 +145,7 @@ int bcast_put(bcast_server *bs, const void *raw, size_t len, int64_t *id,
     buf frames;
     bvalue *nv;
     buf_init(&frames);
-    if (blockcodec_encode(&frames, raw, len, 1)) {
+    if (blockcodec_encode_with(&frames, raw, len, 1, bs->io_key)) {
         buf_free(&frames);
         return ember_seterr(err, EMBER_ENOMEM, "out of memory");
     }

@@ -71,16 +71,23 @@ static void collect_conf(void *ud, const char *key, const char *value,
 /* authenticate / authenticate.secret.file: the application's keys. */
 static int security_start(driver *d, ember_error *err)
 {
-    int on = 1;
+    int on = 1, io = 0;
     const char *secret = NULL;
     if (conf_bool(d->conf, "authenticate", &on, err) ||
-        conf_string(d->conf, "authenticate.secret.file", &secret, err))
+        conf_string(d->conf, "authenticate.secret.file", &secret, err) ||
+        conf_bool(d->conf, "io.encryption.enabled", &io, err))
         return EMBER_EINVAL;
+    if (io && !on) /* the io key travels only in the credentials */
+        return ember_seterr(err, EMBER_EINVAL,
+                            "io.encryption.enabled needs authenticate: the "
+                            "io key reaches executors only with their "
+                            "credentials (set authenticate=true, or "
+                            "io.encryption.enabled=false)");
     if (!on) {
         LOG_INFO("authenticate=false: sockets admit any peer");
         return 0;
     }
-    return sec_app_new(d->app_id, secret, 0, &d->sec, err);
+    return sec_app_new(d->app_id, secret, io, &d->sec, err);
 }
 
 /* The control socket: executors prove the keys minted for them. */
@@ -443,6 +450,12 @@ int driver_total_cores(driver *d)
 const char *driver_app_id(const driver *d)
 {
     return d->app_id;
+}
+
+const uint8_t *driver_io_key(const driver *d)
+{
+    const sec_creds *c = d->sec ? sec_app_creds(d->sec) : NULL;
+    return c && c->has_io_key ? c->io_key : NULL;
 }
 
 const char *driver_master(const driver *d)

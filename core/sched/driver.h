@@ -51,6 +51,11 @@ void driver_destroy(driver **d);
 int driver_total_cores(driver *d); /* cores registered or expected */
 const char *driver_app_id(const driver *d);
 const char *driver_master(const driver *d);
+/* The application's io key (io.encryption.enabled; BLOCKCODEC_KEY_BYTES
+ * bytes, borrowed for the driver's life), or NULL.  The driver seals and
+ * opens the frames it handles (broadcasts, results) with it: a process may
+ * run several applications, so this key is not the process's. */
+const uint8_t *driver_io_key(const driver *d);
 /* Cached partitions known to the block-manager master: calls fn for each
  * (node, partition, executor id, level, memory bytes, disk bytes). */
 void driver_storage_info(driver *d,

@@ -144,6 +144,8 @@ typedef struct ember_split {
 
 typedef struct ember_split_list ember_split_list; /* opaque, host-owned */
 
+typedef struct ember_spill ember_spill; /* a spill file, host-owned (1.3) */
+
 /* What a running operator may know about its task.  The host keeps it
  * valid from open() until close() returns, so an operator may keep the
  * pointer. */
@@ -171,7 +173,31 @@ typedef struct ember_task_info {
      * by the host when the task ends.  May be NULL (no accounting). */
     int (*mem_acquire)(void *ctx, int64_t bytes);
     void (*mem_release)(void *ctx, int64_t bytes);
-    void *ctx; /* first argument of the three functions above */
+    void *ctx; /* first argument of the three functions above and of
+                  spill_create */
+    /* --- ABI 1.3 --- */
+    /* Spill files: scratch files of this task in local_dir that the host
+     * creates private to the user (mode 0600, a fresh random name, never
+     * through a symlink) and, when the application encrypts data at rest
+     * (io.encryption.enabled), encrypts and authenticates (libsodium
+     * secretstream, in chunks).  Write a file front to back, finish it,
+     * then read it back front to back (spill_rewind, again to start
+     * over); spill_close removes it.  The host buffers 64 KiB, so a write
+     * of a whole column buffer costs one call, but do not call per value.
+     * A handle belongs to one thread at a time and is the operator's to
+     * close (before its close() returns).  Functions return 0 or a
+     * negative code with err filled (err may be NULL): EMBER_EIO (disk
+     * full, ...), EMBER_ENOMEM, EMBER_EINVAL (out of order), and from
+     * spill_read EMBER_ECORRUPT when the file ends before n bytes or fails
+     * authentication.  NULL when the host offers no spill files (the
+     * operator then writes its own files in local_dir). */
+    int (*spill_create)(void *ctx, ember_spill **out, ember_error *err);
+    int (*spill_write)(ember_spill *f, const void *p, size_t n,
+                       ember_error *err);
+    int (*spill_finish)(ember_spill *f, ember_error *err);
+    int (*spill_rewind)(ember_spill *f, ember_error *err);
+    int (*spill_read)(ember_spill *f, void *p, size_t n, ember_error *err);
+    void (*spill_close)(ember_spill **f); /* *f = NULL; NULL is fine */
 } ember_task_info;
 
 /* Output callback: the batch is borrowed for the duration of the call.

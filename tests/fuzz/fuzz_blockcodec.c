@@ -10,6 +10,12 @@
  * parser of shuffle_block_foreach unexplored; so an input starting with 'R'
  * is instead taken as the raw content of frames: it is encoded (stored and
  * LZ4) and the frames, valid by construction, are walked as records.
+ *
+ * Sealed frames (io.encryption.enabled): every input is also decoded with
+ * a fixed key, which must refuse it (random bytes cannot carry a valid
+ * tag) or, for a genuine sealed frame, open it; an input starting with 'S'
+ * is sealed with that key (stored and LZ4), must open again, and must be
+ * refused once any one byte of the frame is changed.
  * Build and run with tests/fuzz/run-fuzz.sh.
  */
 #include "codec/blockcodec.h"
@@ -40,6 +46,37 @@ static int stop_early(void *ud, const void *rec, size_t len)
     (void)rec;
     (void)len;
     return ++*(int *)ud >= 2 ? 7 : 0;
+}
+
+static const uint8_t fuzz_key[BLOCKCODEC_KEY_BYTES] =
+    "a fixed key for fuzzing, 32 B..";
+
+/* 'S' mode: raw bytes sealed, opened, and refused after any change. */
+static void sealed_mode(const uint8_t *raw, size_t n)
+{
+    for (int compress = 0; compress <= 1; compress++) {
+        buf frames, back;
+        ember_error err;
+        size_t consumed = 0, at;
+        buf_init(&frames);
+        buf_init(&back);
+        if (blockcodec_encode_with(&frames, raw, n, compress, fuzz_key) ||
+            blockcodec_decode_all_with(frames.data, frames.len, &back, fuzz_key,
+                                       NULL) ||
+            back.len != n || (n && memcmp(back.data, raw, n)))
+            abort(); /* sealing and opening disagree */
+        buf_reset(&back);
+        /* one changed byte, chosen by the input */
+        at = (n ? raw[0] * 257u + raw[n - 1] : 0) % frames.len;
+        frames.data[at] ^= (uint8_t)(n > 1 ? raw[1] | 1 : 0x40);
+        memset(&err, 0, sizeof err);
+        if (blockcodec_decode_with(frames.data, frames.len, &back, &consumed,
+                                   fuzz_key, &err) != EMBER_ECORRUPT ||
+            back.len != 0 || !err.msg[0])
+            abort(); /* a changed sealed frame was accepted */
+        buf_free(&frames);
+        buf_free(&back);
+    }
 }
 
 /* 'R' mode: arbitrary raw bytes inside valid frames. */
@@ -94,6 +131,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         raw_mode(data + 1, size - 1);
         return 0;
     }
+    if (size > 0 && data[0] == 'S') {
+        sealed_mode(data + 1, size - 1);
+        return 0;
+    }
     buf_init(&out);
     buf_init(&again);
     buf_init(&re);
@@ -130,6 +171,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (again.len && memcmp(again.data, out.data + 4, again.len)))
                 abort();
         }
+    }
+
+    /* with a key: refused (nothing appended, a message) or a genuine
+       sealed sequence that seals and opens again */
+    {
+        buf opened;
+        buf_init(&opened);
+        memset(&err, 0, sizeof err);
+        rc = blockcodec_decode_all_with(data, size, &opened, fuzz_key, &err);
+        if (rc != 0) {
+            if (opened.len != 0 || !err.msg[0] ||
+                (rc != EMBER_ECORRUPT && rc != EMBER_ENOMEM))
+                abort();
+        } else {
+            buf_reset(&re);
+            buf_reset(&again);
+            if (blockcodec_encode_with(&re, opened.data, opened.len, 1,
+                                       fuzz_key) ||
+                blockcodec_decode_all_with(re.data, re.len, &again, fuzz_key,
+                                           NULL) ||
+                again.len != opened.len ||
+                (again.len && memcmp(again.data, opened.data, again.len)))
+                abort();
+        }
+        buf_free(&opened);
     }
 
     /* the same bytes as a shuffle block */

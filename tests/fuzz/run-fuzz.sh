@@ -70,7 +70,7 @@ sources_of() {
              core/data/batch.c core/util/buf.c core/util/err.c ;;
     fuzz_batch) echo core/data/batch.c core/util/buf.c core/util/err.c ;;
     fuzz_blockcodec)
-        echo core/codec/blockcodec.c core/shuffle/shuffle_file.c \
+        echo core/codec/blockcodec.c core/shuffle/shuffle_file.c core/util/fsutil.c \
              core/util/crc32c.c core/util/buf.c core/util/err.c ;;
     *) return 1 ;;
     esac

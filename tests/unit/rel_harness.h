@@ -18,10 +18,14 @@
  *     rh_close(op);
  *
  * Batches are built with the real batch_* functions (core/data/batch.h).
+ * Operators get the host's spill files (core/codec/spillfile.c) in
+ * $TMPDIR, sealed with rh_spill_key when a test sets it (as an executor
+ * with io.encryption.enabled seals them with its io key).
  */
 #ifndef EMBER_REL_HARNESS_H
 #define EMBER_REL_HARNESS_H
 
+#include "codec/spillfile.h"
 #include "data/batch.h"
 #include "plugin/plugins.h"
 #include "util/buf.h"
@@ -46,6 +50,12 @@ typedef struct rh_op {
     int stop_after; /* emit returns EMBER_ESTOP after this many (0: never) */
     ember_error err;
 } rh_op;
+
+/* The key the operators' spill files are sealed with (NULL: plain), and
+ * whether ember_task_info offers spill files at all (0: the operators use
+ * files of their own, as with a host that leaves spill_* NULL). */
+static const uint8_t *rh_spill_key;
+static int rh_spill_hosted = 1;
 
 static inline void rh_init(void)
 {
@@ -109,6 +119,13 @@ static inline void rh_mem_release(void *ctx, int64_t bytes)
     o->mem_used -= bytes;
 }
 
+static inline int rh_spill_create(void *ctx, ember_spill **out,
+                                  ember_error *err)
+{
+    rh_op *o = ctx;
+    return spillfile_create(o->ti.local_dir, rh_spill_key, out, err);
+}
+
 /* kv: name, value, name, value, ..., NULL.  split: for sources (or NULL).
  * mem_limit: bytes mem_acquire grants in total (-1: unlimited).  Returns
  * NULL with the reason printed on stderr and in *errout when given. */
@@ -139,6 +156,8 @@ static inline rh_op *rh_open_ex(const char *name, const char *const *kv,
     o->ti.mem_acquire = rh_mem_acquire;
     o->ti.mem_release = rh_mem_release;
     o->ti.ctx = o;
+    if (rh_spill_hosted)
+        spillfile_task_info(&o->ti, rh_spill_create);
     if (o->desc->open(host_table(), o->params, &o->ti, &o->state, err))
         goto fail;
     return o;

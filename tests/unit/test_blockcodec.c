@@ -5,6 +5,10 @@
  * hand, multi-frame sequences, and hostile input (every byte flip, every
  * truncation, oversize raw_len, garbage) that must be rejected with
  * EMBER_ECORRUPT, never crash and leave the output buffer untouched.
+ * Sealed frames (io.encryption.enabled): round trips with an explicit and
+ * with the process key, the plaintext absent from the stored bytes, every
+ * flip and truncation failing authentication, a wrong key, an unsealed
+ * frame refused with a key and a sealed one without.
  */
 #include "codec/blockcodec.h"
 #include "tap/tap.h"
@@ -18,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NTESTS 164
+#define NTESTS 233
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 
@@ -414,8 +418,10 @@ static void test_headers(void)
     expect_corrupt(f, sizeof f, "bad frame magic", "bad magic");
     make_header(f, 0x4B424D45u, 2, 0, 0, 8, 8, c);
     expect_corrupt(f, sizeof f, "unknown frame version 2", "version 2");
-    make_header(f, 0x4B424D45u, 1, 0x02, 0, 8, 8, c);
-    expect_corrupt(f, sizeof f, "unknown frame flags", "flag bit 1");
+    make_header(f, 0x4B424D45u, 1, 0x04, 0, 8, 8, c);
+    expect_corrupt(f, sizeof f, "unknown frame flags", "flag bit 2");
+    make_header(f, 0x4B424D45u, 1, 0x80, 0, 8, 8, c);
+    expect_corrupt(f, sizeof f, "unknown frame flags", "flag bit 7");
     make_header(f, 0x4B424D45u, 1, 0, 0x0100, 8, 8, c);
     expect_corrupt(f, sizeof f, "reserved", "nonzero reserved");
     make_header(f, 0x4B424D45u, 1, 0, 0, BLOCKCODEC_MAX_RAW + 1u,
@@ -467,6 +473,241 @@ static void test_headers(void)
         buf_free(&dec);
         free(t);
     }
+}
+
+/* ------------------------------------------------------------ sealed */
+
+static const uint8_t key1[BLOCKCODEC_KEY_BYTES] =
+    "0123456789abcdef0123456789abcde";
+static const uint8_t key2[BLOCKCODEC_KEY_BYTES] =
+    "0123456789abcdef0123456789abcdX";
+
+/* Seal raw with key1, check the header by hand and that none of the
+ * plaintext's 16-byte windows appears in the frame, open it again. */
+static void sealed_roundtrip(const char *name, const uint8_t *raw, size_t len,
+                             int compress, int want_lz4)
+{
+    buf enc, dec;
+    ember_error err = {0, ""};
+    size_t consumed = 0;
+    int leaks = 0;
+    buf_init(&enc);
+    buf_init(&dec);
+    is_int(0, blockcodec_encode_with(&enc, raw, len, compress, key1),
+           "sealed %s: encode", name);
+    {
+        const uint8_t *h = enc.data;
+        uint32_t stored = le32(h + 12);
+        int lz4 = h[5] & 1;
+        ok(memcmp(h, "EMBK", 4) == 0 && h[4] == 1 &&
+               (h[5] & ~1) == BLOCKCODEC_FLAG_SEALED && le32(h + 8) == len &&
+               le32(h + 16) == 0 &&
+               enc.len == BLOCKCODEC_HEADER + (size_t)stored &&
+               (lz4 ? stored < len + BLOCKCODEC_SEAL_OVERHEAD
+                    : stored == len + BLOCKCODEC_SEAL_OVERHEAD) &&
+               lz4 == want_lz4,
+           "sealed %s: header (flags 0x%02x, raw %zu, stored %u, crc 0)", name,
+           h[5], len, (unsigned)stored);
+    }
+    for (size_t i = 0; i + 16 <= len && i < 4096; i += 7)
+        for (size_t j = 0; j + 16 <= enc.len; j++)
+            if (memcmp(enc.data + j, raw + i, 16) == 0) {
+                leaks++;
+                break;
+            }
+    ok(leaks == 0, "sealed %s: no 16-byte window of the plaintext is stored",
+       name);
+    is_int(
+        0,
+        blockcodec_decode_with(enc.data, enc.len, &dec, &consumed, key1, &err),
+        "sealed %s: opens with its key%s%s", name, err.msg[0] ? ": " : "",
+        err.msg);
+    ok(consumed == enc.len && dec.len == len &&
+           (len == 0 || memcmp(dec.data, raw, len) == 0),
+       "sealed %s: the bytes come back", name);
+    buf_free(&enc);
+    buf_free(&dec);
+}
+
+/* Every byte flip and every truncation of a sealed frame is refused and
+ * leaves out untouched; a flip past the header fails authentication. */
+static void sealed_tamper(const char *name, const uint8_t *raw, size_t len,
+                          int compress)
+{
+    buf enc, dec;
+    ember_error err;
+    uint8_t *copy;
+    size_t consumed;
+    int all = 1, authfail = 1, untouched = 1, n = 0;
+    buf_init(&enc);
+    buf_init(&dec);
+    if (blockcodec_encode_with(&enc, raw, len, compress, key1))
+        bail("sealed encode failed");
+    copy = malloc(enc.len);
+    buf_put(&dec, "keep", 4);
+    for (size_t i = 0; i < enc.len; i++)
+        for (int bit = 0; bit < 8; bit += 3) {
+            int rc;
+            memcpy(copy, enc.data, enc.len);
+            copy[i] ^= (uint8_t)(1u << bit);
+            consumed = 12345;
+            err.msg[0] = '\0';
+            rc = blockcodec_decode_with(copy, enc.len, &dec, &consumed, key1,
+                                        &err);
+            n++;
+            if (rc != EMBER_ECORRUPT || !err.msg[0])
+                all = 0;
+            if (dec.len != 4 || consumed != 12345)
+                untouched = 0;
+            /* header flips may fail the header's own checks first;
+               anything behind it is caught by the tag */
+            if (i >= BLOCKCODEC_HEADER &&
+                !strstr(err.msg, "fails authentication"))
+                authfail = 0;
+        }
+    ok(all, "sealed %s: all %d bit flips refused with EMBER_ECORRUPT", name, n);
+    ok(authfail,
+       "sealed %s: flips of nonce, body and tag fail "
+       "authentication",
+       name);
+    ok(untouched, "sealed %s: refusals leave out and consumed untouched", name);
+    /* the header is authenticated too: lengths that still agree */
+    if (!compress && len > 0) {
+        uint32_t r = le32(enc.data + 8) - 1, st = le32(enc.data + 12) - 1;
+        memcpy(copy, enc.data, enc.len);
+        for (int k = 0; k < 4; k++) {
+            copy[8 + k] = (uint8_t)(r >> (8 * k));
+            copy[12 + k] = (uint8_t)(st >> (8 * k));
+        }
+        is_int(
+            EMBER_ECORRUPT,
+            blockcodec_decode_with(copy, enc.len, &dec, &consumed, key1, &err),
+            "sealed %s: a shorter but consistent header is refused", name);
+        like(err.msg, "fails authentication", "sealed %s: %s", name, err.msg);
+    }
+    all = 1;
+    for (size_t t = 0; t < enc.len; t++) {
+        uint8_t *tr = malloc(t ? t : 1);
+        memcpy(tr, enc.data, t);
+        if (blockcodec_decode_with(tr, t, &dec, &consumed, key1, &err) !=
+            EMBER_ECORRUPT)
+            all = 0;
+        free(tr);
+    }
+    ok(all, "sealed %s: every truncation refused", name);
+    free(copy);
+    buf_free(&enc);
+    buf_free(&dec);
+}
+
+static void test_sealed(void)
+{
+    uint8_t *text = compressible_bytes(300000);
+    uint8_t *noise = random_bytes(5000);
+    buf a, b, dec;
+    ember_error err = {0, ""};
+    size_t consumed;
+
+    sealed_roundtrip("empty", NULL, 0, 1, 0);
+    sealed_roundtrip("1 byte", (const uint8_t *)"x", 1, 0, 0);
+    sealed_roundtrip("text 300 KB, LZ4", text, 300000, 1, 1);
+    sealed_roundtrip("text 300 KB, raw", text, 300000, 0, 0);
+    sealed_roundtrip("random 5000 bytes", noise, 5000, 1, 0);
+    sealed_tamper("100-byte LZ4", text, 100, 1);
+    sealed_tamper("40-byte raw", noise, 40, 0);
+    sealed_tamper("empty", noise, 0, 0);
+
+    buf_init(&a);
+    buf_init(&b);
+    buf_init(&dec);
+    blockcodec_encode_with(&a, text, 1000, 1, key1);
+    blockcodec_encode_with(&b, text, 1000, 1, key1);
+    ok(a.len == b.len &&
+           memcmp(a.data + BLOCKCODEC_HEADER, b.data + BLOCKCODEC_HEADER,
+                  a.len - BLOCKCODEC_HEADER) != 0,
+       "two seals of the same bytes differ (a fresh nonce each)");
+
+    is_int(EMBER_ECORRUPT,
+           blockcodec_decode_with(a.data, a.len, &dec, &consumed, key2, &err),
+           "a sealed frame refused under another key");
+    like(err.msg, "fails authentication", "wrong key: %s", err.msg);
+    is_int(EMBER_ECORRUPT,
+           blockcodec_decode_with(a.data, a.len, &dec, &consumed, NULL, &err),
+           "a sealed frame refused without a key");
+    like(err.msg, "no io key", "sealed without a key: %s", err.msg);
+    buf_reset(&b);
+    blockcodec_encode_with(&b, text, 1000, 1, NULL);
+    is_int(EMBER_ECORRUPT,
+           blockcodec_decode_with(b.data, b.len, &dec, &consumed, key1, &err),
+           "an unsealed frame refused with a key");
+    like(err.msg, "unsealed frame refused", "unsealed with a key: %s", err.msg);
+    is_int(0, (long long)dec.len, "refusals append nothing");
+
+    /* a sequence of sealed frames, and one unsealed frame among them */
+    buf_reset(&a);
+    for (int i = 0; i < 4; i++)
+        blockcodec_encode_with(&a, text + 1000 * i, 1000 + 500 * (size_t)i,
+                               i & 1, key1);
+    is_int(0, blockcodec_decode_all_with(a.data, a.len, &dec, key1, &err),
+           "decode_all of 4 sealed frames");
+    ok(dec.len == 1000 + 1500 + 2000 + 2500 &&
+           memcmp(dec.data, text, 1000) == 0 &&
+           memcmp(dec.data + 1000, text + 1000, 1500) == 0 &&
+           memcmp(dec.data + 4500, text + 3000, 2500) == 0,
+       "decode_all of sealed frames gives their concatenation");
+    buf_reset(&dec);
+    blockcodec_encode_with(&a, text, 10, 0, NULL);
+    is_int(EMBER_ECORRUPT,
+           blockcodec_decode_all_with(a.data, a.len, &dec, key1, &err),
+           "an unsealed frame after sealed ones is refused");
+    like(err.msg, "frame at byte", "... naming its offset: %s", err.msg);
+
+    /* sealed headers the checks refuse before any crypto */
+    {
+        uint8_t f[BLOCKCODEC_HEADER + 39];
+        memset(f, 0, sizeof f);
+        make_header(f, 0x4B424D45u, 1, BLOCKCODEC_FLAG_SEALED, 0, 0, 39, 0);
+        expect_corrupt(f, sizeof f, "less than its nonce and tag",
+                       "sealed stored_len 39");
+        make_header(f, 0x4B424D45u, 1, BLOCKCODEC_FLAG_SEALED, 0, 0, 40, 7);
+        {
+            buf d;
+            buf_init(&d);
+            is_int(EMBER_ECORRUPT,
+                   blockcodec_decode_with(f, BLOCKCODEC_HEADER + 40, &d,
+                                          &consumed, key1, &err),
+                   "sealed frame with a checksum refused");
+            like(err.msg, "nonzero checksum", "... %s", err.msg);
+            buf_free(&d);
+        }
+    }
+
+    /* the process key: the plain functions seal and open with it */
+    ok(blockcodec_key() == NULL, "no process key at first");
+    is_int(0, blockcodec_set_key(key2, &err), "set the process key");
+    ok(blockcodec_key() != NULL &&
+           memcmp(blockcodec_key(), key2, BLOCKCODEC_KEY_BYTES) == 0,
+       "blockcodec_key() is it");
+    buf_reset(&a);
+    buf_reset(&dec);
+    blockcodec_encode(&a, text, 5000, 1);
+    ok(a.data[5] & BLOCKCODEC_FLAG_SEALED,
+       "with a process key, blockcodec_encode seals");
+    is_int(0, blockcodec_decode_all(a.data, a.len, &dec, &err),
+           "and blockcodec_decode_all opens");
+    ok(dec.len == 5000 && memcmp(dec.data, text, 5000) == 0,
+       "... the same bytes");
+    is_int(EMBER_ECORRUPT, blockcodec_decode_all(b.data, b.len, &dec, &err),
+           "and refuses an unsealed frame");
+    is_int(0, blockcodec_set_key(NULL, &err), "clear the process key");
+    ok(blockcodec_key() == NULL, "blockcodec_key() is NULL again");
+    is_int(EMBER_ECORRUPT, blockcodec_decode_all(a.data, a.len, &dec, &err),
+           "without it a sealed frame is refused");
+    buf_free(&a);
+    buf_free(&b);
+    buf_free(&dec);
+    free(text);
+    free(noise);
 }
 
 static void test_garbage(void)
@@ -525,6 +766,7 @@ int main(void)
     test_corruption("empty raw frame", noise, 0, 0);
     test_headers();
     test_garbage();
+    test_sealed();
     free(small);
     free(noise);
     return done_testing();

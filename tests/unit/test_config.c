@@ -93,7 +93,7 @@ static void test_defaults(void)
     conf_source src = CONF_SRC_SCRIPT;
 
     ok(c != NULL, "conf_new");
-    is_int(45, n, "45 known keys");
+    is_int(46, n, "46 known keys");
     is_string("local[*]", conf_get(c, "master"), "default master");
     is_string("1g", conf_get(c, "executor.memory"), "default executor.memory");
     is_string("8", conf_get(c, "sql.shuffle.partitions"),
@@ -120,7 +120,7 @@ static void test_defaults(void)
         }
     }
     is_int(0, bad, "every known key has a doc and its default set");
-    is_int(35, nset, "35 keys with a non-empty default");
+    is_int(36, nset, "36 keys with a non-empty default");
     is_int(EMBER_ENOTFOUND, conf_get_source(c, "nope", NULL, NULL),
            "conf_get_source of an unset key");
 
@@ -921,7 +921,7 @@ static void test_foreach(void)
     conf_set(c, "B", "1", CONF_SRC_FILE, NULL);
     conf_foreach(c, check_sorted, &s);
     ok(s.sorted, "conf_foreach visits keys in strcmp order");
-    is_int(35 + 4, s.n, "conf_foreach visits every set key once");
+    is_int(36 + 4, s.n, "conf_foreach visits every set key once");
     is_int(0, s.pos_aa < s.pos_mm && s.pos_mm < s.pos_zz ? 0 : 1,
            "keys inserted out of order come out sorted");
     conf_destroy(&c);

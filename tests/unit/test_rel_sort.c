@@ -751,6 +751,28 @@ static void test_big_and_spill(void)
         rh_close(b);
     }
 
+    /* the host's spill files sealed (io.encryption.enabled), and files of
+       the operator's own when the host offers none */
+    {
+        static const uint8_t key[32] = "rel.sort test io key, 32 bytes";
+        rh_spill_key = key;
+        sp = sort_big(bs, nb, keys, "-1", 4 << 20, &files);
+        rh_spill_key = NULL;
+        ok(files >= 3 && sp && full && same_output(full, sp, 4),
+           "sealed spill files: %d runs, output identical", files);
+        rh_close(sp);
+        is_int(0, count_files(dir), "sealed run files removed");
+        rh_spill_hosted = 0;
+        sp = sort_big(bs, nb, keys, "-1", 0, &files);
+        rh_spill_hosted = 1;
+        ok(files > 64 && sp && full && same_output(full, sp, 4),
+           "run files of its own (no host spill files): %d runs, multi-pass "
+           "merge identical",
+           files);
+        rh_close(sp);
+        is_int(0, count_files(dir), "its own run files removed");
+    }
+
     rh_close(full);
     if (old) {
         setenv("TMPDIR", old, 1);

@@ -251,9 +251,7 @@ static void agg_close(void *state)
         return;
     agg_table_reset(s);
     mem_release_all(s);
-    for (int p = 0; p < NPART; p++)
-        if (s->part[p])
-            fclose(s->part[p]);
+    agg_spill_close(s);
     for (int j = 0; j < s->na; j++) {
         free(s->a[j].name);
         free(s->a[j].sname);
@@ -406,14 +404,21 @@ static int merge_spills(agg *s, ember_emit_fn emit, void *ud, ember_error *err)
         memset(&r, 0, sizeof r);
         if ((rc = agg_spill_rewind(s, p, err)) != 0)
             return rc;
-        while (!rc && (rc = agg_spill_read(s, p, &r)) == 1) {
-            rc = r.ncols == c ? process(s, r.cols, r.n, emit, ud, err)
-                              : EMBER_ECORRUPT;
+        while (!rc && (rc = agg_spill_read(s, p, &r, err)) == 1) {
+            if (r.ncols == c) {
+                rc = process(s, r.cols, r.n, emit, ud, err);
+            } else {
+                rc = EMBER_ECORRUPT;
+                rel_host->seterr(err, rc,
+                                 OPNAME ": a spilled run has %d columns, "
+                                        "not %d",
+                                 r.ncols, c);
+            }
             agg_run_free(&r);
         }
         agg_run_free(&r);
         if (rc < 0) {
-            if (rc == EMBER_ECORRUPT || (err && !err->msg[0]))
+            if (err && !err->msg[0])
                 rel_host->seterr(err, rc,
                                  OPNAME ": cannot read a spill file: %s",
                                  rel_host->strerror(rc));

@@ -117,7 +117,7 @@ typedef struct agg {
     int64_t acquired;
     int warned;
     /* spilling */
-    FILE *part[NPART];
+    rel_spill part[NPART];
     int spilled;
     int merging;
     char local_dir[4096];
@@ -170,15 +170,19 @@ typedef struct agg_run {
 } agg_run;
 
 /* Write every group to its partition's run file (creating the NPART
- * unlinked files in s->local_dir on first use), count the bytes as
+ * spill files, rel_spill.c, on first use), count the bytes as
  * spill_bytes, then reset the table.  Returns 0, EMBER_ENOMEM or
  * EMBER_EIO (err set). */
 int agg_spill_all(agg *s, ember_error *err);
-/* Rewind partition p's file for reading (EMBER_EIO, err set). */
+/* End partition p's file (no spill may follow) and rewind it for reading
+ * (EMBER_EIO, err set). */
 int agg_spill_rewind(agg *s, int p, ember_error *err);
 /* Read partition p's next run into r (zeroed or freed): 1 = a run was
- * read, 0 = end of file, <0 = EMBER_ECORRUPT or EMBER_ENOMEM. */
-int agg_spill_read(agg *s, int p, agg_run *r);
+ * read, 0 = end of file, <0 = EMBER_ECORRUPT, EMBER_EIO or EMBER_ENOMEM
+ * (err set). */
+int agg_spill_read(agg *s, int p, agg_run *r, ember_error *err);
 void agg_run_free(agg_run *r);
+/* Close and remove the spill files. */
+void agg_spill_close(agg *s);
 
 #endif /* EMBER_REL_AGG_INT_H */

@@ -5,58 +5,62 @@
  * every group in partial-state form to one of NPART run files in
  * ti->local_dir, chosen by the top bits of the group's hash, and starts
  * over; finish() then reads the partitions back one at a time (agg.c
- * merges each as final-mode input), so results stay exact.  Spill files
- * are unlinked as soon as they are created and closed in close(), so
- * nothing is left behind even on a crash.
+ * merges each as final-mode input), so results stay exact.  The files are
+ * the host's spill files when it offers them (rel_spill.c: private, and
+ * encrypted with io.encryption.enabled), and are removed in close().
  *
- * A run is one batch of groups: magic, rows, columns, then per column:
- * type, nulls, [validity], [offsets, data length], data, in host byte
- * order (the files never leave the task).
+ * A partition file is a sequence of runs ended by a 0 magic; a run is one
+ * batch of groups: magic, rows, columns, then per column: type, nulls,
+ * [validity], [offsets, data length], data, in host byte order (the files
+ * never leave the task).  Each is written as whole buffers.
  *
  * Threads: an instance belongs to one task thread; no globals.
  */
 #include "agg_int.h"
 
-#include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #define RUN_MAGIC 0x52474145u /* "EAGR" */
+#define END_MAGIC 0u          /* after the last run */
 
 /* --------------------------------------------------------------- runs */
 
-static int wr(FILE *f, const void *p, size_t n)
-{
-    return n == 0 || fwrite(p, 1, n, f) == n ? 0 : EMBER_EIO;
-}
-
 /* One run: magic, rows, columns, then per column: type, nulls,
- * [validity], [offsets, data length], data. */
-static int write_run(FILE *f, rel_col *cols, int ncols)
+ * [validity], [offsets, data length], data.  0 or the error (err set). */
+static int write_run(rel_spill *f, rel_col *cols, int ncols, ember_error *err)
 {
     uint32_t magic = RUN_MAGIC;
     int64_t n = cols[0].n;
     int32_t nc = ncols;
-    int rc = wr(f, &magic, 4) || wr(f, &n, 8) || wr(f, &nc, 4);
+    int rc = rel_spill_write(f, &magic, 4, err);
+    if (!rc)
+        rc = rel_spill_write(f, &n, 8, err);
+    if (!rc)
+        rc = rel_spill_write(f, &nc, 4, err);
     for (int i = 0; i < ncols && !rc; i++) {
         ember_column v;
         int32_t t;
         int64_t dl;
         relcol_view(&cols[i], &v);
         t = (int32_t)v.type;
-        rc = wr(f, &t, 4) || wr(f, &v.null_count, 8);
+        rc = rel_spill_write(f, &t, 4, err);
+        if (!rc)
+            rc = rel_spill_write(f, &v.null_count, 8, err);
         if (!rc && v.null_count)
-            rc = wr(f, v.validity, (size_t)(n + 7) / 8);
+            rc = rel_spill_write(f, v.validity, (size_t)(n + 7) / 8, err);
         if (!rc && rel_type_varwidth(v.type)) {
             dl = v.offsets[n];
-            rc = wr(f, v.offsets, (size_t)(n + 1) * 4) || wr(f, &dl, 8) ||
-                 wr(f, v.data, (size_t)dl);
+            rc = rel_spill_write(f, v.offsets, (size_t)(n + 1) * 4, err);
+            if (!rc)
+                rc = rel_spill_write(f, &dl, 8, err);
+            if (!rc)
+                rc = rel_spill_write(f, v.data, (size_t)dl, err);
         } else if (!rc) {
-            rc = wr(f, v.data, (size_t)n * (size_t)rel_type_width(v.type));
+            rc = rel_spill_write(
+                f, v.data, (size_t)n * (size_t)rel_type_width(v.type), err);
         }
     }
-    return rc ? EMBER_EIO : 0;
+    return rc;
 }
 
 void agg_run_free(agg_run *r)
@@ -68,7 +72,7 @@ void agg_run_free(agg_run *r)
     memset(r, 0, sizeof *r);
 }
 
-static void *rd_alloc(FILE *f, size_t n, int *rc)
+static void *rd_alloc(rel_spill *f, size_t n, int *rc, ember_error *err)
 {
     void *p;
     if (*rc)
@@ -76,53 +80,69 @@ static void *rd_alloc(FILE *f, size_t n, int *rc)
     p = malloc(n ? n : 1);
     if (!p)
         *rc = EMBER_ENOMEM;
-    else if (n && fread(p, 1, n, f) != n)
-        *rc = EMBER_ECORRUPT;
+    else
+        *rc = rel_spill_read(f, p, n, err);
     return p;
 }
 
-/* 1 = a run was read, 0 = end of file, <0 = error */
-static int read_run(FILE *f, agg_run *r)
+/* A run's header field out of range: the file is not what we wrote. */
+static int bad_run(const rel_spill *f, ember_error *err)
+{
+    rel_host->seterr(err, EMBER_ECORRUPT, OPNAME ": corrupt spill file (%s)",
+                     f->h ? "host spill file" : f->path);
+    return EMBER_ECORRUPT;
+}
+
+/* 1 = a run was read, 0 = the end, <0 = error (err set) */
+static int read_run(rel_spill *f, agg_run *r, ember_error *err)
 {
     uint32_t magic;
     int32_t nc;
-    int rc = 0;
-    size_t got = fread(&magic, 1, 4, f);
-    if (got == 0 && feof(f))
+    int rc = rel_spill_read(f, &magic, 4, err);
+    if (rc)
+        return rc;
+    if (magic == END_MAGIC)
         return 0;
-    if (got != 4 || magic != RUN_MAGIC || fread(&r->n, 1, 8, f) != 8 ||
-        fread(&nc, 1, 4, f) != 4 || nc <= 0 || nc > 100000 || r->n < 0 ||
-        r->n > ((int64_t)1 << 31))
-        return EMBER_ECORRUPT;
+    if (magic != RUN_MAGIC || (rc = rel_spill_read(f, &r->n, 8, err)) ||
+        (rc = rel_spill_read(f, &nc, 4, err)))
+        return rc ? rc : bad_run(f, err);
+    if (nc <= 0 || nc > 100000 || r->n < 0 || r->n > ((int64_t)1 << 31))
+        return bad_run(f, err);
     r->cols = calloc((size_t)nc, sizeof *r->cols);
     r->bufs = calloc((size_t)nc * 3, sizeof *r->bufs);
     r->ncols = nc;
-    if (!r->cols || !r->bufs)
+    if (!r->cols || !r->bufs) {
+        rel_host->seterr(err, EMBER_ENOMEM, OPNAME ": out of memory");
         return EMBER_ENOMEM;
+    }
     for (int i = 0; i < nc && !rc; i++) {
         ember_column *c = &r->cols[i];
         int32_t t;
-        if (fread(&t, 1, 4, f) != 4 || fread(&c->null_count, 1, 8, f) != 8 ||
-            t < 0 || t > EMBER_TYPE_LUAVALUE)
-            return EMBER_ECORRUPT;
+        if ((rc = rel_spill_read(f, &t, 4, err)) ||
+            (rc = rel_spill_read(f, &c->null_count, 8, err)))
+            return rc;
+        if (t < 0 || t > EMBER_TYPE_LUAVALUE)
+            return bad_run(f, err);
         c->type = (ember_type)t;
         c->length = r->n;
         if (c->null_count)
             c->validity = r->bufs[3 * i] =
-                rd_alloc(f, (size_t)(r->n + 7) / 8, &rc);
+                rd_alloc(f, (size_t)(r->n + 7) / 8, &rc, err);
         if (rel_type_varwidth(c->type)) {
             int64_t dl = 0;
             c->offsets = r->bufs[3 * i + 1] =
-                rd_alloc(f, (size_t)(r->n + 1) * 4, &rc);
-            if (!rc &&
-                (fread(&dl, 1, 8, f) != 8 || dl < 0 || dl != c->offsets[r->n]))
-                rc = EMBER_ECORRUPT;
-            c->data = r->bufs[3 * i + 2] = rd_alloc(f, (size_t)dl, &rc);
+                rd_alloc(f, (size_t)(r->n + 1) * 4, &rc, err);
+            if (!rc && (rc = rel_spill_read(f, &dl, 8, err)) == 0 &&
+                (dl < 0 || dl != c->offsets[r->n]))
+                return bad_run(f, err);
+            c->data = r->bufs[3 * i + 2] = rd_alloc(f, (size_t)dl, &rc, err);
         } else {
             c->data = r->bufs[3 * i + 2] = rd_alloc(
-                f, (size_t)r->n * (size_t)rel_type_width(c->type), &rc);
+                f, (size_t)r->n * (size_t)rel_type_width(c->type), &rc, err);
         }
     }
+    if (rc == EMBER_ENOMEM)
+        rel_host->seterr(err, rc, OPNAME ": out of memory");
     return rc ? rc : 1;
 }
 
@@ -131,26 +151,12 @@ static int read_run(FILE *f, agg_run *r)
 static int open_parts(agg *s, ember_error *err)
 {
     for (int p = 0; p < NPART; p++) {
-        char path[4200];
-        int fd;
-        if (s->part[p])
+        int rc;
+        if (rel_spill_open(&s->part[p]))
             continue;
-        snprintf(path, sizeof path, "%s/ember-agg-spill-XXXXXX", s->local_dir);
-        fd = mkstemp(path);
-        if (fd < 0) {
-            rel_host->seterr(err, EMBER_EIO,
-                             OPNAME ": cannot create a spill file in %s: %s",
-                             s->local_dir, strerror(errno));
-            return EMBER_EIO;
-        }
-        unlink(path); /* gone when closed, whatever happens */
-        s->part[p] = fdopen(fd, "w+b");
-        if (!s->part[p]) {
-            close(fd);
-            rel_host->seterr(err, EMBER_EIO, OPNAME ": fdopen: %s",
-                             strerror(errno));
-            return EMBER_EIO;
-        }
+        rc = rel_spill_create(&s->part[p], s->ti, s->local_dir, OPNAME, err);
+        if (rc)
+            return rc;
     }
     return 0;
 }
@@ -163,7 +169,7 @@ int agg_spill_all(agg *s, ember_error *err)
     rel_col *cols = NULL;
     const char **names = NULL;
     int ncols = 0, rc;
-    long before = 0, after = 0;
+    int64_t before = 0, after = 0;
     if (s->ng == 0)
         return 0;
     rc = open_parts(s, err);
@@ -176,8 +182,8 @@ int agg_spill_all(agg *s, ember_error *err)
         rel_host->seterr(err, rc, OPNAME ": out of memory while spilling");
         goto out;
     }
-    for (int p = 0; p < NPART; p++) /* spilled bytes: file growth */
-        before += ftell(s->part[p]);
+    for (int p = 0; p < NPART; p++) /* spilled bytes: what was written */
+        before += s->part[p].bytes;
     for (int64_t g = 0; g < s->ng; g++)
         cnt[(s->ghash[g] >> 60) + 1]++;
     for (int p = 1; p <= NPART; p++)
@@ -194,12 +200,7 @@ int agg_spill_all(agg *s, ember_error *err)
                 rel_host->seterr(err, rc, OPNAME ": out of memory");
                 break;
             }
-            rc = write_run(s->part[p], cols, ncols);
-            if (rc)
-                rel_host->seterr(err, rc,
-                                 OPNAME ": cannot write a spill "
-                                        "file: %s",
-                                 strerror(errno));
+            rc = write_run(&s->part[p], cols, ncols, err);
             for (int i = 0; i < ncols; i++)
                 relcol_reset(&cols[i]);
         }
@@ -208,13 +209,10 @@ int agg_spill_all(agg *s, ember_error *err)
     agg_table_reset(s);
 out:
     if (!rc && s->ti && s->ti->add_counter) {
-        for (int p = 0; p < NPART; p++) {
-            fflush(s->part[p]);
-            after += ftell(s->part[p]);
-        }
+        for (int p = 0; p < NPART; p++)
+            after += s->part[p].bytes;
         if (after > before)
-            s->ti->add_counter(s->ti->ctx, "spill_bytes",
-                               (int64_t)(after - before));
+            s->ti->add_counter(s->ti->ctx, "spill_bytes", after - before);
     }
     free(sel);
     agg_cols_free(cols, ncols, names);
@@ -223,16 +221,24 @@ out:
 
 int agg_spill_rewind(agg *s, int p, ember_error *err)
 {
-    FILE *f = s->part[p];
-    if (fflush(f) || fseek(f, 0, SEEK_SET)) {
-        rel_host->seterr(err, EMBER_EIO, OPNAME ": spill file: %s",
-                         strerror(errno));
-        return EMBER_EIO;
+    rel_spill *f = &s->part[p];
+    uint32_t end = END_MAGIC;
+    int rc = 0;
+    if (!f->finished) { /* the end of the runs: no more spills now */
+        rc = rel_spill_write(f, &end, 4, err);
+        if (!rc)
+            rc = rel_spill_finish(f, err);
     }
-    return 0;
+    return rc ? rc : rel_spill_rewind(f, err);
 }
 
-int agg_spill_read(agg *s, int p, agg_run *r)
+int agg_spill_read(agg *s, int p, agg_run *r, ember_error *err)
 {
-    return read_run(s->part[p], r);
+    return read_run(&s->part[p], r, err);
+}
+
+void agg_spill_close(agg *s)
+{
+    for (int p = 0; p < NPART; p++)
+        rel_spill_close(&s->part[p]);
 }

@@ -4,6 +4,7 @@ plugins_operators_relational_op_relational_la_SOURCES = \
 	plugins/operators/relational/rel.c \
 	plugins/operators/relational/rel_files.c \
 	plugins/operators/relational/rel_fmt.c \
+	plugins/operators/relational/rel_spill.c \
 	plugins/operators/relational/expr_int.h \
 	plugins/operators/relational/expr_compile.c \
 	plugins/operators/relational/expr_eval.c \

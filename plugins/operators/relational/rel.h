@@ -14,6 +14,7 @@
  *   - the S-expression reader shared by every operator's parameters
  *     (expressions, key lists, aggregate lists: docs/dataframe-internals.md);
  *   - input path expansion of the file sources (rel_files.c);
+ *   - spill files of hash_agg and sort (rel_spill.c);
  *   - registration hooks of each source file.
  *
  * Threads: operator state is used by one task thread at a time; nothing
@@ -26,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 extern const ember_host *rel_host;
@@ -381,6 +383,44 @@ int rel_flist_add_path(rel_flist *f, const char *path, const char *suffix,
  * directory without data files).  On error f keeps what was added. */
 int rel_flist_expand(rel_flist *f, const char *path, const char *suffix,
                      const char *op, ember_error *err);
+
+/* ------------------------------------------------------- spill files */
+
+/* A spill file of an operator (rel_spill.c): the host's
+ * (ember_task_info.spill_*, ABI 1.3: private, and encrypted with
+ * io.encryption.enabled) when the host offers them, else a file of our
+ * own in local_dir.  Written front to back, finished, then read front to
+ * back (rewind starts over); closing removes it.  Errors are set in err
+ * prefixed with the operator's name. */
+typedef struct rel_spill {
+    const ember_task_info *ti; /* the host's functions, or NULL */
+    const char *op;            /* for messages, e.g. "rel.sort" */
+    ember_spill *h;            /* the host's file */
+    FILE *f;                   /* or ours */
+    char *path;
+    int64_t bytes; /* bytes written */
+    int finished;  /* rel_spill_finish was called */
+} rel_spill;
+
+/* 1 if ti offers spill files (struct_size covers them, none NULL). */
+int rel_spill_hosted(const ember_task_info *ti);
+/* Create s (zeroed or closed) in dir, through ti when it offers spill
+ * files.  Returns 0, EMBER_ENOMEM or EMBER_EIO. */
+int rel_spill_create(rel_spill *s, const ember_task_info *ti, const char *dir,
+                     const char *op, ember_error *err);
+int rel_spill_write(rel_spill *s, const void *p, size_t n, ember_error *err);
+int rel_spill_finish(rel_spill *s, ember_error *err);
+int rel_spill_rewind(rel_spill *s, ember_error *err);
+/* Exactly n bytes: EMBER_ECORRUPT when the file ends first (or, hosted
+ * and encrypted, fails authentication). */
+int rel_spill_read(rel_spill *s, void *p, size_t n, ember_error *err);
+/* Close and remove; s is zeroed.  A zeroed s is fine. */
+void rel_spill_close(rel_spill *s);
+/* 1 while s holds a file. */
+static inline int rel_spill_open(const rel_spill *s)
+{
+    return s->h != NULL || s->path != NULL;
+}
 
 /* ----------------------------------------------------- registration */
 

@@ -25,12 +25,14 @@
  * keep lower indices, so stability survives the cut.
  *
  * Spilling: when mem_acquire refuses, the buffer is sorted and written to a
- * run file in ti->local_dir (format below), its memory freed and released,
- * and input goes on.  finish() merges the runs and the in-memory rows with
- * a heap over cursors that read runs one chunk (<= 8192 rows) at a time;
- * on equal keys the earlier source wins, which keeps the sort stable.  More
- * than MAX_FANIN sources are first merged MAX_FANIN at a time into new
- * runs.  Run files are removed in close(), whatever happened.
+ * run file (format below), its memory freed and released, and input goes
+ * on.  Run files are the host's spill files when it offers them
+ * (rel_spill.c: private, and encrypted with io.encryption.enabled), else
+ * files of our own in ti->local_dir.  finish() merges the runs and the
+ * in-memory rows with a heap over cursors that read runs one chunk (<= 8192
+ * rows) at a time; on equal keys the earlier source wins, which keeps the sort
+ * stable.  More than MAX_FANIN sources are first merged MAX_FANIN at a time
+ * into new runs.  Run files are removed in close(), whatever happened.
  *
  * Run file: "EMBSRT01", int32 ncols, int32 type per column; then chunks:
  * int64 rows (0 ends the file), and per column: uint8 has_validity,
@@ -82,8 +84,9 @@ typedef struct sorter {
     rel_col *out; /* output chunk being built */
     int64_t n;    /* rows in buf */
     /* run files, oldest first */
-    char **runs;
+    rel_spill *runs;
     int nruns;
+    const ember_task_info *ti; /* spill files */
     int finished;
 } sorter;
 
@@ -499,57 +502,72 @@ static void free_buffer(sorter *s)
 
 /* --------------------------------------------------------- run files */
 
-static int wr(FILE *f, const void *p, size_t n)
-{
-    return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1;
-}
-
-static int rd(FILE *f, void *p, size_t n)
-{
-    return n == 0 || fread(p, 1, n, f) == n ? 0 : -1;
-}
-
 /* Write one chunk (the built columns out[0..ncols), m rows). */
-static int write_chunk(FILE *f, const sorter *s, const rel_col *out, int64_t m)
+static int write_chunk(rel_spill *f, const sorter *s, const rel_col *out,
+                       int64_t m, ember_error *err)
 {
-    int e = wr(f, &m, 8);
-    for (int c = 0; c < s->ncols && !e; c++) {
+    int rc = rel_spill_write(f, &m, 8, err);
+    for (int c = 0; c < s->ncols && !rc; c++) {
         const rel_col *col = &out[c];
         uint8_t hv = col->nulls > 0 && col->type != EMBER_TYPE_NULL;
-        e |= wr(f, &hv, 1);
-        if (hv)
-            e |= wr(f, col->valid, (size_t)((m + 7) >> 3));
+        rc = rel_spill_write(f, &hv, 1, err);
+        if (!rc && hv)
+            rc = rel_spill_write(f, col->valid, (size_t)((m + 7) >> 3), err);
+        if (rc)
+            break;
         if (rel_type_varwidth(col->type)) {
             static const int32_t zero = 0;
-            e |= wr(f, col->off ? col->off : &zero, (size_t)(m + 1) * 4);
-            e |= wr(f, col->data, col->data_len);
+            rc = rel_spill_write(f, col->off ? col->off : &zero,
+                                 (size_t)(m + 1) * 4, err);
+            if (!rc)
+                rc = rel_spill_write(f, col->data, col->data_len, err);
         } else if (col->type != EMBER_TYPE_NULL) {
-            e |=
-                wr(f, col->data, (size_t)m * (size_t)rel_type_width(col->type));
+            rc = rel_spill_write(f, col->data,
+                                 (size_t)m * (size_t)rel_type_width(col->type),
+                                 err);
         }
     }
-    return e ? EMBER_EIO : 0;
+    return rc;
+}
+
+static int corrupt_run(const rel_spill *f, ember_error *err)
+{
+    rel_host->seterr(err, EMBER_ECORRUPT, "rel.sort: corrupt spill file%s%s",
+                     f->path ? " " : "", f->path ? f->path : "");
+    return EMBER_ECORRUPT;
+}
+
+static int oom(ember_error *err)
+{
+    rel_host->seterr(err, EMBER_ENOMEM, "rel.sort: out of memory");
+    return EMBER_ENOMEM;
 }
 
 /* Read the next chunk into cols; *m = 0 at the end of the run. */
-static int read_chunk(FILE *f, const sorter *s, rel_col *cols, int64_t *m)
+static int read_chunk(rel_spill *f, const sorter *s, rel_col *cols, int64_t *m,
+                      ember_error *err)
 {
     int64_t n;
-    if (rd(f, &n, 8) || n < 0 || n > OUT_ROWS * 4)
-        return EMBER_ECORRUPT;
+    int rc = rel_spill_read(f, &n, 8, err);
+    if (rc)
+        return rc;
+    if (n < 0 || n > OUT_ROWS * 4)
+        return corrupt_run(f, err);
     *m = n;
     for (int c = 0; c < s->ncols && n > 0; c++) {
         rel_col *col = &cols[c];
         uint8_t hv;
         relcol_reset(col);
-        if (rd(f, &hv, 1) || hv > 1)
-            return EMBER_ECORRUPT;
+        if ((rc = rel_spill_read(f, &hv, 1, err)))
+            return rc;
+        if (hv > 1)
+            return corrupt_run(f, err);
         if (hv) {
             size_t vb = (size_t)((n + 7) >> 3);
             if (valid_reserve(col, n))
-                return EMBER_ENOMEM;
-            if (rd(f, col->valid, vb))
-                return EMBER_ECORRUPT;
+                return oom(err);
+            if ((rc = rel_spill_read(f, col->valid, vb, err)))
+                return rc;
             if (n & 7)
                 col->valid[vb - 1] |= (uint8_t)(0xff << (n & 7));
             for (int64_t i = 0; i < n; i++)
@@ -561,117 +579,91 @@ static int read_chunk(FILE *f, const sorter *s, rel_col *cols, int64_t *m)
         } else if (rel_type_varwidth(col->type)) {
             int32_t bytes;
             if (relcol_reserve(col, n, 0))
-                return EMBER_ENOMEM;
-            if (rd(f, col->off, (size_t)(n + 1) * 4) || col->off[0] != 0)
-                return EMBER_ECORRUPT;
+                return oom(err);
+            if ((rc = rel_spill_read(f, col->off, (size_t)(n + 1) * 4, err)))
+                return rc;
+            if (col->off[0] != 0)
+                return corrupt_run(f, err);
             for (int64_t i = 0; i < n; i++)
                 if (col->off[i + 1] < col->off[i])
-                    return EMBER_ECORRUPT;
+                    return corrupt_run(f, err);
             bytes = col->off[n];
             if (relcol_reserve(col, n, (size_t)bytes))
-                return EMBER_ENOMEM;
-            if (rd(f, col->data, (size_t)bytes))
-                return EMBER_ECORRUPT;
+                return oom(err);
+            if ((rc = rel_spill_read(f, col->data, (size_t)bytes, err)))
+                return rc;
             col->data_len = (size_t)bytes;
         } else {
             if (relcol_reserve(col, n, 0))
-                return EMBER_ENOMEM;
-            if (rd(f, col->data, (size_t)n * (size_t)rel_type_width(col->type)))
-                return EMBER_ECORRUPT;
+                return oom(err);
+            if ((rc = rel_spill_read(
+                     f, col->data,
+                     (size_t)n * (size_t)rel_type_width(col->type), err)))
+                return rc;
         }
         col->n = n;
     }
     return 0;
 }
 
-/* Create a new run file; *path receives its name (caller frees). */
-static int run_create(const sorter *s, char **path, FILE **fp, ember_error *err)
+/* Create a new run file and write its header. */
+static int run_create(const sorter *s, rel_spill *f, ember_error *err)
 {
-    size_t len = strlen(s->dir) + 32;
-    char *p = malloc(len);
-    int fd;
-    FILE *f;
     int32_t nc = s->ncols;
-    if (!p) {
-        rel_host->seterr(err, EMBER_ENOMEM, "rel.sort: out of memory");
-        return EMBER_ENOMEM;
-    }
-    snprintf(p, len, "%s/ember-sort-XXXXXX", s->dir);
-    fd = mkstemp(p);
-    if (fd < 0) {
-        rel_host->seterr(err, EMBER_EIO,
-                         "rel.sort: cannot create a spill file in %s: %s",
-                         s->dir, strerror(errno));
-        free(p);
-        return EMBER_EIO;
-    }
-    f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(p);
-        free(p);
-        rel_host->seterr(err, EMBER_EIO, "rel.sort: cannot open a spill file");
-        return EMBER_EIO;
-    }
-    if (wr(f, RUN_MAGIC, 8) || wr(f, &nc, 4)) {
-        fclose(f);
-        unlink(p);
-        free(p);
-        rel_host->seterr(err, EMBER_EIO, "rel.sort: cannot write a spill file");
-        return EMBER_EIO;
-    }
-    for (int c = 0; c < s->ncols; c++) {
+    int rc = rel_spill_create(f, s->ti, s->dir, "rel.sort", err);
+    if (!rc)
+        rc = rel_spill_write(f, RUN_MAGIC, 8, err);
+    if (!rc)
+        rc = rel_spill_write(f, &nc, 4, err);
+    for (int c = 0; c < s->ncols && !rc; c++) {
         int32_t t = (int32_t)s->types[c];
-        if (wr(f, &t, 4)) {
-            fclose(f);
-            unlink(p);
-            free(p);
-            rel_host->seterr(err, EMBER_EIO,
-                             "rel.sort: cannot write a spill file");
-            return EMBER_EIO;
-        }
+        rc = rel_spill_write(f, &t, 4, err);
     }
-    *path = p;
-    *fp = f;
-    return 0;
+    if (rc)
+        rel_spill_close(f);
+    return rc;
+}
+
+/* End a run (the 0-row chunk) and finish its file. */
+static int run_end(rel_spill *f, ember_error *err)
+{
+    int64_t end = 0;
+    int rc = rel_spill_write(f, &end, 8, err);
+    return rc ? rc : rel_spill_finish(f, err);
 }
 
 /* Open a run for reading and check its header. */
-static int run_open(const sorter *s, const char *path, FILE **fp,
-                    ember_error *err)
+static int run_open(const sorter *s, rel_spill *f, ember_error *err)
 {
-    FILE *f = fopen(path, "rb");
     char magic[8];
     int32_t nc;
-    if (!f) {
-        rel_host->seterr(err, EMBER_EIO, "rel.sort: cannot open %s: %s", path,
-                         strerror(errno));
-        return EMBER_EIO;
-    }
-    if (rd(f, magic, 8) || memcmp(magic, RUN_MAGIC, 8) || rd(f, &nc, 4) ||
-        nc != s->ncols)
-        goto corrupt;
+    int rc = rel_spill_rewind(f, err);
+    if (!rc)
+        rc = rel_spill_read(f, magic, 8, err);
+    if (!rc)
+        rc = rel_spill_read(f, &nc, 4, err);
+    if (rc)
+        return rc;
+    if (memcmp(magic, RUN_MAGIC, 8) || nc != s->ncols)
+        return corrupt_run(f, err);
     for (int c = 0; c < s->ncols; c++) {
         int32_t t;
-        if (rd(f, &t, 4) || t != (int32_t)s->types[c])
-            goto corrupt;
+        if ((rc = rel_spill_read(f, &t, 4, err)))
+            return rc;
+        if (t != (int32_t)s->types[c])
+            return corrupt_run(f, err);
     }
-    *fp = f;
     return 0;
-corrupt:
-    fclose(f);
-    rel_host->seterr(err, EMBER_ECORRUPT, "rel.sort: corrupt spill file %s",
-                     path);
-    return EMBER_ECORRUPT;
 }
 
-static int add_run(sorter *s, char *path)
+static int add_run(sorter *s, rel_spill *f)
 {
-    char **nr = realloc(s->runs, (size_t)(s->nruns + 1) * sizeof *nr);
+    rel_spill *nr = realloc(s->runs, (size_t)(s->nruns + 1) * sizeof *nr);
     if (!nr)
         return EMBER_ENOMEM;
     s->runs = nr;
-    s->runs[s->nruns++] = path;
+    s->runs[s->nruns++] = *f;
+    memset(f, 0, sizeof *f);
     return 0;
 }
 
@@ -679,7 +671,7 @@ static int add_run(sorter *s, char *path)
 
 /* Where sorted chunks go: emitted downstream or written to a run. */
 typedef struct sink {
-    FILE *f; /* run file, or NULL to emit */
+    rel_spill *f; /* run file, or NULL to emit */
     ember_emit_fn emit;
     void *ud;
 } sink;
@@ -693,12 +685,9 @@ static int sink_chunk(sorter *s, const sink *k, int64_t m, ember_error *err)
     if (!k->f)
         return rel_emit(s->out, (const char *const *)s->names, s->ncols,
                         k->emit, k->ud, err);
-    rc = write_chunk(k->f, s, s->out, m);
+    rc = write_chunk(k->f, s, s->out, m, err);
     for (int c = 0; c < s->ncols; c++)
         relcol_reset(&s->out[c]);
-    if (rc)
-        rel_host->seterr(err, rc, "rel.sort: cannot write a spill file in %s",
-                         s->dir);
     return rc;
 }
 
@@ -734,43 +723,27 @@ static int64_t capped(const sorter *s, int64_t n)
 static int spill(sorter *s, ember_error *err)
 {
     int32_t *perm = NULL;
-    char *path = NULL;
-    FILE *f = NULL;
+    rel_spill f;
     sink k = {NULL, NULL, NULL};
-    int64_t end = 0;
     int rc = sort_rows(s, s->buf, s->n, &perm, err);
     if (rc)
         return rc;
-    rc = run_create(s, &path, &f, err);
+    rc = run_create(s, &f, err);
     if (rc) {
         free(perm);
         return rc;
     }
-    k.f = f;
+    k.f = &f;
     rc = gather_sorted(s, s->buf, perm, capped(s, s->n), &k, err);
     free(perm);
-    if (!rc && wr(f, &end, 8)) {
-        rc = EMBER_EIO;
-        rel_host->seterr(err, rc, "rel.sort: cannot write a spill file in %s",
-                         s->dir);
-    }
-    if (!rc && s->counter) {
-        long sz = ftell(f);
-        if (sz > 0)
-            s->counter(s->ctx, "spill_bytes", (int64_t)sz);
-    }
-    if (fclose(f) && !rc) {
-        rc = EMBER_EIO;
-        rel_host->seterr(err, rc, "rel.sort: cannot write a spill file in %s",
-                         s->dir);
-    }
-    if (!rc && add_run(s, path)) {
-        rc = EMBER_ENOMEM;
-        rel_host->seterr(err, rc, "rel.sort: out of memory");
-    }
+    if (!rc)
+        rc = run_end(&f, err);
+    if (!rc && s->counter && f.bytes > 0)
+        s->counter(s->ctx, "spill_bytes", f.bytes);
+    if (!rc && add_run(s, &f))
+        rc = oom(err);
     if (rc) {
-        unlink(path);
-        free(path);
+        rel_spill_close(&f);
         return rc;
     }
     free_buffer(s);
@@ -821,7 +794,7 @@ oom:
 /* ------------------------------------------------------------ merging */
 
 typedef struct cursor {
-    FILE *f;             /* run; NULL for the in-memory rows */
+    rel_spill *f;        /* run; NULL for the in-memory rows */
     rel_col *cols;       /* run: the current chunk */
     ember_column *v;     /* views of cols */
     const int32_t *perm; /* in-memory rows: the order */
@@ -872,13 +845,10 @@ static void sift_down(merger *m, int i)
 /* Load the next chunk of a run cursor (n = 0 at its end). */
 static int cur_next_chunk(merger *m, cursor *c, ember_error *err)
 {
-    int rc = read_chunk(c->f, m->s, c->cols, &c->n);
+    int rc = read_chunk(c->f, m->s, c->cols, &c->n, err);
     c->pos = 0;
-    if (rc) {
-        rel_host->seterr(err, rc, "rel.sort: cannot read a spill file: %s",
-                         rel_host->strerror(rc));
+    if (rc)
         return rc;
-    }
     for (int k = 0; k < m->s->ncols; k++)
         relcol_view(&c->cols[k], &c->v[k]);
     return 0;
@@ -888,8 +858,6 @@ static void merger_free(merger *m)
 {
     for (int i = 0; i < m->ncur; i++) {
         cursor *c = &m->cur[i];
-        if (c->f)
-            fclose(c->f);
         if (!c->perm) { /* a run's chunk; the in-memory rows are s->buf */
             for (int k = 0; c->cols && k < m->s->ncols; k++)
                 relcol_free(&c->cols[k]);
@@ -903,7 +871,7 @@ static void merger_free(merger *m)
 
 /* Merge runs[0..nr) and, when perm, the nmem buffered rows in that order,
  * to the sink; at most `limit` rows (-1: all). */
-static int merge(sorter *s, char **runs, int nr, const int32_t *perm,
+static int merge(sorter *s, rel_spill *runs, int nr, const int32_t *perm,
                  int64_t nmem, int64_t limit, const sink *k, ember_error *err)
 {
     merger m;
@@ -925,7 +893,8 @@ static int merge(sorter *s, char **runs, int nr, const int32_t *perm,
             goto oom;
         for (int j = 0; j < s->ncols; j++)
             relcol_init(&c->cols[j], s->types[j]);
-        rc = run_open(s, runs[i], &c->f, err);
+        c->f = &runs[i];
+        rc = run_open(s, c->f, err);
         if (rc)
             goto out;
         rc = cur_next_chunk(&m, c, err);
@@ -992,33 +961,22 @@ out:
 static int reduce_runs(sorter *s, ember_error *err)
 {
     while (s->nruns + 1 > MAX_FANIN) {
-        char *path = NULL;
-        FILE *f = NULL;
+        rel_spill f;
         sink k = {NULL, NULL, NULL};
-        int64_t end = 0;
-        int rc = run_create(s, &path, &f, err);
+        int rc = run_create(s, &f, err);
         if (rc)
             return rc;
-        k.f = f;
+        k.f = &f;
         rc = merge(s, s->runs, MAX_FANIN, NULL, 0, s->limit, &k, err);
-        if (!rc && wr(f, &end, 8))
-            rc = EMBER_EIO;
-        if (fclose(f) && !rc)
-            rc = EMBER_EIO;
+        if (!rc)
+            rc = run_end(&f, err);
         if (rc) {
-            if (rc == EMBER_EIO)
-                rel_host->seterr(err, rc,
-                                 "rel.sort: cannot write a spill file in %s",
-                                 s->dir);
-            unlink(path);
-            free(path);
+            rel_spill_close(&f);
             return rc;
         }
-        for (int i = 0; i < MAX_FANIN; i++) {
-            unlink(s->runs[i]);
-            free(s->runs[i]);
-        }
-        s->runs[0] = path;
+        for (int i = 0; i < MAX_FANIN; i++)
+            rel_spill_close(&s->runs[i]);
+        s->runs[0] = f;
         memmove(s->runs + 1, s->runs + MAX_FANIN,
                 (size_t)(s->nruns - MAX_FANIN) * sizeof *s->runs);
         s->nruns -= MAX_FANIN - 1;
@@ -1130,6 +1088,7 @@ static int sort_open(const ember_host *host, const ember_params *p,
         s->ctx = ti->ctx;
         s->counter = ti->add_counter; /* spilled bytes, for the task metrics */
     }
+    s->ti = ti; /* its spill files, when it offers them (ABI 1.3) */
     s->dir = strdup(dir && *dir ? dir : "/tmp");
     if (!s->dir) {
         host->seterr(err, EMBER_ENOMEM, "rel.sort: out of memory");
@@ -1297,10 +1256,8 @@ static void sort_close(void *state)
     sorter *s = state;
     if (!s)
         return;
-    for (int i = 0; i < s->nruns; i++) {
-        unlink(s->runs[i]);
-        free(s->runs[i]);
-    }
+    for (int i = 0; i < s->nruns; i++)
+        rel_spill_close(&s->runs[i]);
     free(s->runs);
     for (int c = 0; c < s->ncols; c++) {
         if (s->buf)
